@@ -1,0 +1,48 @@
+"""``algotrader pipeline`` (and the no-argument run): the default pipeline on bundled data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from algotrader.cli._common import state
+from algotrader.pipeline import PipelineContext, StepResult, run_pipeline
+
+
+def run_default(out: Path | None = None) -> list[StepResult]:
+    """Run the default pipeline and print each step's tables."""
+    st = state()
+    settings = st.get_settings()
+    out_dir = out if out is not None else settings.simulation_source / "default_pipeline"
+    with st.progress() as prog:
+
+        def progress(description: str, total: int) -> Callable[[int], None]:
+            task = prog.add_task(description, total=total)
+            return lambda n=1: prog.advance(task, n)
+
+        ctx = PipelineContext(settings=settings, out_dir=out_dir, quiet=st.quiet, progress=progress)
+        reports = run_pipeline(ctx)
+    for report in reports:
+        for title, header, rows in report.tables:
+            table = Table(title=title, title_justify="left")
+            for col in header:
+                table.add_column(col, justify="right" if col != header[0] else "left")
+            for row in rows:
+                table.add_row(*row)
+            st.console.print(table)
+    st.console.print(f"summary and artifacts in [bold]{out_dir}[/]")
+    return reports
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``pipeline`` command."""
+
+    @app.command("pipeline")
+    def pipeline_cmd(
+        out: Path | None = typer.Option(None, "--out", help="Artifacts folder."),
+    ) -> None:
+        """Run the default pipeline on the bundled data (same as plain ``algotrader``)."""
+        run_default(out)

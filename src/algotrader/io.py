@@ -1,0 +1,114 @@
+"""Atomic file writes shared by every artifact writer.
+
+A write goes to a temporary file in the destination folder and is renamed
+over the target only once complete, so a crash never leaves a half-written
+file that a later run would trust.
+
+Example:
+    >>> import tempfile, pathlib, json
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> p = write_json_atomic(d / "x.json", {"a": 1})
+    >>> json.loads(p.read_text())
+    {'a': 1}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it over ``target`` on success.
+
+    On an exception the temporary file is removed and ``target`` is left untouched.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_with(target: str | os.PathLike[str], writer: Callable[[Path], None]) -> Path:
+    with atomic_path(target) as tmp:
+        writer(tmp)
+    return Path(target)
+
+
+def write_text_atomic(target: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``target`` atomically."""
+    return _write_with(target, lambda p: p.write_text(text, encoding="utf-8"))
+
+
+def write_bytes_atomic(target: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``target`` atomically."""
+    return _write_with(target, lambda p: p.write_bytes(data))
+
+
+def write_json_atomic(target: str | os.PathLike[str], obj: Any, *, indent: int = 2) -> Path:
+    """Write ``obj`` as JSON (sorted keys, so re-runs give identical bytes)."""
+    text = json.dumps(obj, indent=indent, sort_keys=True, default=_json_default) + "\n"
+    return write_text_atomic(target, text)
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"object of type {type(obj).__name__} is not JSON serialisable")
+
+
+def write_csv_atomic(target: str | os.PathLike[str], frame: pl.DataFrame) -> Path:
+    """Write a polars frame as CSV atomically."""
+    return _write_with(target, lambda p: frame.write_csv(p))
+
+
+def write_parquet_atomic(target: str | os.PathLike[str], frame: pl.DataFrame) -> Path:
+    """Write a polars frame as Parquet (zstd, no statistics timestamps) atomically."""
+    return _write_with(target, lambda p: frame.write_parquet(p, compression="zstd"))
+
+
+def write_npz_atomic(target: str | os.PathLike[str], **arrays: np.ndarray) -> Path:
+    """Write arrays to an uncompressed ``.npz`` atomically (load with ``allow_pickle=False``)."""
+
+    def _write(p: Path) -> None:
+        with open(p, "wb") as fh:
+            np.savez(fh, **arrays)  # type: ignore[arg-type]
+
+    return _write_with(target, _write)
+
+
+def write_png_atomic(target: str | os.PathLike[str], figure: Any, *, dpi: int = 110) -> Path:
+    """Save a matplotlib figure as PNG atomically."""
+    return _write_with(target, lambda p: figure.savefig(p, format="png", dpi=dpi))
+
+
+__all__ = [
+    "atomic_path",
+    "write_bytes_atomic",
+    "write_csv_atomic",
+    "write_json_atomic",
+    "write_npz_atomic",
+    "write_parquet_atomic",
+    "write_png_atomic",
+    "write_text_atomic",
+]

@@ -1,0 +1,121 @@
+"""Paths and run-time settings from environment variables (and an optional ``.env``).
+
+Every setting has a default under one local data directory (``ALGOTRADER_HOME``,
+default ``./algotrader_data``) so the default run needs no configuration.
+
+| variable | default | meaning |
+|---|---|---|
+| ``ALGOTRADER_HOME`` | ``./algotrader_data`` | root of every default below |
+| ``DATA_SOURCE`` | ``$HOME/raw`` | raw bars: ``<asset>/<YYYY>/hist_data_YYYY-MM.csv`` |
+| ``DATA_LAKE_SOURCE`` | ``$HOME/lake`` | cleaned daily/weekly OHLC and returns, per ISO week |
+| ``FEATURE_STORE_SOURCE`` | ``$HOME/features`` | feature groups |
+| ``MODEL_STORE_SOURCE`` | ``$HOME/models`` | trained parameters and states |
+| ``SIMULATION_SOURCE`` | ``$HOME/simulation`` | evaluation and tuning artifacts |
+| ``MAX_PARALLEL_REQUESTS`` | ``4`` | provider download concurrency |
+| ``LOG_LEVEL`` | ``INFO`` | ``DEBUG``, ``INFO``, ``WARNING``, ``ERROR`` |
+| ``LOG_DEST`` | ``console`` | ``console``, ``file`` or ``both`` |
+| ``LOG_FILE_PATH`` | (none) | JSON-lines log file; required when ``LOG_DEST`` includes file |
+
+Example:
+    >>> s = Settings.from_env({"ALGOTRADER_HOME": "/tmp/at", "LOG_LEVEL": "debug"})
+    >>> str(s.data_lake_source), s.log_level
+    ('/tmp/at/lake', 'DEBUG')
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from algotrader.errors import ConfigError
+
+
+class LogDest(StrEnum):
+    """Where log records go."""
+
+    console = "console"
+    file = "file"
+    both = "both"
+
+
+class Settings(BaseModel):
+    """Resolved settings. Build with :meth:`from_env`, not directly from ``os.environ``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    home: Path
+    data_source: Path
+    data_lake_source: Path
+    feature_store_source: Path
+    model_store_source: Path
+    simulation_source: Path
+    max_parallel_requests: int = Field(4, ge=1, le=256)
+    log_level: str = "INFO"
+    log_dest: LogDest = LogDest.console
+    log_file_path: Path | None = None
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level(cls, value: object) -> str:
+        level = str(value).upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown log level {value!r}; use DEBUG, INFO, WARNING or ERROR")
+        return level
+
+    @model_validator(mode="after")
+    def _file_needs_path(self) -> Settings:
+        if self.log_dest in (LogDest.file, LogDest.both) and self.log_file_path is None:
+            raise ValueError("LOG_DEST includes 'file' but LOG_FILE_PATH is not set")
+        return self
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, dotenv: str | os.PathLike[str] | None = ".env"
+    ) -> Settings:
+        """Resolve settings from ``env`` (default ``os.environ``) over an optional ``.env`` file.
+
+        Process environment wins over the ``.env`` file. Raises :class:`ConfigError`
+        naming the variable on an invalid value.
+        """
+        values: dict[str, str] = {}
+        if env is None:
+            if dotenv is not None and Path(dotenv).is_file():
+                values.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+            values.update(os.environ)
+        else:
+            values.update(env)
+        home = Path(values.get("ALGOTRADER_HOME", "algotrader_data"))
+
+        def path(name: str, sub: str) -> Path:
+            return Path(values[name]) if values.get(name) else home / sub
+
+        raw = {
+            "home": home,
+            "data_source": path("DATA_SOURCE", "raw"),
+            "data_lake_source": path("DATA_LAKE_SOURCE", "lake"),
+            "feature_store_source": path("FEATURE_STORE_SOURCE", "features"),
+            "model_store_source": path("MODEL_STORE_SOURCE", "models"),
+            "simulation_source": path("SIMULATION_SOURCE", "simulation"),
+            "max_parallel_requests": values.get("MAX_PARALLEL_REQUESTS", "4"),
+            "log_level": values.get("LOG_LEVEL", "INFO"),
+            "log_dest": values.get("LOG_DEST", "console").lower(),
+            "log_file_path": values.get("LOG_FILE_PATH") or None,
+        }
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"]) or "LOG_FILE_PATH"
+            raise ConfigError(
+                f"invalid setting: {first['msg']}",
+                key=loc.upper(),
+                hint="correct the environment variable or the .env file (see .env.example)",
+            ) from exc
+
+
+__all__ = ["LogDest", "Settings"]

@@ -45,7 +45,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
-def _write_with(target: str | os.PathLike[str], writer: Callable[[Path], None]) -> Path:
+def _write_with(target: str | os.PathLike[str], writer: Callable[[Path], object]) -> Path:
     with atomic_path(target) as tmp:
         writer(tmp)
     return Path(target)

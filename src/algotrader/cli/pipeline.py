@@ -21,7 +21,11 @@ def run_default(out: Path | None = None) -> list[StepResult]:
 
         def progress(description: str, total: int) -> Callable[[int], None]:
             task = prog.add_task(description, total=total)
-            return lambda n=1: prog.advance(task, n)
+
+            def advance(n: int = 1) -> None:
+                prog.advance(task, n)
+
+            return advance
 
         ctx = PipelineContext(settings=settings, out_dir=out_dir, quiet=st.quiet, progress=progress)
         reports = run_pipeline(ctx)

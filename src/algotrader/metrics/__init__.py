@@ -1,0 +1,80 @@
+"""Performance metrics and overfitting statistics.
+
+Pure, vectorised functions over ``(T,)`` or ``(T, K)`` arrays (time on axis 0), returning
+a float or a ``(K,)`` array. Return-based metrics take **simple** returns; value-based
+metrics take strictly positive value paths that include the starting value. Every function
+takes ``periods_per_year`` explicitly where it annualises, and states its NaN policy
+(by default: propagate, a column with any NaN gives NaN).
+
+Example:
+    >>> import numpy as np
+    >>> from algotrader import metrics
+    >>> v = np.array([1.0, 1.02, 0.99, 1.05])
+    >>> r = v[1:] / v[:-1] - 1
+    >>> round(metrics.max_drawdown(v), 4), round(metrics.total_return(v), 4)
+    (0.0294, 0.05)
+    >>> metrics.sharpe(np.column_stack([r, 2 * r]), periods_per_year=252).shape
+    (2,)
+"""
+
+from __future__ import annotations
+
+from algotrader.metrics.relative import (
+    annualised_returns_over_benchmark,
+    hodl_values,
+    returns_over_benchmark,
+    returns_over_hodl,
+    returns_over_uniform_hodl,
+    uniform_hodl_values,
+)
+from algotrader.metrics.returns_based import (
+    annualised_turnover,
+    annualised_volatility,
+    conditional_value_at_risk,
+    downside_deviation,
+    hit_rate,
+    log_sharpe,
+    sharpe,
+    sortino,
+    value_at_risk,
+)
+from algotrader.metrics.value_based import (
+    annualised_return,
+    calmar,
+    chunk_max_drawdowns,
+    drawdown_series,
+    greatest_drawdown,
+    max_drawdown,
+    returns_from_values,
+    sterling,
+    total_return,
+    ulcer_index,
+)
+
+__all__ = [
+    "annualised_return",
+    "annualised_returns_over_benchmark",
+    "annualised_turnover",
+    "annualised_volatility",
+    "calmar",
+    "chunk_max_drawdowns",
+    "conditional_value_at_risk",
+    "downside_deviation",
+    "drawdown_series",
+    "greatest_drawdown",
+    "hit_rate",
+    "hodl_values",
+    "log_sharpe",
+    "max_drawdown",
+    "returns_from_values",
+    "returns_over_benchmark",
+    "returns_over_hodl",
+    "returns_over_uniform_hodl",
+    "sharpe",
+    "sortino",
+    "sterling",
+    "total_return",
+    "ulcer_index",
+    "uniform_hodl_values",
+    "value_at_risk",
+]

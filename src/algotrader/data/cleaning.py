@@ -1,0 +1,201 @@
+"""Bars -> daily and weekly OHLC tables and weekly returns (pure polars, no I/O).
+
+Conventions (all in UTC):
+
+* **Daily** (Mon-Fri): a day is a UTC calendar date. Per asset: open = open of the first
+  bar of the day, high/low = max/min over the day's bars, close = close of the last
+  available bar, volume = sum (null if any bar's volume is unknown). The row's
+  ``timestamp`` is the latest bar time on that day *across all assets*; the table's days
+  are the weekdays on which at least one asset has a bar. Bars on Saturday/Sunday are not
+  part of any day; their count per asset is in the metadata (``weekend_bars_excluded``).
+* **Weekly** (weeks start Monday): aggregated from the daily rows of Monday..Friday:
+  open = the first available day's open (Monday when present), close = the last available
+  day's close (Friday when present), high/low = max/min, volume = sum. ``open_day`` and
+  ``close_day`` say which day gave them. The label ``timestamp`` is the latest bar time in
+  that week across all assets; ``week_start`` is the Monday.
+* Both tables are **long** and **complete**: one row per (period, asset) over every
+  period and asset; a period without data for an asset has null prices and
+  ``n_bars``/``n_days`` = 0 (never filled).
+* **Returns** (wide: ``timestamp`` + one column per asset): ``P_t / P_{t-1} - 1`` (simple)
+  or ``log P_t - log P_{t-1}`` (log) of weekly closes of consecutive weeks of the table;
+  null when either close is missing (a missing week gives two missing returns). The
+  first week has no return and is not a row.
+
+Example:
+    >>> import polars as pl
+    >>> from datetime import datetime, timezone
+    >>> t = [datetime(2024, 1, d, 15, tzinfo=timezone.utc) for d in (1, 2, 5, 8, 12)]
+    >>> bars = pl.DataFrame({"timestamp": t, "asset": "A", "open": [1.0, 2, 3, 4, 5],
+    ...     "high": [1.0, 2, 3, 4, 5], "low": [1.0, 2, 3, 4, 5], "close": [1.0, 2, 3, 4, 5],
+    ...     "volume": [1.0] * 5})
+    >>> weekly = weekly_ohlc(daily_ohlc(bars))
+    >>> weekly.select("week_start", "open", "close").rows()
+    [(datetime.date(2024, 1, 1), 1.0, 3.0), (datetime.date(2024, 1, 8), 4.0, 5.0)]
+    >>> weekly_returns(weekly)["A"].to_list()
+    [0.6666666666666667]
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import polars as pl
+
+ReturnType = Literal["simple", "log"]
+
+DAILY_COLUMNS: tuple[str, ...] = (
+    "timestamp",
+    "date",
+    "asset",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "n_bars",
+)
+WEEKLY_COLUMNS: tuple[str, ...] = (
+    "timestamp",
+    "week_start",
+    "asset",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "n_days",
+    "open_day",
+    "close_day",
+)
+
+
+def _volume_sum() -> pl.Expr:
+    """Sum of volume, null when any part is unknown (null)."""
+    return (
+        pl.when(pl.col("volume").null_count() == 0)
+        .then(pl.col("volume").sum())
+        .otherwise(None)
+        .alias("volume")
+    )
+
+
+def _complete(
+    per: pl.LazyFrame, labels: pl.LazyFrame, assets: list[str], key: str, sort_by: str
+) -> pl.LazyFrame:
+    """Cross (period x asset) grid left-joined with the per-asset aggregates."""
+    grid = labels.join(pl.LazyFrame({"asset": assets}), how="cross")
+    return grid.join(per, on=[key, "asset"], how="left").sort(sort_by, "asset")
+
+
+def daily_ohlc(bars: pl.DataFrame) -> pl.DataFrame:
+    """Daily OHLC (Mon-Fri) from a validated long bar table.
+
+    Args:
+        bars: long bar table (``timestamp, asset, open, high, low, close, volume``) sorted by
+            ``(asset, timestamp)``, n rows.
+
+    Returns:
+        Long table with the columns of :data:`DAILY_COLUMNS`, (days x assets) rows, sorted
+        by ``(date, asset)``.
+    """
+    assets = sorted(bars["asset"].unique().to_list())
+    ts = pl.col("timestamp")
+    per = (
+        bars.lazy()
+        .filter(ts.dt.weekday() <= 5)
+        .with_columns(date=ts.dt.date())
+        .group_by("asset", "date")
+        .agg(
+            pl.col("open").first(),
+            pl.col("high").max(),
+            pl.col("low").min(),
+            pl.col("close").last(),
+            _volume_sum(),
+            pl.len().cast(pl.Int64).alias("n_bars"),
+            ts.max().alias("_last"),
+        )
+    )
+    labels = per.group_by("date").agg(pl.col("_last").max().alias("timestamp"))
+    out = _complete(per.drop("_last"), labels, assets, "date", "date")
+    return (
+        out.with_columns(pl.col("n_bars").fill_null(0))  # a count: 0 bars, not a filled price
+        .select(DAILY_COLUMNS)
+        .collect()
+    )
+
+
+def weekly_ohlc(daily: pl.DataFrame) -> pl.DataFrame:
+    """Weekly OHLC (weeks start Monday) from :func:`daily_ohlc`'s table.
+
+    Args:
+        daily: the daily table (``DAILY_COLUMNS``), (days x assets) rows.
+
+    Returns:
+        Long table with the columns of :data:`WEEKLY_COLUMNS`, (weeks x assets) rows,
+        sorted by ``(week_start, asset)``.
+    """
+    assets = sorted(daily["asset"].unique().to_list())
+    present = (
+        daily.lazy()
+        .filter(pl.col("n_bars") > 0)
+        .with_columns(week_start=pl.col("date").dt.truncate("1w"))
+        .sort("asset", "date")
+    )
+    per = present.group_by("asset", "week_start").agg(
+        pl.col("open").first(),
+        pl.col("high").max(),
+        pl.col("low").min(),
+        pl.col("close").last(),
+        _volume_sum(),
+        pl.len().cast(pl.Int64).alias("n_days"),
+        pl.col("date").first().alias("open_day"),
+        pl.col("date").last().alias("close_day"),
+    )
+    labels = (
+        daily.lazy()
+        .with_columns(week_start=pl.col("date").dt.truncate("1w"))
+        .group_by("week_start")
+        .agg(pl.col("timestamp").max())
+    )
+    out = _complete(per, labels, assets, "week_start", "week_start")
+    return out.with_columns(pl.col("n_days").fill_null(0)).select(WEEKLY_COLUMNS).collect()
+
+
+def wide_close(table: pl.DataFrame) -> pl.DataFrame:
+    """Pivot a long (daily or weekly) table's ``close`` to wide: ``timestamp`` + one column
+    per asset (sorted names), shape (T, 1 + A)."""
+    assets = sorted(table["asset"].unique().to_list())
+    wide = table.pivot(on="asset", index="timestamp", values="close", aggregate_function=None)
+    return wide.select("timestamp", *assets).sort("timestamp")
+
+
+def weekly_returns(weekly: pl.DataFrame, return_type: ReturnType = "simple") -> pl.DataFrame:
+    """Weekly returns, wide: ``timestamp`` + one Float64 column per asset, shape (W-1, 1 + A).
+
+    ``simple``: ``P_t / P_{t-1} - 1``; ``log``: ``log P_t - log P_{t-1}``. Null when either
+    close is missing.
+    """
+    if return_type not in ("simple", "log"):
+        from algotrader.errors import ConfigError
+
+        raise ConfigError(
+            f"unknown return type {return_type!r}", key="return_type", hint="use simple or log"
+        )
+    closes = wide_close(weekly)
+    assets = closes.columns[1:]
+    if return_type == "simple":
+        exprs = [(pl.col(a) / pl.col(a).shift(1) - 1.0).alias(a) for a in assets]
+    else:
+        exprs = [(pl.col(a).log() - pl.col(a).shift(1).log()).alias(a) for a in assets]
+    return closes.select("timestamp", *exprs).slice(1)
+
+
+__all__ = [
+    "DAILY_COLUMNS",
+    "WEEKLY_COLUMNS",
+    "ReturnType",
+    "daily_ohlc",
+    "weekly_ohlc",
+    "weekly_returns",
+    "wide_close",
+]

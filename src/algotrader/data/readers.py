@@ -1,0 +1,173 @@
+"""Readers: raw monthly bar files, one long CSV/Parquet file, one wide close-only file.
+
+All readers return a validated long bar table (see :mod:`algotrader.data.schema`) sorted by
+``(asset, timestamp)``; they refuse bad input with a typed error instead of repairing it.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "w.csv").write_text("date,B,A\\n2024-01-02,2.0,1.0\\n2024-01-03,2.5,\\n")
+    >>> read_wide(d / "w.csv").select("asset", "close").rows()
+    [('A', 1.0), ('B', 2.0), ('B', 2.5)]
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import polars as pl
+
+from algotrader.data.frames import to_bars, to_float, with_provenance
+from algotrader.data.schema import FILE_COL, LONG_COLUMNS, ROW_COL, require_columns
+from algotrader.data.timestamps import parse_timestamps
+from algotrader.errors import DataError, SchemaError
+
+logger = logging.getLogger(__name__)
+
+#: Accepted names of the date column of a wide file (first match wins).
+DATE_COLUMNS: tuple[str, ...] = ("date", "Date", "timestamp", "Timestamp", "time", "Time")
+
+
+def _read_table(path: Path, *, as_text: bool) -> pl.DataFrame:
+    """Read a CSV (optionally all columns as text) or Parquet file."""
+    if not path.is_file():
+        raise DataError("file not found", file=str(path), hint="check the path")
+    suffixes = "".join(path.suffixes[-2:]).lower()
+    try:
+        if path.suffix.lower() == ".parquet":
+            return pl.read_parquet(path)
+        if suffixes.endswith((".csv", ".csv.gz")):
+            if as_text:
+                return pl.read_csv(path, infer_schema=False)
+            return pl.read_csv(path, infer_schema_length=10000)
+    except pl.exceptions.PolarsError as exc:
+        raise DataError(f"cannot read the file: {exc}", file=str(path)) from exc
+    raise DataError(
+        f"unsupported file type {path.suffix!r}",
+        file=str(path),
+        hint="use .csv, .csv.gz or .parquet",
+    )
+
+
+def read_long(path: str | os.PathLike[str], *, tz: str | None = None) -> pl.DataFrame:
+    """Read one long file (``timestamp, asset, open, high, low, close, volume``).
+
+    Args:
+        path: ``.csv``, ``.csv.gz`` or ``.parquet`` file.
+        tz: zone of naive timestamps (``None`` refuses them).
+
+    Returns:
+        Long bar table sorted by ``(asset, timestamp)``; each asset's rows must already be
+        in increasing time order in the file (assets may interleave).
+    """
+    path = Path(path)
+    frame = _read_table(path, as_text=True)
+    bars = to_bars(frame, file=str(path), tz=tz)
+    return bars.sort("asset", "timestamp", maintain_order=True)
+
+
+def _date_column(columns: list[str], file: str, date_column: str | None) -> str:
+    if date_column is not None:
+        require_columns(columns, [date_column], file=file)
+        return date_column
+    for name in DATE_COLUMNS:
+        if name in columns:
+            return name
+    raise SchemaError(
+        f"missing date column (found: {', '.join(columns)})",
+        file=file,
+        column="date",
+        hint=f"name the first column one of {', '.join(DATE_COLUMNS)}",
+    )
+
+
+def parse_dates(
+    values: pl.Series, *, file: str | None, date_format: str | None = None, tz: str | None = None
+) -> pl.Series:
+    """Parse a date column: plain dates (ISO or ``date_format``) become 00:00 UTC of that day;
+    date-times go through :func:`~algotrader.data.timestamps.parse_timestamps`.
+
+    Returns:
+        Series of shape (n,), ``Datetime("us", "UTC")``.
+    """
+    if values.dtype == pl.String:
+        fmt = date_format or "%Y-%m-%d"
+        as_date = values.str.strip_chars().str.strptime(pl.Date, fmt, strict=False)
+        if as_date.null_count() == 0:
+            values = as_date
+        elif date_format is not None:
+            bad = as_date.is_null()
+            i = int(bad.arg_true()[0])
+            raise DataError(
+                f"unparseable date {values[i]!r} (expected format {date_format})",
+                file=file,
+                row=i + 1,
+                column=values.name,
+                hint="correct the date",
+            )
+    return parse_timestamps(values, tz=tz, file=file)
+
+
+def read_wide(
+    path: str | os.PathLike[str],
+    *,
+    date_column: str | None = None,
+    date_format: str | None = None,
+    tz: str | None = None,
+) -> pl.DataFrame:
+    """Read a wide close-only file: a date column then one close column per asset.
+
+    A missing cell means *no observation* for that asset on that date: no bar is made for
+    it (nothing is filled). Each bar has ``open = high = low = close`` and null volume.
+
+    Args:
+        path: ``.csv``, ``.csv.gz`` or ``.parquet`` file.
+        date_column: name of the date column (default: the first of :data:`DATE_COLUMNS`).
+        date_format: strptime format of plain dates (default ISO ``%Y-%m-%d``).
+        tz: zone of naive date-times (plain dates are 00:00 UTC of that day).
+
+    Returns:
+        Long bar table sorted by ``(asset, timestamp)``.
+    """
+    path = Path(path)
+    file = str(path)
+    frame = _read_table(path, as_text=True)
+    dcol = _date_column(frame.columns, file, date_column)
+    assets = [c for c in frame.columns if c != dcol]
+    if not assets:
+        raise SchemaError("no asset columns", file=file, hint="add one close column per asset")
+    frame = with_provenance(frame, file)
+    ts = parse_dates(frame[dcol], file=file, date_format=date_format, tz=tz)
+    frame = to_float(frame.with_columns(ts.alias("timestamp")), tuple(assets), file)
+    long = frame.unpivot(
+        index=["timestamp", FILE_COL, ROW_COL], on=assets, variable_name="asset", value_name="close"
+    ).filter(pl.col("close").is_not_null())
+    long = long.with_columns(
+        open=pl.col("close"),
+        high=pl.col("close"),
+        low=pl.col("close"),
+        volume=pl.lit(None, pl.Float64),
+    )
+    from algotrader.data.schema import validate_bars
+
+    checked = validate_bars(long.select(*LONG_COLUMNS, FILE_COL, ROW_COL), file=file)
+    return checked.select(LONG_COLUMNS).sort("asset", "timestamp", maintain_order=True)
+
+
+def read_bars(
+    path: str | os.PathLike[str], *, tz: str | None = None, date_format: str | None = None
+) -> pl.DataFrame:
+    """Read one file, long (has an ``asset`` column) or wide close-only (otherwise)."""
+    path = Path(path)
+    if path.suffix.lower() == ".parquet":
+        columns = pl.read_parquet_schema(path).keys() if path.is_file() else []
+    else:
+        columns = _read_table(path, as_text=True).columns
+    if "asset" in columns:
+        return read_long(path, tz=tz)
+    return read_wide(path, tz=tz, date_format=date_format)
+
+
+__all__ = ["DATE_COLUMNS", "parse_dates", "read_bars", "read_long", "read_wide"]

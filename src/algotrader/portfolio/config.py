@@ -1,0 +1,188 @@
+"""Configuration of the correlation-aware signal optimiser.
+
+The field names and defaults follow ``basanos`` 0.7.3 (``BasanosConfig``) so that
+existing configurations load unchanged; the covariance mode is a discriminated
+union on ``covariance_mode``.
+
+Example:
+    >>> cfg = OptimiserConfig(vola=16, corr=32, clip=3.5, shrink=0.5, aum=1e6)
+    >>> cfg.covariance_mode
+    'ewma_shrink'
+    >>> sw = cfg.model_copy(update={"covariance_config": SlidingWindowConfig(window=60, n_factors=3)})
+    >>> (sw.covariance_mode, sw.covariance_config.window)
+    ('sliding_window', 60)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from algotrader.errors import ConfigError
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+_LEGACY_KEYS = ("covariance_mode", "window", "n_factors")
+
+
+class EwmaShrinkConfig(BaseModel):
+    """EWMA correlation shrunk towards the identity: ``shrink * C + (1 - shrink) * I``."""
+
+    model_config = _FROZEN
+    covariance_mode: Literal["ewma_shrink"] = "ewma_shrink"
+
+
+class SlidingWindowConfig(BaseModel):
+    """Rank-k factor model fitted by SVD on the last ``window`` vol-adjusted returns.
+
+    Attributes:
+        window: rows in the sliding window (W); a row is in warm-up while ``t + 1 < W``.
+        n_factors: number of factors k.
+        max_components: optional hard cap on k (``k_eff = min(k, W, n, max_components)``).
+    """
+
+    model_config = _FROZEN
+    covariance_mode: Literal["sliding_window"] = "sliding_window"
+    window: int = Field(gt=0)
+    n_factors: int = Field(gt=0)
+    max_components: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _components_within_factors(self) -> SlidingWindowConfig:
+        if self.max_components is not None and self.max_components > self.n_factors:
+            raise ValueError(
+                f"max_components ({self.max_components}) must be <= n_factors ({self.n_factors})"
+            )
+        return self
+
+
+CovarianceConfig = Annotated[
+    EwmaShrinkConfig | SlidingWindowConfig, Field(discriminator="covariance_mode")
+]
+
+
+class OptimiserConfig(BaseModel):
+    """All knobs of the optimiser (frozen, unknown keys refused).
+
+    Attributes:
+        vola: EWM lookback of the volatilities, ``com = vola - 1`` (alpha = 1/vola). Used for
+            the vol-adjustment of log returns (min 1 sample) and the cash scaling by the EWM
+            std of simple returns (min ``vola`` samples).
+        corr: EWM lookback of the correlation, ``span = 2 * corr + 1``; also the number of
+            rows of warm-up in EWMA mode (rows ``t < corr`` report ``warmup``). Must be >= vola.
+        clip: vol-adjusted returns are clipped to ``[-clip, clip]``.
+        shrink: retention weight lambda of the EWM correlation, in [0, 1] (EWMA mode only).
+        aum: assets under management; used by the analytics (returns = profit / aum),
+            never by the positions.
+        denom_tol: rows whose normaliser ``sqrt(mu' C^-1 mu)`` is <= this are ``degenerate``.
+        position_scale: multiplier applied to cash positions by the analytics only.
+        min_corr_denom: variances at or below this make the correlation entry undefined.
+        max_nan_fraction: an asset whose price column has a larger fraction of missing
+            values is refused as input.
+        covariance_config: ``ewma_shrink`` (default) or ``sliding_window``.
+        cost_per_unit: trading cost per unit of cash traded (analytics only).
+        max_turnover: optional L1 cap on the cash change of a ``valid`` row.
+    """
+
+    model_config = _FROZEN
+
+    vola: int = Field(gt=0)
+    corr: int = Field(gt=0)
+    clip: float = Field(gt=0)
+    shrink: float = Field(ge=0.0, le=1.0)
+    aum: float = Field(gt=0)
+    denom_tol: float = Field(default=1e-12, gt=0)
+    position_scale: float = Field(default=1e6, gt=0)
+    min_corr_denom: float = Field(default=1e-14, gt=0)
+    max_nan_fraction: float = Field(default=0.9, gt=0, lt=1)
+    covariance_config: CovarianceConfig = Field(default_factory=EwmaShrinkConfig)
+    cost_per_unit: float = Field(default=0.0, ge=0)
+    max_turnover: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_legacy_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            legacy = [k for k in _LEGACY_KEYS if k in data]
+            if legacy:
+                raise ConfigError(
+                    f"flat keys {legacy} are not accepted at the top level",
+                    key=legacy[0],
+                    hint="nest them: covariance_config: {covariance_mode: sliding_window, "
+                    "window: W, n_factors: k}",
+                )
+        return data
+
+    @model_validator(mode="after")
+    def _corr_at_least_vola(self) -> OptimiserConfig:
+        if self.corr < self.vola:
+            raise ValueError(f"corr ({self.corr}) must be >= vola ({self.vola})")
+        return self
+
+    @property
+    def covariance_mode(self) -> str:
+        """``"ewma_shrink"`` or ``"sliding_window"``."""
+        return self.covariance_config.covariance_mode
+
+    @property
+    def warmup_rows(self) -> int:
+        """Rows reported as ``warmup`` at the start of a history (corr, or window - 1)."""
+        cc = self.covariance_config
+        return cc.window - 1 if isinstance(cc, SlidingWindowConfig) else self.corr
+
+    def fingerprint(self) -> str:
+        """A stable 16-hex-digit id of the resolved configuration."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+
+
+def config_from_mapping(data: Any, *, source: str | None = None) -> OptimiserConfig:
+    """Validate a mapping into an :class:`OptimiserConfig`, raising :class:`ConfigError`.
+
+    Example:
+        >>> config_from_mapping({"vola": 4, "corr": 8, "clip": 3, "shrink": 0.5, "aum": 1}).corr
+        8
+        >>> config_from_mapping({"vola": 4, "corr": 8, "clip": 3, "shrink": 0.5, "aum": 1, "x": 1})
+        Traceback (most recent call last):
+        ...
+        algotrader.errors.ConfigError: invalid optimiser configuration: Extra inputs are not permitted [key=x] -- fix: ...
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(
+            "optimiser configuration must be a mapping", file=source, hint="write key: value pairs"
+        )
+    try:
+        return OptimiserConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or None
+        raise ConfigError(
+            f"invalid optimiser configuration: {err['msg']}",
+            file=source,
+            key=key,
+            hint="see docs/optimiser.md for the fields, their ranges and defaults",
+        ) from exc
+
+
+def load_config(path: str | Path) -> OptimiserConfig:
+    """Load an :class:`OptimiserConfig` from a YAML file (``yaml.safe_load``)."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError("config file not found", file=str(p), hint="check the path") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config is not valid YAML: {exc}", file=str(p)) from exc
+    return config_from_mapping(data, source=str(p))
+
+
+__all__ = [
+    "CovarianceConfig",
+    "EwmaShrinkConfig",
+    "OptimiserConfig",
+    "SlidingWindowConfig",
+    "config_from_mapping",
+    "load_config",
+]

@@ -1,0 +1,295 @@
+"""One row of the optimiser: the recursion shared by the batch engine and the stream.
+
+Timing: the output of row ``t`` uses prices and signals of rows ``<= t`` only. The cash
+position decided at ``t`` is meant to be held from the close of ``t`` to the close of
+``t + 1`` (the analytics earn ``cash_t * (P_{t+1}/P_t - 1)``).
+
+Per row (N assets; n of them tradeable at ``t``):
+
+1. ``lr = ln(P_t/P_{t-1})``, ``q = P_t/P_{t-1} - 1`` (missing if either price is).
+2. log-return EWM std ``s`` (com = vola - 1, min 1 sample) -> ``r~ = clip(lr / s, +-clip)``
+   (``s = 0`` gives ``+-clip``; ``0/0`` is treated as a missing observation).
+3. EWMA mode: pairwise-complete EWM covariance of ``r~`` (alpha = 1/(corr+1)); sliding
+   window mode: ring buffer of the last W rows of ``r~``.
+4. ``sigma`` = EWM std of ``q`` (com = vola - 1, min ``vola`` samples) for cash scaling.
+5. Rows ``t < corr`` (EWMA) / ``t < W - 1`` (sliding window) are ``warmup`` (cash NaN).
+6. Tradeable assets: price and return present at ``t``, ``sigma > 0`` finite, and (EWMA)
+   a defined correlation diagonal. Others get NaN cash; the row is solved over the rest.
+7. ``A`` = ``shrink * C + (1 - shrink) * I`` or the factor-model matrix; ``m`` = signal
+   (NaN -> 0). All ``|m| <= 1e-8`` -> ``zero_signal`` (cash 0); else ``x = A^-1 m``,
+   ``nu = sqrt(m'x)``; ``nu`` not finite or ``<= denom_tol`` -> ``degenerate`` (cash 0);
+   else ``valid`` with ``cash = x / nu / sigma``.
+8. ``max_turnover`` (valid rows only): the L1 change versus the previous non-warm-up row
+   is scaled down uniformly to the cap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from enum import StrEnum
+
+import numpy as np
+
+from algotrader.portfolio.config import OptimiserConfig, SlidingWindowConfig
+from algotrader.portfolio.ewm import PairwiseEwmCov, VolAccumulator, correlation_from_cov
+from algotrader.portfolio.factor import FactorModel
+from algotrader.portfolio.solve import solve_symmetric
+
+ZERO_SIGNAL_ATOL = 1e-8
+UTILISATION_MIN_SIGNAL = 1e-14
+
+
+class SolveStatus(StrEnum):
+    """Status of one row (compares equal to its string value)."""
+
+    WARMUP = "warmup"
+    ZERO_SIGNAL = "zero_signal"
+    DEGENERATE = "degenerate"
+    VALID = "valid"
+
+
+@dataclass
+class CoreState:
+    """Everything the recursion carries from one row to the next: O(N^2) (EWMA) or O(W N).
+
+    ``pair`` is None in sliding-window mode, ``window`` has shape (0, N) in EWMA mode.
+    """
+
+    step_count: int
+    prev_price: np.ndarray
+    log_acc: VolAccumulator
+    pct_acc: VolAccumulator
+    pair: PairwiseEwmCov | None
+    window: np.ndarray
+    window_pos: int
+    prev_cash: np.ndarray
+
+    @classmethod
+    def initial(cls, cfg: OptimiserConfig, n_assets: int) -> CoreState:
+        """The state before the first row."""
+        cc = cfg.covariance_config
+        is_sw = isinstance(cc, SlidingWindowConfig)
+        rows = cc.window if isinstance(cc, SlidingWindowConfig) else 0
+        return cls(
+            step_count=0,
+            prev_price=np.full(n_assets, np.nan),
+            log_acc=VolAccumulator.empty(n_assets),
+            pct_acc=VolAccumulator.empty(n_assets),
+            pair=None if is_sw else PairwiseEwmCov.empty(n_assets),
+            window=np.full((rows, n_assets), np.nan),
+            window_pos=0,
+            prev_cash=np.full(n_assets, np.nan),
+        )
+
+
+@dataclass
+class RowOutput:
+    """Outputs of one row; arrays of shape (N,)."""
+
+    cash: np.ndarray
+    status: SolveStatus
+    vola: np.ndarray
+    mask: np.ndarray
+    residual: float = np.nan
+    utilisation: np.ndarray = field(default_factory=lambda: np.empty(0))
+    method: str = ""
+    matrix: np.ndarray | None = None
+
+
+def _returns(state: CoreState, price: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    prev = state.prev_price
+    ok = np.isfinite(price) & np.isfinite(prev) & (prev > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(ok, price / np.where(ok, prev, 1.0), np.nan)
+        return np.log(ratio), ratio - 1.0
+
+
+def _update_accumulators(
+    state: CoreState, cfg: OptimiserConfig, price: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Advance every accumulator by one row; returns ``(r~, simple returns)``."""
+    lr, q = _returns(state, price)
+    beta_v = 1.0 - 1.0 / cfg.vola
+    state.log_acc.update(lr, beta_v)
+    state.pct_acc.update(q, beta_v)
+    s = state.log_acc.std(min_samples=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        radj = np.clip(lr / s, -cfg.clip, cfg.clip)
+    present = np.isfinite(radj)
+    radj = np.where(present, radj, np.nan)
+    if state.pair is not None:
+        beta_c = 1.0 - 2.0 / (2.0 * cfg.corr + 2.0)
+        state.pair.update(np.where(present, radj, 0.0), present, beta_c, cfg.corr)
+    elif state.window.shape[0] > 0:
+        state.window[state.window_pos] = radj
+        state.window_pos = (state.window_pos + 1) % state.window.shape[0]
+    state.prev_price = np.where(np.isfinite(price), price, np.nan)
+    return radj, q
+
+
+def _ewma_matrix(
+    state: CoreState, cfg: OptimiserConfig, tradeable: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shrunk correlation restricted to the tradeable assets with a defined diagonal."""
+    assert state.pair is not None
+    cov = state.pair.covariance()
+    pair_ok = None if state.pair.warm else state.pair.n >= cfg.corr
+    corr, diag_ok = correlation_from_cov(cov, pair_ok, cfg.min_corr_denom)
+    mask = tradeable & diag_ok
+    sub = corr if mask.all() else corr[np.ix_(mask, mask)]
+    a = cfg.shrink * sub
+    a[np.diag_indices_from(a)] = cfg.shrink * 1.0 + (1.0 - cfg.shrink)
+    return a, mask
+
+
+def _window_matrix(state: CoreState, cc: SlidingWindowConfig, mask: np.ndarray) -> np.ndarray:
+    """Dense factor-model matrix of the tradeable assets' window (missing -> 0)."""
+    x = state.window[:, mask]
+    x = np.where(np.isfinite(x), x, 0.0)
+    k = cc.n_factors if cc.max_components is None else min(cc.n_factors, cc.max_components)
+    return FactorModel.from_window(x, k).covariance()
+
+
+def _solve_row(
+    a: np.ndarray, m: np.ndarray, denom_tol: float
+) -> tuple[SolveStatus, np.ndarray, float, np.ndarray, str]:
+    """Status, normalised position, residual, utilisation and solver of ``a x = m``."""
+    n = m.shape[0]
+    if np.all(np.abs(m) <= ZERO_SIGNAL_ATOL):
+        return SolveStatus.ZERO_SIGNAL, np.zeros(n), 0.0, np.zeros(n), "none"
+    x, method = solve_symmetric(a, m)
+    if x is None:
+        return SolveStatus.DEGENERATE, np.zeros(n), np.nan, np.full(n, np.nan), method
+    residual = float(np.linalg.norm(a @ x - m))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        util = np.where(np.abs(m) > UTILISATION_MIN_SIGNAL, x / m, np.nan)
+    d = float(m @ x)
+    nu = np.sqrt(d) if d > 0 else np.nan
+    if not np.isfinite(nu) or nu <= denom_tol:
+        return SolveStatus.DEGENERATE, np.zeros(n), residual, util, method
+    return SolveStatus.VALID, x / nu, residual, util, method
+
+
+def _cap_turnover(cash: np.ndarray, prev: np.ndarray, mask: np.ndarray, cap: float) -> np.ndarray:
+    """Scale the L1 change on ``mask`` down to ``cap``; returns a new array."""
+    p = np.nan_to_num(prev[mask], nan=0.0)
+    delta = cash[mask] - p
+    total = float(np.abs(delta).sum())
+    if total <= cap:
+        return cash
+    out = cash.copy()
+    out[mask] = p + delta * (cap / total)
+    return out
+
+
+def step_core(
+    state: CoreState,
+    cfg: OptimiserConfig,
+    price: np.ndarray,
+    mu: np.ndarray,
+    *,
+    keep_matrix: bool = False,
+) -> RowOutput:
+    """Advance ``state`` by one row (prices and signal of shape (N,)) and return its outputs.
+
+    ``state`` is mutated in place. ``keep_matrix`` keeps the solved matrix (diagnostics).
+    """
+    n_assets = price.shape[0]
+    radj, q = _update_accumulators(state, cfg, price)
+    t = state.step_count
+    state.step_count += 1
+    vola = state.pct_acc.std(min_samples=cfg.vola)
+    vola = np.where(np.isfinite(q), vola, np.nan)
+    cash = np.full(n_assets, np.nan)
+    if t < cfg.warmup_rows:
+        return RowOutput(cash, SolveStatus.WARMUP, vola, np.zeros(n_assets, dtype=bool))
+    tradeable = np.isfinite(price) & np.isfinite(radj) & np.isfinite(vola) & (vola > 0)
+    cc = cfg.covariance_config
+    if isinstance(cc, SlidingWindowConfig):
+        mask = tradeable
+        a = _window_matrix(state, cc, mask) if mask.any() else np.empty((0, 0))
+    else:
+        a, mask = _ewma_matrix(state, cfg, tradeable)
+    if not mask.any():
+        state.prev_cash = cash
+        return RowOutput(cash, SolveStatus.DEGENERATE, vola, mask, method="none")
+    m = np.nan_to_num(mu[mask], nan=0.0)
+    status, pos, residual, util_sub, method = _solve_row(a, m, cfg.denom_tol)
+    cash[mask] = pos / vola[mask] if status is SolveStatus.VALID else 0.0
+    if status is SolveStatus.VALID and cfg.max_turnover is not None:
+        cash = _cap_turnover(cash, state.prev_cash, mask, cfg.max_turnover)
+    state.prev_cash = cash
+    util = np.full(n_assets, np.nan)
+    util[mask] = util_sub
+    return RowOutput(cash, status, vola, mask, residual, util, method, a if keep_matrix else None)
+
+
+def state_arrays(state: CoreState) -> dict[str, np.ndarray]:
+    """Flatten ``state`` into named arrays (for ``.npz``)."""
+    out: dict[str, np.ndarray] = {
+        "step_count": np.asarray(state.step_count, dtype=np.int64),
+        "prev_price": state.prev_price,
+        "window": state.window,
+        "window_pos": np.asarray(state.window_pos, dtype=np.int64),
+        "prev_cash": state.prev_cash,
+    }
+    for prefix, acc in (("log", state.log_acc), ("pct", state.pct_acc)):
+        for f in fields(VolAccumulator):
+            out[f"{prefix}_{f.name}"] = getattr(acc, f.name)
+    if state.pair is not None:
+        out.update(
+            pair_w=state.pair.w,
+            pair_x=state.pair.x,
+            pair_xy=state.pair.xy,
+            pair_n=state.pair.n,
+            pair_warm=np.asarray(state.pair.warm),
+        )
+    return out
+
+
+def state_keys(cfg: OptimiserConfig) -> tuple[str, ...]:
+    """Names :func:`state_arrays` produces for ``cfg``."""
+    keys = ["step_count", "prev_price", "window", "window_pos", "prev_cash"]
+    keys += [f"{p}_{f.name}" for p in ("log", "pct") for f in fields(VolAccumulator)]
+    if not isinstance(cfg.covariance_config, SlidingWindowConfig):
+        keys += ["pair_w", "pair_x", "pair_xy", "pair_n", "pair_warm"]
+    return tuple(keys)
+
+
+def state_from_arrays(cfg: OptimiserConfig, arrays: dict[str, np.ndarray]) -> CoreState:
+    """Inverse of :func:`state_arrays` (copies every array)."""
+
+    def acc(prefix: str) -> VolAccumulator:
+        return VolAccumulator(
+            *(np.array(arrays[f"{prefix}_{f.name}"]) for f in fields(VolAccumulator))
+        )
+
+    pair = None
+    if not isinstance(cfg.covariance_config, SlidingWindowConfig):
+        pair = PairwiseEwmCov(
+            np.array(arrays["pair_w"]),
+            np.array(arrays["pair_x"]),
+            np.array(arrays["pair_xy"]),
+            np.array(arrays["pair_n"]),
+            bool(arrays["pair_warm"]),
+        )
+    return CoreState(
+        step_count=int(arrays["step_count"]),
+        prev_price=np.array(arrays["prev_price"]),
+        log_acc=acc("log"),
+        pct_acc=acc("pct"),
+        pair=pair,
+        window=np.array(arrays["window"]),
+        window_pos=int(arrays["window_pos"]),
+        prev_cash=np.array(arrays["prev_cash"]),
+    )
+
+
+__all__ = [
+    "CoreState",
+    "RowOutput",
+    "SolveStatus",
+    "state_arrays",
+    "state_from_arrays",
+    "step_core",
+]

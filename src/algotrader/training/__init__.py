@@ -1,0 +1,52 @@
+"""Training and tuning of differentiable strategies (AMM pools): gradient ascent,
+Optuna search, best-params selection, walk-forward cycles, multi-period objectives.
+
+Everything works against the small :class:`~algotrader.training.problem.TrainingProblem`
+protocol; :mod:`algotrader.training.amm_problem` builds one from the AMM simulator.
+JAX runs in float64 inside this package.
+"""
+
+from __future__ import annotations
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+
+from algotrader.training.problem import (  # noqa: E402
+    Evaluation,
+    TrainingProblem,
+    quadratic_problem,
+)
+from algotrader.training.runs import load_params, read_history, read_result, run_id  # noqa: E402
+from algotrader.training.selection import select_from_history  # noqa: E402
+from algotrader.training.settings import (  # noqa: E402
+    OptimisationSettings,
+    OptunaSettings,
+    SearchRange,
+    WalkForwardSettings,
+)
+from algotrader.training.trainer import (  # noqa: E402
+    ChunkReport,
+    TrainingInterrupted,
+    TrainResult,
+    train,
+)
+
+__all__ = [
+    "ChunkReport",
+    "Evaluation",
+    "OptimisationSettings",
+    "OptunaSettings",
+    "SearchRange",
+    "TrainResult",
+    "TrainingInterrupted",
+    "TrainingProblem",
+    "WalkForwardSettings",
+    "load_params",
+    "quadratic_problem",
+    "read_history",
+    "read_result",
+    "run_id",
+    "select_from_history",
+    "train",
+]

@@ -1,0 +1,259 @@
+"""Training runs as artefacts: run ids, checkpoints, history and saved results.
+
+A run folder ``<out>/<run_id>/`` (``run_id`` = hash of the resolved
+configuration and the data signature) holds, each written atomically:
+
+| file | content |
+|---|---|
+| ``config.json`` | resolved configuration, data signature, versions, host |
+| ``state.npz`` | the full training state after the last finished chunk |
+| ``history.parquet`` | one row per (iteration, set): objective, lr, metrics |
+| ``params_best.npz`` / ``params_last.npz`` | selected / last parameter set |
+| ``result.json`` | selection, metrics, final weights, timings |
+
+Starting the same run again continues from ``state.npz``; the chunk boundaries
+and the carried PRNG key make the result identical to an uninterrupted run.
+
+Example:
+    >>> run_id({"b": 1, "a": [1.0, 2.0]}) == run_id({"a": [1.0, 2.0], "b": 1})
+    True
+    >>> len(run_id({"a": 1}))
+    16
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import socket
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import jax
+import numpy as np
+import polars as pl
+
+from algotrader.errors import StateError
+from algotrader.io import write_json_atomic, write_npz_atomic, write_parquet_atomic
+from algotrader.training.problem import SEGMENTS
+
+T = TypeVar("T")
+
+
+def _canonical(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {str(k): _canonical(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(obj, list | tuple):
+        return [_canonical(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _canonical(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return repr(obj)
+    return obj
+
+
+def run_id(config: Mapping[str, Any]) -> str:
+    """Stable 16-hex-digit id of a configuration (key order does not matter)."""
+    text = json.dumps(_canonical(config), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def array_signature(*arrays: np.ndarray) -> str:
+    """SHA-256 (first 16 hex digits) of arrays' dtype, shape and bytes.
+
+    Example:
+        >>> array_signature(np.ones(3)) == array_signature(np.ones(3))
+        True
+    """
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(f"{a.dtype}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:16]
+
+
+def provenance() -> dict[str, str]:
+    """Versions and host recorded with every run."""
+    import optax
+
+    return {
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "optax": getattr(optax, "__version__", "unknown"),
+        "numpy": np.__version__,
+        "host": socket.gethostname(),
+        "platform": platform.platform(),
+    }
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """The files of one run folder."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "state.npz"
+
+    @property
+    def history(self) -> Path:
+        return self.root / "history.parquet"
+
+    @property
+    def params_best(self) -> Path:
+        return self.root / "params_best.npz"
+
+    @property
+    def params_last(self) -> Path:
+        return self.root / "params_last.npz"
+
+    @property
+    def result(self) -> Path:
+        return self.root / "result.json"
+
+
+def _leaf_names(tree: Any) -> tuple[list[str], list[Any], Any]:
+    flat, treedef = jax.tree_util.tree_flatten_with_path(tree)
+    names = [jax.tree_util.keystr(path) for path, _ in flat]
+    return names, [leaf for _, leaf in flat], treedef
+
+
+def save_tree(path: Path, tree: Any, **meta: np.ndarray) -> Path:
+    """Save a pytree of arrays to ``.npz`` (names from the tree paths)."""
+    names, leaves, _ = _leaf_names(tree)
+    arrays = {f"leaf_{i:04d}": np.asarray(leaf) for i, leaf in enumerate(leaves)}
+    arrays["__names__"] = np.asarray(names, dtype=np.str_)
+    arrays.update({f"meta_{k}": v for k, v in meta.items()})
+    return write_npz_atomic(path, **arrays)
+
+
+def load_tree(path: Path, template: T) -> tuple[T, dict[str, np.ndarray]]:
+    """Load a tree saved by :func:`save_tree` into ``template``'s structure.
+
+    Raises :class:`StateError` when the names, shapes or dtypes do not match
+    (the checkpoint belongs to another configuration).
+    """
+    names, leaves, treedef = _leaf_names(template)
+    with np.load(path, allow_pickle=False) as data:
+        saved_names = [str(n) for n in data["__names__"]]
+        if saved_names != names:
+            raise StateError(
+                "checkpoint structure does not match this configuration",
+                file=str(path),
+                hint="delete the run folder or use the configuration that wrote it",
+            )
+        out = []
+        for i, (name, ref) in enumerate(zip(names, leaves, strict=True)):
+            arr = data[f"leaf_{i:04d}"]
+            if arr.shape != tuple(ref.shape) or arr.dtype != np.dtype(ref.dtype):
+                raise StateError(
+                    f"checkpoint leaf {name} has shape {arr.shape} {arr.dtype}, "
+                    f"expected {tuple(ref.shape)} {ref.dtype}",
+                    file=str(path),
+                    key=name,
+                    hint="delete the run folder or use the configuration that wrote it",
+                )
+            out.append(jax.numpy.asarray(arr))
+        meta = {k[5:]: data[k] for k in data.files if k.startswith("meta_")}
+    return jax.tree_util.tree_unflatten(treedef, out), meta
+
+
+def save_params(path: Path, params: Mapping[str, Any]) -> Path:
+    """Save one parameter set (name -> array) as ``.npz``."""
+    return write_npz_atomic(path, **{k: np.asarray(v, dtype=np.float64) for k, v in params.items()})
+
+
+def load_params(path: str | Path) -> dict[str, np.ndarray]:
+    """Load a parameter ``.npz`` (no pickle); :class:`StateError` if unreadable."""
+    p = Path(path)
+    if not p.is_file():
+        raise StateError("parameter file not found", file=str(p), hint="check the run folder")
+    with np.load(p, allow_pickle=False) as data:
+        return {k: np.asarray(data[k]) for k in data.files}
+
+
+def history_frame(outputs: Sequence[Any], metric_names: Sequence[str]) -> pl.DataFrame:
+    """Rows (iteration, set) of the active iterations of stacked ``StepOutput`` chunks."""
+    frames = []
+    for out in outputs:
+        active = np.asarray(out.active)
+        if not active.any():
+            continue
+        obj = np.asarray(out.objective)[active]
+        n_it, n_sets = obj.shape
+        cols: dict[str, Any] = {
+            "iteration": np.repeat(np.asarray(out.iteration)[active], n_sets).astype(np.int64),
+            "set": np.tile(np.arange(n_sets, dtype=np.int64), n_it),
+            "objective": obj.ravel(),
+            "lr": np.asarray(out.lr)[active].ravel(),
+            "reinit": np.asarray(out.reinit)[active].ravel(),
+        }
+        for seg in SEGMENTS:
+            for m in metric_names:
+                cols[f"{seg}_{m}"] = np.asarray(out.metrics[seg][m], dtype=np.float64)[
+                    active
+                ].ravel()
+        frames.append(pl.DataFrame(cols))
+    if not frames:
+        return pl.DataFrame()
+    return pl.concat(frames)
+
+
+def write_history(paths: RunPaths, history: pl.DataFrame) -> None:
+    """Write the history table (Parquet) atomically."""
+    write_parquet_atomic(paths.history, history)
+
+
+def read_history(paths: RunPaths) -> pl.DataFrame:
+    """Read a run's history; an empty frame if none yet."""
+    if not paths.history.is_file():
+        return pl.DataFrame()
+    return pl.read_parquet(paths.history)
+
+
+def write_config(paths: RunPaths, config: Mapping[str, Any]) -> None:
+    """Write the resolved configuration and provenance."""
+    write_json_atomic(paths.config, _canonical({**config, "provenance": provenance()}))
+
+
+def write_result(paths: RunPaths, result: Mapping[str, Any]) -> None:
+    """Write ``result.json``."""
+    write_json_atomic(paths.result, _canonical(result))
+
+
+def read_result(run_dir: str | Path) -> dict[str, Any]:
+    """Read ``result.json`` of a finished run (:class:`StateError` if missing)."""
+    p = RunPaths(Path(run_dir)).result
+    if not p.is_file():
+        raise StateError("run has no result.json (not finished?)", file=str(p))
+    out: dict[str, Any] = json.loads(p.read_text())
+    return out
+
+
+__all__ = [
+    "RunPaths",
+    "array_signature",
+    "history_frame",
+    "load_params",
+    "load_tree",
+    "provenance",
+    "read_history",
+    "read_result",
+    "run_id",
+    "save_params",
+    "save_tree",
+    "write_config",
+    "write_history",
+    "write_result",
+]

@@ -9,6 +9,8 @@ Public API (see ``docs/amm.md`` for the maths, timing and error conventions):
   jittable, differentiable simulator (one parameter set, dynamic window start).
 * :func:`parse_rule`, :data:`RULES` -- the rule registry.
 * parameter maps: :func:`lamb_from_memory_days`, :func:`memory_days`, :func:`squareplus`...
+* :class:`RunConfig` -- the validated run configuration (reference keys/defaults).
+* :func:`init_params`, :func:`describe_params` -- human values <-> raw parameters.
 * :func:`metric_value`, :data:`METRICS`.
 
 Example:
@@ -24,6 +26,7 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
+from algotrader.amm.config import RunConfig  # noqa: E402
 from algotrader.amm.forward import (  # noqa: E402
     DynamicInputs,
     batched_forward,
@@ -35,6 +38,7 @@ from algotrader.amm.forward import (  # noqa: E402
     rule_outputs,
 )
 from algotrader.amm.metrics import METRICS, all_metrics, metric_value  # noqa: E402
+from algotrader.amm.param_init import describe_params, init_params  # noqa: E402
 from algotrader.amm.params import (  # noqa: E402
     capped_lamb,
     capped_memory_days,
@@ -53,13 +57,16 @@ __all__ = [
     "RULES",
     "DynamicInputs",
     "PoolSpec",
+    "RunConfig",
     "SimConfig",
     "all_metrics",
     "batched_forward",
     "capped_lamb",
     "capped_memory_days",
     "check_window",
+    "describe_params",
     "forward_pass",
+    "init_params",
     "initial_weights",
     "inverse_squareplus",
     "jit_forward_pass",

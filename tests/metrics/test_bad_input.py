@@ -52,3 +52,38 @@ def test_benchmark_length_mismatch() -> None:
         m.returns_over_uniform_hodl([1.0, 2.0, 3.0], np.ones((2, 2)))
     with pytest.raises(ShapeError, match="holdings has 3 entries"):
         m.returns_over_hodl([1.0, 2.0], np.ones((2, 2)), [1.0, 1.0, 1.0])
+
+
+def test_overfitting_statistics_bad_input() -> None:
+    from algotrader.metrics import (
+        bootstrap_sharpe_ci,
+        deflated_sharpe_ratio,
+        expected_max_sharpe,
+        probability_of_backtest_overfitting,
+        rademacher_complexity,
+        walk_forward_efficiency,
+    )
+
+    r = np.random.default_rng(0).normal(size=(100, 4))
+    with pytest.raises(DataError, match="n_blocks must be even"):
+        probability_of_backtest_overfitting(r, n_blocks=5)
+    with pytest.raises(DataError, match="fewer than 2 rows per block"):
+        probability_of_backtest_overfitting(r[:10], n_blocks=8)
+    with pytest.raises(DataError, match="at least 2 configurations"):
+        probability_of_backtest_overfitting(r[:, :1], n_blocks=4)
+    bad = r.copy()
+    bad[5, 2] = np.nan
+    with pytest.raises(DataError, match=r"NaN or inf.*row=5, column=2"):
+        probability_of_backtest_overfitting(bad, n_blocks=4)
+    with pytest.raises(DataError, match="unknown metric"):
+        probability_of_backtest_overfitting(r, n_blocks=4, metric="sortino")  # type: ignore[arg-type]
+    with pytest.raises(DataError, match="needs the trials"):
+        deflated_sharpe_ratio(r[:, 0] * 0.01)
+    with pytest.raises(DataError, match="n_trials must be >= 1"):
+        expected_max_sharpe(0.5, 1.0)
+    with pytest.raises(DataError, match=r"block_len must be in \[1, T=100\]"):
+        bootstrap_sharpe_ci(r[:, 0] * 0.01, periods_per_year=252, block_len=0, seed=0)
+    with pytest.raises(DataError, match="constant and cannot be standardised"):
+        rademacher_complexity(np.ones((10, 2)), seed=0)
+    with pytest.raises(DataError, match="differ"):
+        walk_forward_efficiency([1.0, 2.0], [1.0])

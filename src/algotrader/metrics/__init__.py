@@ -19,6 +19,16 @@ Example:
 
 from __future__ import annotations
 
+from algotrader.metrics.bootstrap import BootstrapCI, bootstrap_sharpe_ci
+from algotrader.metrics.generalisation import (
+    WalkForwardSummary,
+    adjusted_sharpe_bound,
+    is_oos_gap,
+    rademacher_complexity,
+    summarise_walk_forward,
+    walk_forward_efficiency,
+)
+from algotrader.metrics.pbo import PBOResult, probability_of_backtest_overfitting
 from algotrader.metrics.relative import (
     annualised_returns_over_benchmark,
     hodl_values,
@@ -38,6 +48,14 @@ from algotrader.metrics.returns_based import (
     sortino,
     value_at_risk,
 )
+from algotrader.metrics.sharpe_inference import (
+    deflated_sharpe_ratio,
+    effective_number_of_trials,
+    expected_max_sharpe,
+    minimum_track_record_length,
+    per_period_sharpe,
+    probabilistic_sharpe_ratio,
+)
 from algotrader.metrics.value_based import (
     annualised_return,
     calmar,
@@ -52,20 +70,34 @@ from algotrader.metrics.value_based import (
 )
 
 __all__ = [
+    "BootstrapCI",
+    "PBOResult",
+    "WalkForwardSummary",
+    "adjusted_sharpe_bound",
     "annualised_return",
     "annualised_returns_over_benchmark",
     "annualised_turnover",
     "annualised_volatility",
+    "bootstrap_sharpe_ci",
     "calmar",
     "chunk_max_drawdowns",
     "conditional_value_at_risk",
+    "deflated_sharpe_ratio",
     "downside_deviation",
     "drawdown_series",
+    "effective_number_of_trials",
+    "expected_max_sharpe",
     "greatest_drawdown",
     "hit_rate",
     "hodl_values",
+    "is_oos_gap",
     "log_sharpe",
     "max_drawdown",
+    "minimum_track_record_length",
+    "per_period_sharpe",
+    "probabilistic_sharpe_ratio",
+    "probability_of_backtest_overfitting",
+    "rademacher_complexity",
     "returns_from_values",
     "returns_over_benchmark",
     "returns_over_hodl",
@@ -73,8 +105,10 @@ __all__ = [
     "sharpe",
     "sortino",
     "sterling",
+    "summarise_walk_forward",
     "total_return",
     "ulcer_index",
     "uniform_hodl_values",
     "value_at_risk",
+    "walk_forward_efficiency",
 ]

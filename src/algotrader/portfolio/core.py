@@ -57,8 +57,7 @@ class CoreState:
 
     step_count: int
     prev_price: np.ndarray
-    log_acc: VolAccumulator
-    pct_acc: VolAccumulator
+    vol_acc: VolAccumulator
     pair: PairwiseEwmCov | None
     window: np.ndarray
     window_pos: int
@@ -73,8 +72,7 @@ class CoreState:
         return cls(
             step_count=0,
             prev_price=np.full(n_assets, np.nan),
-            log_acc=VolAccumulator.empty(n_assets),
-            pct_acc=VolAccumulator.empty(n_assets),
+            vol_acc=VolAccumulator.empty(n_assets, n_series=2),
             pair=None if is_sw else PairwiseEwmCov.empty(n_assets),
             window=np.full((rows, n_assets), np.nan),
             window_pos=0,
@@ -97,26 +95,23 @@ class RowOutput:
 
 
 def _returns(state: CoreState, price: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    prev = state.prev_price
-    ok = np.isfinite(price) & np.isfinite(prev) & (prev > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(ok, price / np.where(ok, prev, 1.0), np.nan)
-        return np.log(ratio), ratio - 1.0
+    # Prices are validated positive or NaN (missing); NaN propagates to both returns.
+    ratio = price / state.prev_price
+    return np.log(ratio), ratio - 1.0
 
 
 def _update_accumulators(
     state: CoreState, cfg: OptimiserConfig, price: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Advance every accumulator by one row; returns ``(r~, simple returns)``."""
+    """Advance every accumulator by one row; returns ``(r~, sigma)`` (sigma NaN where no
+    simple return at this row)."""
     lr, q = _returns(state, price)
-    beta_v = 1.0 - 1.0 / cfg.vola
-    state.log_acc.update(lr, beta_v)
-    state.pct_acc.update(q, beta_v)
-    s = state.log_acc.std(min_samples=1)
+    state.vol_acc.update(np.stack([lr, q]), 1.0 - 1.0 / cfg.vola)
+    std = state.vol_acc.std(min_samples=np.array([[1], [cfg.vola]]))
     with np.errstate(divide="ignore", invalid="ignore"):
-        radj = np.clip(lr / s, -cfg.clip, cfg.clip)
+        radj = np.clip(lr / std[0], -cfg.clip, cfg.clip)
     present = np.isfinite(radj)
-    radj = np.where(present, radj, np.nan)
+    radj[~present] = np.nan
     if state.pair is not None:
         beta_c = 1.0 - 2.0 / (2.0 * cfg.corr + 2.0)
         state.pair.update(np.where(present, radj, 0.0), present, beta_c, cfg.corr)
@@ -124,7 +119,9 @@ def _update_accumulators(
         state.window[state.window_pos] = radj
         state.window_pos = (state.window_pos + 1) % state.window.shape[0]
     state.prev_price = np.where(np.isfinite(price), price, np.nan)
-    return radj, q
+    sigma = std[1]
+    sigma[~np.isfinite(q)] = np.nan
+    return radj, sigma
 
 
 def _ewma_matrix(
@@ -132,12 +129,12 @@ def _ewma_matrix(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Shrunk correlation restricted to the tradeable assets with a defined diagonal."""
     assert state.pair is not None
-    cov = state.pair.covariance()
-    pair_ok = None if state.pair.warm else state.pair.n >= cfg.corr
-    corr, diag_ok = correlation_from_cov(cov, pair_ok, cfg.min_corr_denom)
+    corr, diag_ok = correlation_from_cov(
+        state.pair.covariance(), state.pair.pair_ok(cfg.corr), cfg.min_corr_denom
+    )
     mask = tradeable & diag_ok
-    sub = corr if mask.all() else corr[np.ix_(mask, mask)]
-    a = cfg.shrink * sub
+    a = corr if mask.all() else corr[np.ix_(mask, mask)]
+    a *= cfg.shrink
     a[np.diag_indices_from(a)] = cfg.shrink * 1.0 + (1.0 - cfg.shrink)
     return a, mask
 
@@ -160,7 +157,8 @@ def _solve_row(
     x, method = solve_symmetric(a, m)
     if x is None:
         return SolveStatus.DEGENERATE, np.zeros(n), np.nan, np.full(n, np.nan), method
-    residual = float(np.linalg.norm(a @ x - m))
+    res = a @ x - m
+    residual = float(np.sqrt(res @ res))
     with np.errstate(divide="ignore", invalid="ignore"):
         util = np.where(np.abs(m) > UTILISATION_MIN_SIGNAL, x / m, np.nan)
     d = float(m @ x)
@@ -195,11 +193,9 @@ def step_core(
     ``state`` is mutated in place. ``keep_matrix`` keeps the solved matrix (diagnostics).
     """
     n_assets = price.shape[0]
-    radj, q = _update_accumulators(state, cfg, price)
+    radj, vola = _update_accumulators(state, cfg, price)
     t = state.step_count
     state.step_count += 1
-    vola = state.pct_acc.std(min_samples=cfg.vola)
-    vola = np.where(np.isfinite(q), vola, np.nan)
     cash = np.full(n_assets, np.nan)
     if t < cfg.warmup_rows:
         return RowOutput(cash, SolveStatus.WARMUP, vola, np.zeros(n_assets, dtype=bool))
@@ -213,7 +209,8 @@ def step_core(
     if not mask.any():
         state.prev_cash = cash
         return RowOutput(cash, SolveStatus.DEGENERATE, vola, mask, method="none")
-    m = np.nan_to_num(mu[mask], nan=0.0)
+    m = mu[mask]
+    m[np.isnan(m)] = 0.0
     status, pos, residual, util_sub, method = _solve_row(a, m, cfg.denom_tol)
     cash[mask] = pos / vola[mask] if status is SolveStatus.VALID else 0.0
     if status is SolveStatus.VALID and cfg.max_turnover is not None:
@@ -233,51 +230,43 @@ def state_arrays(state: CoreState) -> dict[str, np.ndarray]:
         "window_pos": np.asarray(state.window_pos, dtype=np.int64),
         "prev_cash": state.prev_cash,
     }
-    for prefix, acc in (("log", state.log_acc), ("pct", state.pct_acc)):
-        for f in fields(VolAccumulator):
-            out[f"{prefix}_{f.name}"] = getattr(acc, f.name)
+    for f in fields(VolAccumulator):
+        out[f"vol_{f.name}"] = getattr(state.vol_acc, f.name)
     if state.pair is not None:
-        out.update(
-            pair_w=state.pair.w,
-            pair_x=state.pair.x,
-            pair_xy=state.pair.xy,
-            pair_n=state.pair.n,
-            pair_warm=np.asarray(state.pair.warm),
-        )
+        for f in fields(PairwiseEwmCov):
+            out[f"pair_{f.name}"] = np.asarray(getattr(state.pair, f.name))
     return out
 
 
 def state_keys(cfg: OptimiserConfig) -> tuple[str, ...]:
     """Names :func:`state_arrays` produces for ``cfg``."""
     keys = ["step_count", "prev_price", "window", "window_pos", "prev_cash"]
-    keys += [f"{p}_{f.name}" for p in ("log", "pct") for f in fields(VolAccumulator)]
+    keys += [f"vol_{f.name}" for f in fields(VolAccumulator)]
     if not isinstance(cfg.covariance_config, SlidingWindowConfig):
-        keys += ["pair_w", "pair_x", "pair_xy", "pair_n", "pair_warm"]
+        keys += [f"pair_{f.name}" for f in fields(PairwiseEwmCov)]
     return tuple(keys)
 
 
 def state_from_arrays(cfg: OptimiserConfig, arrays: dict[str, np.ndarray]) -> CoreState:
     """Inverse of :func:`state_arrays` (copies every array)."""
 
-    def acc(prefix: str) -> VolAccumulator:
-        return VolAccumulator(
-            *(np.array(arrays[f"{prefix}_{f.name}"]) for f in fields(VolAccumulator))
-        )
-
     pair = None
     if not isinstance(cfg.covariance_config, SlidingWindowConfig):
         pair = PairwiseEwmCov(
-            np.array(arrays["pair_w"]),
-            np.array(arrays["pair_x"]),
-            np.array(arrays["pair_xy"]),
-            np.array(arrays["pair_n"]),
+            np.array(arrays["pair_w"], dtype=np.float64),
+            np.array(arrays["pair_x"], dtype=np.float64),
+            np.array(arrays["pair_xy"], dtype=np.float64),
+            np.array(arrays["pair_n"], dtype=np.int64),
             bool(arrays["pair_warm"]),
+            bool(arrays["pair_dense"]),
         )
     return CoreState(
         step_count=int(arrays["step_count"]),
         prev_price=np.array(arrays["prev_price"]),
-        log_acc=acc("log"),
-        pct_acc=acc("pct"),
+        vol_acc=VolAccumulator(
+            np.array(arrays["vol_sums"], dtype=np.float64),
+            np.array(arrays["vol_n"], dtype=np.int64),
+        ),
         pair=pair,
         window=np.array(arrays["window"]),
         window_pos=int(arrays["window_pos"]),

@@ -8,7 +8,7 @@ stream run exactly these updates, so they agree bit for bit.
 
 Example:
     >>> import numpy as np
-    >>> acc = VolAccumulator.empty(1)
+    >>> acc = VolAccumulator.empty(1)  # one asset, one series
     >>> for r in (0.01, -0.02, 0.015):
     ...     acc.update(np.array([r]), beta=0.5)
     >>> float(np.round(acc.std(min_samples=1)[0], 12))  # = pandas ewm(com=1).std()
@@ -24,68 +24,73 @@ import numpy as np
 
 @dataclass
 class VolAccumulator:
-    """Per-asset EWM sums of x and x^2 and of the weights, shape (N,) each.
+    """EWM sums for K series of N assets (K = 2 here: log and simple returns).
 
     Attributes:
-        sx, sx2: weighted sums of the observations and of their squares.
-        sw, sw2: sums of the weights and of the squared weights.
-        n: number of observations seen (int64).
+        sums: shape (4, K, N): weighted sums of x, of x^2, of the weights and of the
+            squared weights.
+        n: number of observations seen, shape (K, N) (int64).
     """
 
-    sx: np.ndarray
-    sx2: np.ndarray
-    sw: np.ndarray
-    sw2: np.ndarray
+    sums: np.ndarray
     n: np.ndarray
 
     @classmethod
-    def empty(cls, n_assets: int) -> VolAccumulator:
+    def empty(cls, n_assets: int, n_series: int = 1) -> VolAccumulator:
         """All sums zero."""
-        z = np.zeros(n_assets)
-        return cls(z.copy(), z.copy(), z.copy(), z.copy(), np.zeros(n_assets, dtype=np.int64))
+        return cls(
+            np.zeros((4, n_series, n_assets)), np.zeros((n_series, n_assets), dtype=np.int64)
+        )
 
     def update(self, x: np.ndarray, beta: float) -> None:
-        """Decay by ``beta`` and add the finite entries of ``x`` (shape (N,)) in place."""
+        """Decay by ``beta`` and add the finite entries of ``x`` (shape (K, N) or (N,))."""
+        x = x.reshape(self.n.shape)
         obs = np.isfinite(x)
         u = np.where(obs, x, 0.0)
         w = obs.astype(np.float64)
-        self.sx *= beta
-        self.sx += u
-        self.sx2 *= beta
-        self.sx2 += u * u
-        self.sw *= beta
-        self.sw += w
-        self.sw2 *= beta * beta
-        self.sw2 += w
+        s = self.sums
+        s[:3] *= beta
+        s[3] *= beta * beta
+        s[0] += u
+        s[1] += u * u
+        s[2] += w
+        s[3] += w
         self.n += obs
 
-    def std(self, min_samples: int) -> np.ndarray:
-        """Bias-corrected EWM standard deviation, shape (N,).
+    def std(self, min_samples: int | np.ndarray) -> np.ndarray:
+        """Bias-corrected EWM standard deviation, shape (K, N) (or (N,) when K = 1).
 
         ``sqrt(v * sw^2 / (sw^2 - sw2))`` with ``v = sx2/sw - (sx/sw)^2``; 0 after exactly
         one observation (the polars 1.x convention the reference was built with); NaN
-        with fewer than ``min_samples`` observations or a non-positive denominator.
+        with fewer than ``min_samples`` (scalar or shape (K, 1)) observations or a
+        non-positive denominator.
         """
+        sx, sx2, sw, sw2 = self.sums
         with np.errstate(divide="ignore", invalid="ignore"):
-            mean = self.sx / self.sw
-            var = np.maximum(self.sx2 / self.sw - mean * mean, 0.0)
-            sw_sq = self.sw * self.sw
-            denom = sw_sq - self.sw2
+            mean = sx / sw
+            var = np.maximum(sx2 / sw - mean * mean, 0.0)
+            sw_sq = sw * sw
+            denom = sw_sq - sw2
             out = np.sqrt(var * sw_sq / denom)
-        out = np.where(denom > 0.0, out, np.nan)
-        out = np.where(self.n == 1, 0.0, out)
-        return np.where((self.n >= min_samples) & (self.n >= 1), out, np.nan)
+        out[~(denom > 0.0)] = np.nan
+        out[self.n == 1] = 0.0
+        out[(self.n < min_samples) | (self.n < 1)] = np.nan
+        return out[0] if out.shape[0] == 1 else out
 
 
 @dataclass
 class PairwiseEwmCov:
-    """Pairwise-complete EWM covariance accumulators, shape (N, N) each.
+    """Pairwise-complete EWM covariance accumulators.
 
     For the pair (i, j) only rows where both ``x_i`` and ``x_j`` are present count:
     ``w[i, j] = sum beta^k``, ``x[i, j] = sum beta^k x_i`` (so ``x[j, i]`` carries ``x_j``),
     ``xy[i, j] = sum beta^k x_i x_j`` and ``n[i, j]`` the number of such rows.
-    ``warm`` becomes True once every pair has at least ``min_samples`` rows (counts then
-    stop being updated: they only matter below that threshold).
+
+    While no row has had a missing value, every pair shares the same rows, so ``w`` and
+    ``n`` are stored as (1, 1) and ``x`` as (N, 1) arrays that broadcast to (N, N)
+    (``dense`` False); the first incomplete row expands them to (N, N). The compact and
+    the dense recursions produce the same numbers bit for bit. ``warm`` becomes True once
+    every pair has at least ``min_samples`` rows (counts are then no longer updated).
     """
 
     w: np.ndarray
@@ -93,20 +98,36 @@ class PairwiseEwmCov:
     xy: np.ndarray
     n: np.ndarray
     warm: bool
+    dense: bool
 
     @classmethod
     def empty(cls, n_assets: int) -> PairwiseEwmCov:
-        """All sums zero."""
-        z = np.zeros((n_assets, n_assets))
-        n = np.zeros((n_assets, n_assets), dtype=np.int64)
-        return cls(z.copy(), z.copy(), z.copy(), n, False)
+        """All sums zero, compact representation."""
+        return cls(
+            np.zeros((1, 1)),
+            np.zeros((n_assets, 1)),
+            np.zeros((n_assets, n_assets)),
+            np.zeros((1, 1), dtype=np.int64),
+            False,
+            False,
+        )
+
+    def _expand(self) -> None:
+        n = self.xy.shape[0]
+        self.w = np.broadcast_to(self.w, (n, n)).copy()
+        self.x = np.broadcast_to(self.x, (n, n)).copy()
+        self.n = np.broadcast_to(self.n, (n, n)).copy()
+        self.dense = True
 
     def update(self, v: np.ndarray, present: np.ndarray, beta: float, min_samples: int) -> None:
         """Decay and add one row; ``v`` (N,) holds 0 where ``present`` (bool (N,)) is False."""
+        complete = bool(present.all())
+        if not complete and not self.dense:
+            self._expand()
         self.w *= beta
         self.x *= beta
         self.xy *= beta
-        if present.all():
+        if complete:
             # Adding 1.0 / v is bit-identical to adding outer(p, p) / outer(v, p) with p = 1.
             self.w += 1.0
             self.x += v[:, None]
@@ -131,14 +152,21 @@ class PairwiseEwmCov:
             cov -= mx * mx.T
         return cov
 
+    def pair_ok(self, min_samples: int) -> np.ndarray | None:
+        """Bool (N, N) of pairs with at least ``min_samples`` common rows (None: all)."""
+        if self.warm:
+            return None
+        n = self.xy.shape[0]
+        return np.broadcast_to(self.n >= min_samples, (n, n))
+
 
 def correlation_from_cov(
     cov: np.ndarray, pair_ok: np.ndarray | None, min_denom: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Correlation matrix and the per-asset validity of its diagonal.
+    """Correlation matrix (computed in place over ``cov``) and its valid diagonal.
 
     Args:
-        cov: covariance of shape (N, N).
+        cov: covariance of shape (N, N); overwritten.
         pair_ok: bool (N, N), False where a pair has too few common rows (None: all ok).
         min_denom: variances at or below it make the asset undefined.
 
@@ -152,8 +180,10 @@ def correlation_from_cov(
     if pair_ok is not None:
         diag_ok &= np.diagonal(pair_ok)
     with np.errstate(divide="ignore", invalid="ignore"):
-        s = np.where(diag_ok, 1.0 / np.sqrt(np.where(diag_ok, d, 1.0)), np.nan)
-        corr = cov * np.outer(s, s)
+        s = 1.0 / np.sqrt(d)
+    s[~diag_ok] = np.nan
+    corr = cov
+    corr *= np.outer(s, s)
     np.clip(corr, -1.0, 1.0, out=corr)
     if pair_ok is not None:
         corr[~pair_ok] = 0.0

@@ -25,7 +25,6 @@ Example:
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg as sla
 from scipy.linalg import lapack
 
 #: Largest 2-norm condition number accepted from the Cholesky path.
@@ -44,7 +43,7 @@ def solve_symmetric(a: np.ndarray, m: np.ndarray) -> tuple[np.ndarray | None, st
         anorm = float(np.abs(a).sum(axis=0).max())
         rcond, _ = lapack.dpocon(factor, anorm, uplo="L")
         if rcond * COND_LIMIT >= 1.0:
-            x = sla.cho_solve((factor, True), m, check_finite=False)
+            x, _ = lapack.dpotrs(factor, m, lower=1)
             return np.asarray(x, dtype=np.float64), "cholesky"
     return _eigen_solve(a, m)
 

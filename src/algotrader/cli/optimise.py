@@ -1,0 +1,78 @@
+"""``algotrader optimise``: run the correlation-aware optimiser on wide CSV/Parquet files."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from algotrader.cli._common import state
+from algotrader.portfolio.io import optimise_files
+
+
+class Mode(StrEnum):
+    """How the rows are processed."""
+
+    batch = "batch"
+    stream = "stream"
+
+
+def _table(summary: dict[str, Any]) -> Table:
+    table = Table(title="Optimiser", title_justify="left")
+    table.add_column("item")
+    table.add_column("value", justify="right")
+    perf = summary["performance"]
+    rows = [
+        ("mode", str(summary["mode"])),
+        ("rows x assets", f"{summary['rows']} x {len(summary['assets'])}"),
+        ("status", ", ".join(f"{k}={v}" for k, v in summary["status_counts"].items())),
+        ("sharpe", f"{perf['sharpe']:.3f}" if perf["sharpe"] is not None else "n/a"),
+        (
+            "max drawdown",
+            f"{perf['max_drawdown']:.2%}" if perf["max_drawdown"] is not None else "n/a",
+        ),
+        ("mean turnover", f"{perf['mean_turnover']:.4g}"),
+        ("seconds", str(summary["timings_s"]["optimise"])),
+    ]
+    for item, value in rows:
+        table.add_row(item, value)
+    return table
+
+
+def optimise(
+    prices: Path = typer.Option(..., "--prices", help="Wide prices: date + one column per asset."),
+    signal: Path = typer.Option(..., "--signal", help="Wide signal mu, same dates and assets."),
+    config: Path = typer.Option(..., "--config", help="Optimiser config (YAML)."),
+    out: Path = typer.Option(..., "--out", help="Output folder (created if needed)."),
+    mode: Mode = typer.Option(
+        Mode.batch, "--mode", help="batch: one pass; stream: warm-up + steps."
+    ),
+    warmup_rows: int | None = typer.Option(
+        None,
+        "--warmup-rows",
+        help="Stream mode: rows fed to from_warmup (default: the config's warm-up + 1).",
+    ),
+) -> None:
+    """Cash/risk positions, vola and status per row, as CSV + Parquet, and summary.json."""
+    st = state()
+    with st.progress() as prog:
+        task = prog.add_task("optimise", total=None)
+        summary = optimise_files(
+            prices,
+            signal,
+            config,
+            out,
+            mode=mode.value,
+            warmup_rows=warmup_rows,
+            progress=lambda n: prog.advance(task, n),
+        )
+    st.console.print(_table(summary))
+    st.console.print(f"outputs in [bold]{out}[/]")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``optimise`` command."""
+    app.command("optimise")(optimise)

@@ -40,8 +40,9 @@ from algotrader.amm import SimConfig, forward_pass, metric_value, parse_rule
 from algotrader.amm.metrics import METRICS
 from algotrader.amm.params import inverse_squareplus, logit_lamb_from_memory_days
 from algotrader.errors import ConfigError, ShapeError
-from algotrader.training.problem import Evaluation, Params, TrainingProblem
+from algotrader.training.problem import Data, Evaluation, Params, TrainingProblem
 from algotrader.training.runs import array_signature
+from algotrader.training.settings import SearchRange
 
 Array = jax.Array
 DAY = 1440
@@ -158,6 +159,27 @@ def default_base_params(
     return out
 
 
+def default_search_space(cfg: SimConfig, keys: Sequence[str]) -> dict[str, SearchRange]:
+    """Absolute default Optuna ranges for the AMM raw parameters in ``keys``.
+
+    ``logit_lamb`` spans memories of 0.5 day to ``max_memory_days``; ``log_k``
+    k-per-day 2^-2 .. 2^8; other logits and raw ``sp_*`` values -3 .. 3.
+
+    Example:
+        >>> from algotrader.amm import SimConfig
+        >>> r = default_search_space(SimConfig(rule="momentum", n_assets=2, bout_length=10), ["logit_lamb"])
+        >>> r["logit_lamb"].low < r["logit_lamb"].high
+        True
+    """
+    lo = float(logit_lamb_from_memory_days(0.5, cfg.chunk_period))
+    hi = float(logit_lamb_from_memory_days(cfg.max_memory_days, cfg.chunk_period))
+    known = {
+        "logit_lamb": SearchRange(low=min(lo, hi - 1e-6), high=hi),
+        "log_k": SearchRange(low=-2.0, high=8.0),
+    }
+    return {k: known.get(k, SearchRange(low=-3.0, high=3.0)) for k in keys}
+
+
 def _segment_out(out: Mapping[str, Array], a: int, b: int) -> dict[str, Array]:
     return {
         "value": out["value"][a:b],
@@ -218,8 +240,10 @@ def amm_problem(
     win_cfg = replace(cfg, bout_length=layout.window_length)
     eval_len = layout.bout_length + layout.test_length
     eval_cfg = replace(cfg, bout_length=eval_len)
-    train_prices = jnp.asarray(prices[: layout.start + layout.train_length])
-    all_prices = jnp.asarray(prices[: layout.start + eval_len])
+    data = {
+        "train_prices": jnp.asarray(prices[: layout.start + layout.train_length]),
+        "prices": jnp.asarray(prices[: layout.start + eval_len]),
+    }
     seg_rows = {
         "train": (0, layout.train_length),
         "val": (layout.train_length, layout.bout_length - 1),
@@ -227,11 +251,13 @@ def amm_problem(
     }
     metric_names = tuple(metric_names)
 
-    def objective(params: Params, start: Array) -> Array:
-        return metric_value(forward_pass(params, start, train_prices, win_cfg), cfg.return_val)
+    def objective(params: Params, start: Array, data: Data) -> Array:
+        return metric_value(
+            forward_pass(params, start, data["train_prices"], win_cfg), cfg.return_val
+        )
 
-    def evaluate(params: Params) -> Evaluation:
-        out = forward_pass(params, layout.start, all_prices, eval_cfg)
+    def evaluate(params: Params, data: Data) -> Evaluation:
+        out = forward_pass(params, layout.start, data["prices"], eval_cfg)
         metrics: dict[str, dict[str, Array]] = {}
         for seg, (a, b) in seg_rows.items():
             if b - a < 2:
@@ -255,12 +281,14 @@ def amm_problem(
         start_low=layout.start,
         n_starts=layout.bout_offset,
         metric_names=metric_names,
+        data=data,
+        search_space=default_search_space(cfg, train_keys),
         description={
             "kind": "amm",
             "sim_config": {
                 k: getattr(cfg, k) for k in cfg.__dataclass_fields__ if k != "bout_length"
             },
-            "prices": array_signature(np.asarray(all_prices)),
+            "prices": array_signature(np.asarray(data["prices"])),
             "layout": {
                 "start": layout.start,
                 "bout_length": layout.bout_length,
@@ -272,4 +300,10 @@ def amm_problem(
     )
 
 
-__all__ = ["DEFAULT_METRICS", "SpanLayout", "amm_problem", "default_base_params"]
+__all__ = [
+    "DEFAULT_METRICS",
+    "SpanLayout",
+    "amm_problem",
+    "default_base_params",
+    "default_search_space",
+]

@@ -32,7 +32,7 @@ import numpy as np
 import optax
 
 from algotrader.training.optimiser import make_optimiser, make_schedule
-from algotrader.training.problem import Evaluation, Params, TrainingProblem
+from algotrader.training.problem import Data, Evaluation, Params, TrainingProblem
 from algotrader.training.sampling import check_batch, sample_offsets
 from algotrader.training.selection import selection_score
 from algotrader.training.settings import OptimisationSettings
@@ -139,9 +139,9 @@ def make_spec(
     )
 
 
-def _eval_sets(spec: LoopSpec, params: Params, fixed: Params) -> Evaluation:
+def _eval_sets(spec: LoopSpec, params: Params, fixed: Params, data: Data) -> Evaluation:
     def one(p: Params, f: Params) -> Evaluation:
-        return spec.problem.evaluate({**p, **f})
+        return spec.problem.evaluate({**p, **f}, data)
 
     return jax.vmap(one)(params, fixed)
 
@@ -158,7 +158,9 @@ def init_state(spec: LoopSpec, base: Params | None = None) -> TrainState:
     key, init_key = jax.random.split(key)
     params = perturbed_sets(train_base, init_key, s.n_parameter_sets, s.noise_scale)
     fixed = {k: jnp.broadcast_to(v, (s.n_parameter_sets, *v.shape)) for k, v in fixed_base.items()}
-    ev = jax.eval_shape(lambda p, f: _eval_sets(spec, p, f), params, fixed)
+    ev = jax.eval_shape(
+        lambda p, f, d: _eval_sets(spec, p, f, d), params, fixed, dict(spec.problem.data)
+    )
     nan_tree = jax.tree_util.tree_map(lambda a: jnp.full(a.shape, jnp.nan, a.dtype), ev)
     n = s.n_parameter_sets
     return TrainState(
@@ -184,12 +186,12 @@ def init_state(spec: LoopSpec, base: Params | None = None) -> TrainState:
     )
 
 
-def _window_loss(spec: LoopSpec, starts: Array) -> Callable[[Params, Params], Array]:
+def _window_loss(spec: LoopSpec, starts: Array, data: Data) -> Callable[[Params, Params], Array]:
     problem = spec.problem
 
     def loss(p: Params, f: Params) -> Array:
         def one(start: Array) -> Array:
-            return problem.objective({**p, **f}, start)
+            return problem.objective({**p, **f}, start, data)
 
         if spec.settings.window_batching == "map":
             vals = jax.lax.map(one, starts)
@@ -223,13 +225,13 @@ def _reinit_nan(
     return new_params, new_opt, counter + jnp.sum(bad), bad
 
 
-def _active_step(spec: LoopSpec, state: TrainState) -> tuple[TrainState, StepOutput]:
+def _active_step(spec: LoopSpec, state: TrainState, data: Data) -> tuple[TrainState, StepOutput]:
     s = spec.settings
     key, k_win = jax.random.split(state.key)
     starts = spec.problem.start_low + sample_offsets(
         k_win, s.sample_method, n_starts=spec.problem.n_starts, batch_size=s.batch_size
     )
-    ev = _eval_sets(spec, state.params, state.fixed)
+    ev = _eval_sets(spec, state.params, state.fixed, data)
     score = selection_score(
         ev.metrics, s.selection_method, spec.selection_metric, s.selection_threshold
     )
@@ -241,7 +243,7 @@ def _active_step(spec: LoopSpec, state: TrainState) -> tuple[TrainState, StepOut
     best_aux = _where_sets(improved, ev.aux, state.best_aux)
     since = jnp.where(improved, 0, state.since_improved + 1)
 
-    loss_fn = _window_loss(spec, starts)
+    loss_fn = _window_loss(spec, starts, data)
     neg_obj, grads = jax.vmap(jax.value_and_grad(loss_fn))(state.params, state.fixed)
     updates, opt_state = jax.vmap(spec.optimiser.update)(grads, state.opt_state, state.params)
     scale = state.lr_scale
@@ -303,26 +305,33 @@ def _active_step(spec: LoopSpec, state: TrainState) -> tuple[TrainState, StepOut
     return new_state, out
 
 
-def make_chunk_fn(spec: LoopSpec) -> Callable[[TrainState], tuple[TrainState, StepOutput]]:
-    """A jitted function running ``iterations_per_chunk`` iterations (compiles once)."""
+ChunkFn = Callable[[TrainState, Data], tuple[TrainState, StepOutput]]
+
+
+def make_chunk_fn(spec: LoopSpec) -> ChunkFn:
+    """A jitted ``chunk(state, data)`` running ``iterations_per_chunk`` iterations.
+
+    Compiles once: the state's shapes and dtypes never change between chunks.
+    """
     length = spec.settings.iterations_per_chunk
 
-    def step(state: TrainState, _: None) -> tuple[TrainState, StepOutput]:
-        template = jax.eval_shape(lambda st: _active_step(spec, st)[1], state)
+    def chunk(state: TrainState, data: Data) -> tuple[TrainState, StepOutput]:
+        def step(st: TrainState, _: None) -> tuple[TrainState, StepOutput]:
+            template = jax.eval_shape(lambda s: _active_step(spec, s, data)[1], st)
 
-        def idle(st: TrainState) -> tuple[TrainState, StepOutput]:
-            zeros = jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), template)
-            return st, zeros._replace(active=jnp.asarray(False), iteration=st.iteration)
+            def idle(s: TrainState) -> tuple[TrainState, StepOutput]:
+                zeros = jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype), template)
+                return s, zeros._replace(active=jnp.asarray(False), iteration=s.iteration)
 
-        return jax.lax.cond(state.stopped, idle, lambda st: _active_step(spec, st), state)
+            return jax.lax.cond(st.stopped, idle, lambda s: _active_step(spec, s, data), st)
 
-    def chunk(state: TrainState) -> tuple[TrainState, StepOutput]:
         return jax.lax.scan(step, state, None, length=length)
 
     return jax.jit(chunk)
 
 
 __all__ = [
+    "ChunkFn",
     "LoopSpec",
     "StepOutput",
     "TrainState",

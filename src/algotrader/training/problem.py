@@ -3,15 +3,18 @@
 A :class:`TrainingProblem` is what the gradient trainer, the Optuna search and
 the walk-forward driver need from a strategy simulator, and nothing more:
 
-* ``objective(params, start) -> scalar``: the training objective of **one**
+* ``objective(params, start, data) -> scalar``: the training objective of **one**
   parameter set on the window starting at the traced integer ``start`` (higher is
   better). It must be pure, jittable and differentiable in ``params``; the
   window length is fixed (static) so every call compiles to the same program.
-* ``evaluate(params) -> Evaluation``: one continuous, no-gradient pass over the
-  whole span (train, then validation, then test) with metrics per segment and
+* ``evaluate(params, data) -> Evaluation``: one continuous, no-gradient pass over
+  the whole span (train, then validation, then test) with metrics per segment and
   auxiliary arrays (final weights, final reserves, daily excess returns ...).
+* ``data``: a dict of arrays (prices ...) passed to both as a traced argument
+  rather than baked into the compiled program as constants (faster compiles).
 * ``base_params``: one parameter set (leaves without a set axis) that
   initialisation perturbs; ``trainable`` names the keys the optimiser updates.
+* ``search_space``: default absolute Optuna ranges per trainable key.
 * ``start_low`` and ``n_starts``: training windows start at
   ``start_low + k`` for ``k`` in ``[0, n_starts)``; every such window ends
   inside the training segment (before the validation segment starts).
@@ -30,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from algotrader.errors import ConfigError
+from algotrader.training.settings import SearchRange
 
 Array = jax.Array
 Params = dict[str, Array]
@@ -49,8 +53,9 @@ class Evaluation(NamedTuple):
     aux: dict[str, Array]
 
 
-ObjectiveFn = Callable[[Params, Array], Array]
-EvaluateFn = Callable[[Params], Evaluation]
+Data = Mapping[str, Array]
+ObjectiveFn = Callable[[Params, Array, Data], Array]
+EvaluateFn = Callable[[Params, Data], Evaluation]
 
 
 @dataclass(frozen=True)
@@ -60,9 +65,9 @@ class TrainingProblem:
     Example:
         >>> import jax.numpy as jnp
         >>> p = quadratic_problem(target=2.0)
-        >>> float(p.objective({"x": jnp.array([2.0])}, jnp.array(0))) + 0.0
+        >>> float(p.objective({"x": jnp.array([2.0])}, jnp.array(0), p.data)) + 0.0
         0.0
-        >>> sorted(p.evaluate({"x": jnp.array([1.0])}).metrics)
+        >>> sorted(p.evaluate({"x": jnp.array([1.0])}, p.data).metrics)
         ['test', 'train', 'val']
     """
 
@@ -74,6 +79,8 @@ class TrainingProblem:
     n_starts: int
     metric_names: tuple[str, ...]
     description: Mapping[str, object] = field(default_factory=dict)
+    search_space: Mapping[str, SearchRange] = field(default_factory=dict)
+    data: Mapping[str, Array] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.n_starts < 1:
@@ -109,17 +116,17 @@ def quadratic_problem(
 
     Example:
         >>> p = quadratic_problem(target=[1.0, -1.0])
-        >>> float(p.evaluate({"x": jnp.array([1.0, -1.0])}).metrics["val"]["score"]) + 0.0
+        >>> float(p.evaluate({"x": jnp.array([1.0, -1.0])}, p.data).metrics["val"]["score"]) + 0.0
         0.0
     """
     tgt = jnp.asarray(np.atleast_1d(np.asarray(target, dtype=np.float64)))
 
-    def objective(params: Params, start: Array) -> Array:
+    def objective(params: Params, start: Array, data: Data) -> Array:
         del start
-        return -jnp.sum((params["x"] - tgt) ** 2)
+        return -jnp.sum((params["x"] - data["target"]) ** 2)
 
-    def evaluate(params: Params) -> Evaluation:
-        v = objective(params, jnp.asarray(0))
+    def evaluate(params: Params, data: Data) -> Evaluation:
+        v = objective(params, jnp.asarray(0), data)
         seg = {s: {"score": v} for s in SEGMENTS}
         return Evaluation(seg, {"final_weights": jnp.ones(1), "daily_excess_returns": jnp.zeros(3)})
 
@@ -133,11 +140,14 @@ def quadratic_problem(
         n_starts=n_starts,
         metric_names=("score",),
         description={"kind": "quadratic", "target": np.asarray(tgt).tolist()},
+        search_space={"x": SearchRange(low=-5.0, high=5.0)},
+        data={"target": tgt},
     )
 
 
 __all__ = [
     "SEGMENTS",
+    "Data",
     "EvaluateFn",
     "Evaluation",
     "ObjectiveFn",

@@ -174,7 +174,7 @@ class WalkForwardSettings(BaseModel):
     n_cycles: int = Field(3, ge=1)
     mode: Literal["rolling", "expanding"] = "rolling"
     warm_start: bool = True
-    wfe_metric: str = "sharpe"
+    wfe_metric: str = "daily_sharpe"
     rademacher_delta: float = Field(0.05, gt=0, lt=1)
     rademacher_draws: int = Field(1000, ge=10)
     min_wfe: float = 0.5

@@ -164,7 +164,7 @@ def _swa(
         return None
     avg = {k: jnp.asarray(np.asarray(v)[idx] / count) for k, v in state.swa_sum.items()}
     fixed = {k: jnp.asarray(np.asarray(v)[idx]) for k, v in state.fixed.items()}
-    ev = jax.jit(spec.problem.evaluate)({**avg, **fixed})
+    ev = jax.jit(spec.problem.evaluate)({**avg, **fixed}, dict(spec.problem.data))
     metrics = {seg: {m: float(v) for m, v in d.items()} for seg, d in ev.metrics.items()}
     return {k: np.asarray(v) for k, v in {**avg, **fixed}.items()}, metrics
 
@@ -222,12 +222,13 @@ def train(
         else:
             write_config(paths, full_config)
     chunk_fn = make_chunk_fn(spec)
+    data = {k: jnp.asarray(v) for k, v in problem.data.items()}
     t_start = time.perf_counter()
     first_chunk = float("nan")
     frames = [history] if history.height else []
     while not bool(state.stopped):
         t0 = time.perf_counter()
-        state, out = chunk_fn(state)
+        state, out = chunk_fn(state, data)
         jax.block_until_ready(state)
         dt = time.perf_counter() - t0
         if np.isnan(first_chunk):

@@ -1,0 +1,404 @@
+"""Walk-forward training: rolling or expanding cycles, warm-started, with OOS verdict.
+
+The span ``[start_row, end_row)`` (minute rows) is cut into ``n_cycles + 1``
+whole-day segments by :class:`algotrader.cv.WalkForward` (groups aligned on the
+last day; a leading remainder of days is left out). Cycle ``i`` trains on
+segment ``i`` (rolling) or segments ``0..i`` (expanding) -- its validation
+holdout is carved from the end of that training span -- and is tested on segment
+``i + 1``, which its training never reads. Each cycle starts from the previous
+cycle's selected parameters (plus noise for sets 1..) and its final weights.
+
+Per cycle (:class:`CycleEvaluation`): in-sample (whole training span) and
+out-of-sample metrics, walk-forward efficiency ``WFE = OOS / IS`` of
+``wfe_metric`` (NaN when IS <= 0), ``is_oos_gap = IS - OOS``, the empirical
+Rademacher complexity ``R`` of the training checkpoints' daily excess returns
+and the Rademacher-adjusted OOS Sharpe, all in **daily** units::
+
+    haircut = 2 R + 3 sqrt(2 ln(2 / delta) / T_days)
+    adjusted_oos_sharpe = sqrt(365) (mean(r_oos) - haircut) / std(r_oos)
+
+(the reference subtracted a daily-return haircut built with T in *minutes* from
+an annualised Sharpe). The verdict is *effective* iff the NaN-aware mean WFE is
+at least ``min_wfe``, the worst OOS Sharpe is positive and, when computed, the
+mean adjusted OOS Sharpe is positive.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from algotrader.errors import ConfigError
+from algotrader.io import write_json_atomic
+from algotrader.training.problem import TrainingProblem
+from algotrader.training.settings import OptimisationSettings, WalkForwardSettings
+from algotrader.training.trainer import Callback, TrainResult, train
+
+logger = logging.getLogger(__name__)
+DAY = 1440
+
+
+@dataclass(frozen=True)
+class CycleSpan:
+    """Rows of one cycle: train ``[train_start, train_end)``, test ``[test_start, test_end)``."""
+
+    cycle: int
+    train_start: int
+    train_end: int
+    test_start: int
+    test_end: int
+
+
+def cycle_spans(
+    start_row: int, end_row: int, n_cycles: int, mode: str, rows_per_day: int = DAY
+) -> list[CycleSpan]:
+    """Whole-day walk-forward spans; training always ends where its test starts.
+
+    Example:
+        >>> [(s.train_start, s.train_end, s.test_end) for s in cycle_spans(0, 30, 2, "rolling", 1)]
+        [(0, 10, 20), (10, 20, 30)]
+        >>> [(s.train_start, s.train_end) for s in cycle_spans(0, 30, 2, "expanding", 1)]
+        [(0, 10), (0, 20)]
+    """
+    from algotrader.cv import WalkForward
+
+    if mode not in ("rolling", "expanding"):
+        raise ConfigError(
+            f"unknown walk-forward mode {mode!r}", key="mode", hint="rolling or expanding"
+        )
+    n_days = (end_row - start_row) // rows_per_day
+    group = n_days // (n_cycles + 1)
+    if group < 1:
+        raise ConfigError(
+            f"{n_days} days cannot be split into {n_cycles + 1} walk-forward segments",
+            key="n_cycles",
+            hint="use fewer cycles or a longer period",
+        )
+    lead = end_row - n_days * rows_per_day  # rows before the first whole day (from the end)
+    wf = WalkForward(
+        group_len=group, train_groups=1 if mode == "rolling" else None, min_train_groups=1
+    )
+    spans = []
+    for i, fold in enumerate(wf.folds(n_samples=n_days)):
+
+        def row(day: int) -> int:
+            return lead + day * rows_per_day
+
+        spans.append(
+            CycleSpan(
+                cycle=i,
+                train_start=row(int(fold.train[0])),
+                train_end=row(int(fold.train[-1]) + 1),
+                test_start=row(int(fold.test[0])),
+                test_end=row(int(fold.test[-1]) + 1),
+            )
+        )
+    return spans
+
+
+@dataclass(frozen=True)
+class SpanMetrics:
+    """In-sample / out-of-sample metrics of one parameter set on one cycle."""
+
+    is_metrics: dict[str, float]
+    oos_metrics: dict[str, float]
+    oos_daily_returns: np.ndarray
+
+
+class CycleHooks(Protocol):
+    """What the walk-forward driver needs from a strategy family."""
+
+    def problem(
+        self, span: CycleSpan, base: Mapping[str, np.ndarray] | None
+    ) -> TrainingProblem: ...
+
+    def span_metrics(self, span: CycleSpan, params: Mapping[str, np.ndarray]) -> SpanMetrics: ...
+
+    def warm_start(self, result: TrainResult) -> dict[str, np.ndarray]: ...
+
+
+def rademacher_complexity(returns: np.ndarray, n_draws: int = 1000, seed: int = 0) -> float:
+    """Empirical Rademacher complexity ``E_sigma[max_s (1/T) sum_t sigma_t r_s(t)]``.
+
+    ``returns`` is (S, T): S strategies (training checkpoints), T periods. NaN if
+    fewer than 2 strategies or periods.
+
+    Example:
+        >>> r = np.zeros((3, 50))
+        >>> rademacher_complexity(r)
+        0.0
+    """
+    r = np.asarray(returns, dtype=np.float64)
+    if r.ndim != 2 or r.shape[0] < 2 or r.shape[1] < 2 or not np.isfinite(r).all():
+        return float("nan")
+    rng = np.random.default_rng(seed)
+    sigma = rng.choice(np.array([-1.0, 1.0]), size=(n_draws, r.shape[1]))
+    return float(np.mean(np.max(sigma @ r.T, axis=1)) / r.shape[1])
+
+
+def adjusted_sharpe(
+    oos_daily_returns: np.ndarray, rademacher: float, n_days: int, delta: float
+) -> float:
+    """Rademacher-adjusted annualised OOS Sharpe, haircut in daily-return units.
+
+    Example:
+        >>> r = np.array([0.01, 0.0, 0.02, 0.01])
+        >>> round(adjusted_sharpe(r, 0.0, 10**12, 0.05), 6) == round(float(np.sqrt(365) * r.mean() / r.std()), 6)
+        True
+    """
+    r = np.asarray(oos_daily_returns, dtype=np.float64)
+    if not math.isfinite(rademacher) or r.size < 2 or n_days < 1:
+        return float("nan")
+    sd = float(np.std(r))
+    if sd <= 1e-12:
+        return float("nan")
+    haircut = 2.0 * rademacher + 3.0 * math.sqrt(2.0 * math.log(2.0 / delta) / n_days)
+    return math.sqrt(365.0) * (float(np.mean(r)) - haircut) / sd
+
+
+def walk_forward_efficiency(is_value: float, oos_value: float) -> float:
+    """``OOS / IS``; NaN when IS <= 0 or either is not finite."""
+    if not (math.isfinite(is_value) and math.isfinite(oos_value)) or is_value <= 0:
+        return float("nan")
+    return oos_value / is_value
+
+
+@dataclass
+class CycleEvaluation:
+    """Result of one walk-forward cycle (metrics keyed by metric name)."""
+
+    span: CycleSpan
+    is_metrics: dict[str, float]
+    oos_metrics: dict[str, float]
+    wfe: float
+    is_oos_gap: float
+    rademacher: float
+    adjusted_oos_sharpe: float
+    iterations_run: int
+    best_iteration: int
+    params: dict[str, np.ndarray] = field(repr=False)
+    run_dir: str | None = None
+
+    def value(self, name: str) -> float:
+        """A cycle metric by spec name: ``is_<m>``, ``oos_<m>``, ``wfe``, ``is_oos_gap`` ..."""
+        if name == "wfe":
+            return self.wfe
+        if name in ("is_oos_gap", "rademacher", "adjusted_oos_sharpe"):
+            return float(getattr(self, name))
+        for prefix, table in (("is_", self.is_metrics), ("oos_", self.oos_metrics)):
+            if name.startswith(prefix) and name[len(prefix) :] in table:
+                return float(table[name[len(prefix) :]])
+        raise ConfigError(
+            f"unknown cycle metric {name!r}",
+            key="metric",
+            hint="use is_<metric>, oos_<metric>, wfe, is_oos_gap, rademacher or adjusted_oos_sharpe",
+        )
+
+
+def cycle_metric(cycles: Sequence[CycleEvaluation], spec: str) -> float:
+    """Aggregate a metric spec ``[neg_][mean_|worst_]<metric>`` over cycles.
+
+    ``mean`` ignores NaN; ``worst`` is the minimum; ``neg_`` negates the result
+    (e.g. ``neg_is_oos_gap``); NaN or no cycles give ``-inf`` (a search maximising
+    the spec then avoids it).
+    """
+    s = spec
+    neg = s.startswith("neg_")
+    s = s[4:] if neg else s
+    if s.startswith("adjusted_mean_"):
+        s = "mean_adjusted_" + s[len("adjusted_mean_") :]
+    agg = "mean"
+    for name in ("mean_", "worst_"):
+        if s.startswith(name):
+            agg, s = name[:-1], s[len(name) :]
+            break
+    if not cycles:
+        return float("-inf")
+    vals = np.array([c.value(s) for c in cycles], dtype=np.float64)
+    finite = vals[np.isfinite(vals)]
+    if agg == "worst":
+        out = float(np.min(vals)) if np.all(~np.isnan(vals)) else float("nan")
+    else:
+        out = float(np.mean(finite)) if finite.size else float("nan")
+    if math.isnan(out):
+        return float("-inf")
+    return -out if neg else out
+
+
+@dataclass
+class WalkForwardResult:
+    """All cycles plus the aggregate and the verdict."""
+
+    cycles: list[CycleEvaluation]
+    summary: dict[str, float]
+    effective: bool
+    reasons: list[str]
+
+
+def summarise(
+    cycles: Sequence[CycleEvaluation], wf: WalkForwardSettings
+) -> tuple[dict[str, float], bool, list[str]]:
+    """Aggregate cycle results and decide the verdict (with the reasons)."""
+    m = wf.wfe_metric
+    oos = np.array([c.oos_metrics.get(m, np.nan) for c in cycles])
+    wfe = np.array([c.wfe for c in cycles])
+    adj = np.array([c.adjusted_oos_sharpe for c in cycles])
+    gap = np.array([c.is_oos_gap for c in cycles])
+    summary = {
+        f"mean_oos_{m}": float(np.nanmean(oos)) if np.isfinite(oos).any() else float("nan"),
+        f"std_oos_{m}": float(np.nanstd(oos)) if np.isfinite(oos).any() else float("nan"),
+        f"worst_oos_{m}": float(np.min(oos)) if oos.size else float("nan"),
+        "mean_wfe": float(np.nanmean(wfe)) if np.isfinite(wfe).any() else float("nan"),
+        "n_wfe_undefined": float(np.sum(~np.isfinite(wfe))),
+        "mean_is_oos_gap": float(np.nanmean(gap)) if np.isfinite(gap).any() else float("nan"),
+        "mean_adjusted_oos_sharpe": float(np.nanmean(adj))
+        if np.isfinite(adj).any()
+        else float("nan"),
+    }
+    reasons = []
+    if not summary["mean_wfe"] >= wf.min_wfe:
+        reasons.append(f"mean WFE {summary['mean_wfe']:.3g} below {wf.min_wfe}")
+    if not summary[f"worst_oos_{m}"] > 0:
+        reasons.append(f"worst OOS {m} {summary[f'worst_oos_{m}']:.3g} not positive")
+    if (
+        math.isfinite(summary["mean_adjusted_oos_sharpe"])
+        and summary["mean_adjusted_oos_sharpe"] <= 0
+    ):
+        reasons.append(
+            f"mean adjusted OOS Sharpe {summary['mean_adjusted_oos_sharpe']:.3g} not positive"
+        )
+    return summary, not reasons, reasons
+
+
+def evaluate_cycle(
+    span: CycleSpan, result: TrainResult, hooks: CycleHooks, wf: WalkForwardSettings
+) -> CycleEvaluation:
+    """Metrics, WFE, gap and Rademacher adjustment of one trained cycle."""
+    sm = hooks.span_metrics(span, result.best_params)
+    m = wf.wfe_metric
+    if m not in sm.is_metrics:
+        raise ConfigError(
+            f"wfe_metric {m!r} is not computed",
+            key="wfe_metric",
+            hint=f"use one of {sorted(sm.is_metrics)}",
+        )
+    ckpt = result.checkpoint_returns
+    rad = (
+        float("nan")
+        if ckpt is None
+        else rademacher_complexity(ckpt, wf.rademacher_draws, span.cycle)
+    )
+    n_days = 0 if ckpt is None or ckpt.ndim != 2 else ckpt.shape[1]
+    is_v, oos_v = sm.is_metrics[m], sm.oos_metrics[m]
+    return CycleEvaluation(
+        span=span,
+        is_metrics=sm.is_metrics,
+        oos_metrics=sm.oos_metrics,
+        wfe=walk_forward_efficiency(is_v, oos_v),
+        is_oos_gap=is_v - oos_v,
+        rademacher=rad,
+        adjusted_oos_sharpe=adjusted_sharpe(sm.oos_daily_returns, rad, n_days, wf.rademacher_delta),
+        iterations_run=result.iterations_run,
+        best_iteration=result.best_iteration,
+        params=result.best_params,
+        run_dir=None if result.run_dir is None else str(result.run_dir),
+    )
+
+
+def walk_forward(
+    hooks: CycleHooks,
+    spans: Sequence[CycleSpan],
+    settings: OptimisationSettings,
+    wf: WalkForwardSettings,
+    out_dir: str | Path | None = None,
+    *,
+    config: Mapping[str, Any] | None = None,
+    on_cycle: Callable[[CycleEvaluation], None] | None = None,
+    callback: Callback | None = None,
+) -> WalkForwardResult:
+    """Train and evaluate every cycle in order (each resumable through its run folder)."""
+    if not settings.track_checkpoints:
+        settings = settings.model_copy(update={"track_checkpoints": True})
+    cycles: list[CycleEvaluation] = []
+    base: dict[str, np.ndarray] | None = None
+    for span in spans:
+        problem = hooks.problem(span, base)
+        cfg = {
+            **(dict(config) if config else {}),
+            "walk_forward": {"cycle": asdict(span), **wf.model_dump()},
+        }
+        result = train(problem, settings, out_dir, config=cfg, base_params=base, callback=callback)
+        ev = evaluate_cycle(span, result, hooks, wf)
+        cycles.append(ev)
+        logger.info(
+            "cycle %d: IS %s=%.4g OOS=%.4g WFE=%.3g",
+            span.cycle,
+            wf.wfe_metric,
+            ev.is_metrics[wf.wfe_metric],
+            ev.oos_metrics[wf.wfe_metric],
+            ev.wfe,
+        )
+        if on_cycle is not None:
+            on_cycle(ev)
+        base = hooks.warm_start(result) if wf.warm_start else None
+    summary, effective, reasons = summarise(cycles, wf)
+    if out_dir is not None:
+        write_json_atomic(
+            Path(out_dir) / "walk_forward.json", _report(cycles, summary, effective, reasons)
+        )
+    return WalkForwardResult(cycles, summary, effective, reasons)
+
+
+def _report(
+    cycles: Sequence[CycleEvaluation],
+    summary: Mapping[str, float],
+    effective: bool,
+    reasons: list[str],
+) -> dict[str, Any]:
+    def clean(x: float) -> float | str:
+        return x if math.isfinite(x) else repr(x)
+
+    return {
+        "effective": effective,
+        "reasons": reasons,
+        "summary": {k: clean(v) for k, v in summary.items()},
+        "cycles": [
+            {
+                "span": asdict(c.span),
+                "is": {k: clean(v) for k, v in c.is_metrics.items()},
+                "oos": {k: clean(v) for k, v in c.oos_metrics.items()},
+                "wfe": clean(c.wfe),
+                "is_oos_gap": clean(c.is_oos_gap),
+                "rademacher": clean(c.rademacher),
+                "adjusted_oos_sharpe": clean(c.adjusted_oos_sharpe),
+                "iterations_run": c.iterations_run,
+                "best_iteration": c.best_iteration,
+                "params": {k: np.asarray(v).tolist() for k, v in c.params.items()},
+                "run_dir": c.run_dir,
+            }
+            for c in cycles
+        ],
+    }
+
+
+__all__ = [
+    "CycleEvaluation",
+    "CycleHooks",
+    "CycleSpan",
+    "SpanMetrics",
+    "WalkForwardResult",
+    "adjusted_sharpe",
+    "cycle_metric",
+    "cycle_spans",
+    "evaluate_cycle",
+    "rademacher_complexity",
+    "summarise",
+    "walk_forward",
+    "walk_forward_efficiency",
+]

@@ -70,9 +70,9 @@ def test_selection_uses_validation_and_early_stopping_fires() -> None:
     assert abs(float(r.best_params["x"][0]) - 1.0) < 0.06
     assert r.stopped_early and r.iterations_run < 400
     best_row = r.history.filter(pl.col("iteration") == r.best_iteration)
-    assert float(best_row["val_score"].max()) == pytest.approx(r.best_metrics["val"]["score"])
-    # after the best iteration no validation score is higher
-    assert float(r.history["val_score"].max()) == pytest.approx(r.best_metrics["val"]["score"])
+    assert best_row["val_score"].to_numpy().max() == pytest.approx(r.best_metrics["val"]["score"])
+    # no iteration has a higher validation score
+    assert r.history["val_score"].to_numpy().max() == pytest.approx(r.best_metrics["val"]["score"])
     # patience iterations ran past the best before stopping
     assert r.iterations_run - 1 - r.best_iteration == 15
     # best_train picks the training optimum instead

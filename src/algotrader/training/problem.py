@@ -24,7 +24,7 @@ Params are ``dict[str, Array]``; batched params carry a leading set axis.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -107,7 +107,7 @@ class TrainingProblem:
 
 
 def quadratic_problem(
-    target: float | np.ndarray = 1.0, *, n_starts: int = 4, start_low: int = 0
+    target: float | Sequence[float] | np.ndarray = 1.0, *, n_starts: int = 4, start_low: int = 0
 ) -> TrainingProblem:
     """A closed-form toy: objective ``-sum((x - target)^2)``, maximised at ``target``.
 

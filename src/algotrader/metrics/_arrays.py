@@ -43,6 +43,8 @@ def as_values(x: ArrayLike, name: str = "values") -> tuple[FloatArray, bool]:
         DataError: if a value is <= 0 or infinite.
     """
     arr, was_1d = as_2d(x, name)
+    if bool((arr > 0).all()) and bool(np.isfinite(arr).all()):
+        return arr, was_1d
     bad = ~np.isnan(arr) & ~((arr > 0) & np.isfinite(arr))
     if bad.any():
         row, col = (int(i) for i in np.argwhere(bad)[0])
@@ -63,6 +65,8 @@ def as_returns(x: ArrayLike, name: str = "returns") -> tuple[FloatArray, bool]:
         DataError: if a return is infinite or <= -1.
     """
     arr, was_1d = as_2d(x, name)
+    if bool((arr > -1.0).all()) and bool(np.isfinite(arr).all()):
+        return arr, was_1d
     bad = ~np.isnan(arr) & ~(np.isfinite(arr) & (arr > -1.0))
     if bad.any():
         row, col = (int(i) for i in np.argwhere(bad)[0])

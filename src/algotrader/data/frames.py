@@ -29,10 +29,14 @@ NUMERIC_COLUMNS: tuple[str, ...] = (*PRICE_COLUMNS, "volume")
 
 def with_provenance(frame: pl.DataFrame, file: str | None) -> pl.DataFrame:
     """Add ``_row`` (1-based data row per file) and ``_file`` if absent."""
+    if ROW_COL not in frame.columns:
+        if FILE_COL in frame.columns:
+            rows = pl.int_range(1, pl.len() + 1).over(FILE_COL)
+        else:
+            rows = pl.int_range(1, pl.len() + 1)
+        frame = frame.with_columns(rows.alias(ROW_COL))
     if FILE_COL not in frame.columns:
         frame = frame.with_columns(pl.lit(file, dtype=pl.String).alias(FILE_COL))
-    if ROW_COL not in frame.columns:
-        frame = frame.with_columns(pl.int_range(1, pl.len() + 1).over(FILE_COL).alias(ROW_COL))
     return frame
 
 

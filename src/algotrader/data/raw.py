@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from algotrader.data.frames import to_bars
@@ -99,75 +100,110 @@ def asset_months(root: Path, asset: str) -> dict[int, Path]:
     return out
 
 
-def _check_months(bars: pl.DataFrame, months: pl.Series) -> None:
-    """Each bar must fall in the (UTC) month its file is named after."""
-    ts = pl.col("timestamp")
-    got = ts.dt.year().cast(pl.Int32) * 12 + ts.dt.month().cast(pl.Int32) - 1
-    bad = bars.with_columns(_m=months).filter(got != pl.col("_m")).head(1)
-    if not bad.is_empty():
-        row = bad.row(0, named=True)
-        raise DataError(
-            f"bar at {row['timestamp']} is outside the month the file is named after",
-            file=row[FILE_COL],
-            row=int(row[ROW_COL]),
-            column="timestamp",
-            hint="each hist_data_YYYY-MM.csv holds only bars of that UTC month",
-        )
+def _month_index(ts: pl.Series) -> np.ndarray:
+    return (ts.dt.year().cast(pl.Int32) * 12 + ts.dt.month().cast(pl.Int32) - 1).to_numpy()
 
 
-def _scan_fast(files: Sequence[Path]) -> pl.DataFrame:
-    """Read many monthly files at once (typed); raises a polars error on any oddity."""
-    schema = {
-        "timestamp": pl.String,
-        "open": pl.Float64,
-        "high": pl.Float64,
-        "low": pl.Float64,
-        "close": pl.Float64,
-        "volume": pl.Float64,
-    }
-    lazy = pl.scan_csv(
-        [str(f) for f in files], schema=schema, include_file_paths=FILE_COL, has_header=True
+def _check_months(
+    bars: pl.DataFrame, files: Sequence[Path], months: Sequence[int], counts: Sequence[int]
+) -> None:
+    """Each bar must fall in the (UTC) month its file is named after.
+
+    ``bars`` is already validated (strictly increasing time), so each file's rows are
+    contiguous and checking its first and last row is enough; the offending row is then
+    located inside that file only.
+    """
+    ends = np.cumsum(counts)
+    starts = ends - np.asarray(counts)
+    nonempty = np.asarray(counts) > 0
+    ts = bars["timestamp"]
+    first = _month_index(ts.gather(starts[nonempty]))
+    last = _month_index(ts.gather(ends[nonempty] - 1))
+    expected = np.asarray(months)[nonempty]
+    bad = np.flatnonzero((first != expected) | (last != expected))
+    if bad.size == 0:
+        return
+    i = int(np.flatnonzero(nonempty)[bad[0]])
+    part = ts.slice(int(starts[i]), int(counts[i]))
+    j = int(np.flatnonzero(_month_index(part) != months[i])[0])
+    raise DataError(
+        f"bar at {part[j]} is outside the month the file is named after",
+        file=str(files[i]),
+        row=j + 1,
+        column="timestamp",
+        hint="each hist_data_YYYY-MM.csv holds only bars of that UTC month",
     )
+
+
+_SCHEMA = {c: (pl.String if c == "timestamp" else pl.Float64) for c in BAR_COLUMNS}
+
+
+def _read_fast(files: Sequence[Path]) -> tuple[pl.DataFrame, list[int]] | None:
+    """Fast path: one multi-file typed scan (polars reads the files in parallel).
+
+    Returns ``None`` when any file has another header or does not parse as numbers, so
+    that :func:`_read_slow` can explain the problem precisely.
+    """
     expected = ",".join(BAR_COLUMNS)
     for f in files:
-        with open(f, encoding="utf-8") as fh:
-            if fh.readline().strip() != expected:
-                raise pl.exceptions.SchemaError(f"header of {f} differs")
-    return lazy.collect()
+        with open(f, encoding="utf-8", newline="") as fh:
+            if fh.readline().rstrip("\r\n") != expected:
+                return None
+    try:
+        frame = pl.scan_csv(
+            [str(f) for f in files], schema=_SCHEMA, include_file_paths=FILE_COL
+        ).collect()
+    except pl.exceptions.PolarsError:
+        return None
+    counts = dict(frame.group_by(FILE_COL).len().iter_rows())
+    return frame.drop(FILE_COL), [int(counts.get(str(f), 0)) for f in files]
 
 
-def _read_slow(files: Sequence[Path]) -> pl.DataFrame:
+def _read_slow(files: Sequence[Path]) -> tuple[pl.DataFrame, list[int]]:
     """File by file, all text: precise errors (missing columns, non-numbers) per file."""
     frames = []
     for f in files:
         frame = pl.read_csv(f, infer_schema=False)
         require_columns(frame.columns, BAR_COLUMNS, file=str(f))
-        frames.append(frame.select(BAR_COLUMNS).with_columns(pl.lit(str(f)).alias(FILE_COL)))
-    return pl.concat(frames, how="vertical")
+        frames.append(frame.select(BAR_COLUMNS))
+    return pl.concat(frames, how="vertical"), [f.height for f in frames]
+
+
+def _provenance(files: Sequence[Path], counts: list[int]) -> tuple[pl.Series, pl.Series]:
+    """Per-row file name (an Enum, cheap) and 1-based data row within the file."""
+    names = [str(f) for f in files]
+    codes = np.repeat(np.arange(len(files), dtype=np.uint32), counts)
+    file_col = pl.Series(FILE_COL, names, dtype=pl.Enum(names)).gather(codes)
+    starts = np.repeat(np.cumsum([0, *counts[:-1]]), counts)
+    rows = np.arange(1, sum(counts) + 1, dtype=np.int64) - starts
+    return file_col, pl.Series(ROW_COL, rows)
 
 
 def read_asset(
     root: Path, asset: str, months: Sequence[int], *, tz: str | None = None
 ) -> pl.DataFrame:
-    """Read and validate one asset's monthly files for ``months`` (month indices)."""
+    """Read and validate one asset's monthly files for ``months`` (month indices).
+
+    Provenance (file, row) columns are only built when a check fails, to name the file
+    and row in the error; the happy path never pays for them.
+    """
     table = asset_months(root, asset)
-    files = [table[m] for m in sorted(months) if m in table]
+    chosen = [m for m in sorted(months) if m in table]
+    files = [table[m] for m in chosen]
     if not files:
         return empty_bars()
-    try:
-        frame = _scan_fast(files)
-        checked_headers = True
-    except (pl.exceptions.PolarsError, OSError):
-        frame = _read_slow(files)
-        checked_headers = False
+    fast = _read_fast(files)
+    frame, counts = fast if fast is not None else _read_slow(files)
     logger.debug(
-        "asset %s: %d files, %d rows (fast=%s)", asset, len(files), frame.height, checked_headers
+        "asset %s: %d files, %d rows (fast=%s)", asset, len(files), frame.height, fast is not None
     )
-    frame = frame.with_columns(pl.int_range(1, pl.len() + 1).over(FILE_COL).alias(ROW_COL))
-    month_of = {str(f): m for m, f in table.items()}
-    months_series = frame[FILE_COL].replace_strict(month_of, return_dtype=pl.Int32)
-    bars = to_bars(frame, asset=asset, tz=tz)
-    _check_months(bars.with_columns(frame[FILE_COL], frame[ROW_COL]), months_series)
+    try:
+        bars = to_bars(frame, asset=asset, tz=tz)
+    except DataError:
+        file_col, row_col = _provenance(files, counts)
+        to_bars(frame.with_columns(file_col, row_col), asset=asset, tz=tz)
+        raise  # pragma: no cover - the precise error is raised just above
+    _check_months(bars, files, chosen, counts)
     return bars
 
 

@@ -68,7 +68,28 @@ class DatasetInfo:
         return BUNDLED_DIR / self.file
 
 
-_STOCKS = ["AAPL", "AMD", "BAC", "BBY", "CVX", "GE", "HD", "JNJ", "JPM", "KO", "LLY", "MRK", "MSFT", "PEP", "PFE", "PG", "RRC", "UNH", "WMT", "XOM"]
+_STOCKS = [
+    "AAPL",
+    "AMD",
+    "BAC",
+    "BBY",
+    "CVX",
+    "GE",
+    "HD",
+    "JNJ",
+    "JPM",
+    "KO",
+    "LLY",
+    "MRK",
+    "MSFT",
+    "PEP",
+    "PFE",
+    "PG",
+    "RRC",
+    "UNH",
+    "WMT",
+    "XOM",
+]
 
 DATASETS: dict[str, DatasetInfo] = {
     d.name: d

@@ -72,7 +72,7 @@ def _sharpe0(r: FloatArray, scale: float) -> FloatArray:
 def minute_sharpe(values: ArrayLike) -> Any:
     """``sqrt(525600) * mean(r) / std(r)`` of minute returns ``r = V_t / V_(t-1) - 1`` (ddof 0)."""
     v, d1 = as_values(values)
-    return out(_sharpe0(v[1:] / v[:-1] - 1.0, MINUTES_PER_YEAR), d1)
+    return out(_nan(v, _sharpe0(v[1:] / v[:-1] - 1.0, MINUTES_PER_YEAR)), d1)
 
 
 def _daily(v: FloatArray) -> FloatArray:
@@ -83,7 +83,7 @@ def daily_sharpe(values: ArrayLike) -> Any:
     """``sqrt(365) * mean(r_d) / std(r_d)`` on daily samples ``V[::1440]`` (ddof 0)."""
     v, d1 = as_values(values)
     vd = _daily(v)
-    return out(_sharpe0(vd[1:] / vd[:-1] - 1.0, 365.0), d1)
+    return out(_nan(v, _sharpe0(vd[1:] / vd[:-1] - 1.0, 365.0)), d1)
 
 
 def eval_sharpe(values: ArrayLike) -> Any:
@@ -100,19 +100,19 @@ def daily_log_sharpe(values: ArrayLike) -> Any:
     """``sqrt(365) * mean(dlog(V_d + 1e-12)) / (std(.) + 1e-8)``: the default objective."""
     v, d1 = as_values(values)
     lr = np.diff(np.log(_daily(v) + 1e-12), axis=0)
-    return out(np.sqrt(365.0) * lr.mean(axis=0) / (lr.std(axis=0) + 1e-8), d1)
+    return out(_nan(v, np.sqrt(365.0) * lr.mean(axis=0) / (lr.std(axis=0) + 1e-8)), d1)
 
 
 def total_return(values: ArrayLike) -> Any:
     """``V[-1] / V[0] - 1``."""
     v, d1 = as_values(values)
-    return out(v[-1] / v[0] - 1.0, d1)
+    return out(_nan(v, v[-1] / v[0] - 1.0), d1)
 
 
 def annualised_return(values: ArrayLike) -> Any:
     """``(V[-1] / V[0]) ** (525600 / (T - 1)) - 1``."""
     v, d1 = as_values(values)
-    return out((v[-1] / v[0]) ** (MINUTES_PER_YEAR / (v.shape[0] - 1)) - 1.0, d1)
+    return out(_nan(v, (v[-1] / v[0]) ** (MINUTES_PER_YEAR / (v.shape[0] - 1)) - 1.0), d1)
 
 
 def _hodl_end(prices: ArrayLike, holdings: FloatArray) -> float:
@@ -124,7 +124,7 @@ def returns_over_hodl(values: ArrayLike, prices: ArrayLike, initial_reserves: Ar
     """``V[-1] / sum(R_0 * p_end) - 1`` (initial reserves held unchanged)."""
     v, d1 = as_values(values)
     r0 = np.asarray(initial_reserves, dtype=np.float64)
-    return out(v[-1] / _hodl_end(prices, r0) - 1.0, d1)
+    return out(_nan(v, v[-1] / _hodl_end(prices, r0) - 1.0), d1)
 
 
 def returns_over_uniform_hodl(values: ArrayLike, prices: ArrayLike) -> Any:
@@ -132,7 +132,7 @@ def returns_over_uniform_hodl(values: ArrayLike, prices: ArrayLike) -> Any:
     v, d1 = as_values(values)
     p = _prices(prices)
     end = (v[0][:, None] / (p.shape[1] * p[0][None, :])) @ p[-1]
-    return out(v[-1] / end - 1.0, d1)
+    return out(_nan(v, v[-1] / end - 1.0), d1)
 
 
 def _annualise_minutes(rel: Any, t: int) -> Any:
@@ -156,7 +156,7 @@ def annualised_returns_over_uniform_hodl(values: ArrayLike, prices: ArrayLike) -
 def greatest_draw_down(values: ArrayLike) -> Any:
     """``min(V - V_0) / V_0`` (<= 0): loss from the start, not from the peak."""
     v, d1 = as_values(values)
-    return out((v - v[0]).min(axis=0) / v[0], d1)
+    return out(_nan(v, (v - v[0]).min(axis=0) / v[0]), d1)
 
 
 def _chunks(v: FloatArray, length: int) -> FloatArray:
@@ -198,7 +198,7 @@ def chunked_sterling(values: ArrayLike, *, chunk_minutes: int = MONTH) -> Any:
     v, d1 = as_values(values)
     dd = _chunk_dd(v, chunk_minutes)
     if dd.shape[0] == 0:
-        return out(np.full(v.shape[1], np.nan), d1)
+        return out(_nan(v, np.full(v.shape[1], np.nan)), d1)
     den = -dd.min(axis=1).mean(axis=0)
     res = np.where(den > 0, _cagr_days(v) / np.where(den > 0, den, 1.0), np.inf)
     return out(_nan(v, res), d1)

@@ -17,6 +17,20 @@ from algotrader.errors import ConfigError, DataError
 runner = CliRunner()
 
 
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Any:
+    """The CLI attaches console handlers to the ``algotrader`` logger; undo that afterwards
+    so later tests (doctests included) do not print log lines."""
+    import logging
+
+    logger = logging.getLogger("algotrader")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    yield
+    logger.handlers[:] = saved[0]
+    logger.setLevel(saved[1])
+    logger.propagate = saved[2]
+
+
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dl: Any) -> Path:
     """A tmp DATA_SOURCE with two assets over Feb-Mar 2024, lake under tmp."""

@@ -1,0 +1,131 @@
+"""Reading wide date x asset tables (CSV or Parquet) for the backtester, strictly.
+
+A table has a ``date`` column (ISO dates or datetimes) and one numeric column per asset.
+Nothing is filled or dropped: unsorted or duplicated dates, non-numeric cells, and
+mismatched dates or assets between the prices and the decisions raise typed errors that
+name the file, row and column.
+
+Example:
+    >>> import polars as pl, tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> pl.DataFrame({"date": ["2024-01-02", "2024-01-03"], "A": [1.0, 2.0]}).write_csv(d / "p.csv")
+    >>> t = read_wide_table(d / "p.csv", "prices")
+    >>> t.assets, t.values.tolist()
+    (['A'], [[1.0], [2.0]])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from numpy.typing import NDArray
+
+from algotrader.errors import DataError, SchemaError
+
+
+@dataclass(frozen=True)
+class WideTable:
+    """A validated wide table: dates ``(T,)``, asset names, values ``(T, A)`` float64."""
+
+    dates: pl.Series
+    assets: list[str]
+    values: NDArray[np.float64]
+    file: str
+
+
+def _read(path: Path) -> pl.DataFrame:
+    if not path.exists():
+        raise DataError("file not found", file=str(path), hint="check the path")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pl.read_parquet(path)
+        return pl.read_csv(path, try_parse_dates=True, infer_schema_length=10_000)
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        raise DataError(f"cannot read table: {exc}", file=str(path)) from exc
+
+
+def read_wide_table(path: str | Path, name: str) -> WideTable:
+    """Read and validate a wide table; ``name`` ("prices", "weights" ...) is used in errors."""
+    p = Path(path)
+    frame = _read(p)
+    if "date" not in frame.columns:
+        raise SchemaError(
+            f"{name} table has no 'date' column",
+            file=str(p),
+            column="date",
+            hint="first column 'date', then one column per asset",
+        )
+    dates = frame["date"]
+    if dates.dtype == pl.String:
+        try:
+            dates = dates.str.to_datetime(strict=True)
+        except pl.exceptions.PolarsError as exc:
+            raise SchemaError("unparseable date", file=str(p), column="date") from exc
+    if dates.null_count():
+        row = int(np.flatnonzero(dates.is_null().to_numpy())[0]) + 1
+        raise SchemaError("missing date", file=str(p), row=row, column="date")
+    order = dates.to_physical().to_numpy()
+    if len(order) > 1 and not (np.diff(order) > 0).all():
+        row = int(np.flatnonzero(np.diff(order) <= 0)[0]) + 2
+        raise DataError(
+            "dates must be strictly increasing (no duplicates)",
+            file=str(p),
+            row=row,
+            column="date",
+            hint="sort the table and remove duplicated dates",
+        )
+    assets = [c for c in frame.columns if c != "date"]
+    if not assets:
+        raise SchemaError(f"{name} table has no asset columns", file=str(p))
+    for col in assets:
+        if not frame[col].dtype.is_numeric():
+            raise SchemaError(
+                f"column is {frame[col].dtype}, expected numbers",
+                file=str(p),
+                column=col,
+                hint="remove text cells; use an empty cell only where NaN is meant",
+            )
+    values = frame.select(pl.col(assets).cast(pl.Float64)).to_numpy()
+    return WideTable(dates, assets, np.ascontiguousarray(values, dtype=np.float64), str(p))
+
+
+def align_decisions(prices: WideTable, decisions: WideTable) -> NDArray[np.float64]:
+    """Decisions reordered to the prices' asset order; dates must be identical.
+
+    Raises:
+        SchemaError: different asset sets or dates (the first difference is named).
+    """
+    missing = [a for a in prices.assets if a not in decisions.assets]
+    extra = [a for a in decisions.assets if a not in prices.assets]
+    if missing or extra:
+        raise SchemaError(
+            "assets differ between prices and decisions"
+            + (f"; missing in decisions: {missing}" if missing else "")
+            + (f"; unknown to prices: {extra}" if extra else ""),
+            file=decisions.file,
+            column=(missing or extra)[0],
+            hint="use the same asset columns in both tables",
+        )
+    if (
+        len(prices.dates) != len(decisions.dates)
+        or not (
+            prices.dates.cast(pl.Datetime("us")) == decisions.dates.cast(pl.Datetime("us"))
+        ).all()
+    ):
+        n = min(len(prices.dates), len(decisions.dates))
+        eq = (
+            prices.dates[:n].cast(pl.Datetime("us")) == decisions.dates[:n].cast(pl.Datetime("us"))
+        ).to_numpy()
+        row = int(np.flatnonzero(~eq)[0]) + 1 if (~eq).any() else n + 1
+        raise SchemaError(
+            "dates differ between prices and decisions",
+            file=decisions.file,
+            row=row,
+            column="date",
+            hint="give one decision row per price row (NaN rows mean hold)",
+        )
+    order = [decisions.assets.index(a) for a in prices.assets]
+    return decisions.values[:, order]

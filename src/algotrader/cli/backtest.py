@@ -1,0 +1,76 @@
+"""``algotrader backtest``: weights (or cash positions) x prices -> tables, metrics, plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from algotrader.cli._common import state
+
+_SHOWN = (
+    "total_return",
+    "annualised_return",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "calmar",
+    "annualised_turnover",
+    "returns_over_uniform_hodl",
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``backtest`` command."""
+
+    @app.command("backtest")
+    def backtest_cmd(
+        weights: Path = typer.Option(
+            ..., "--weights", help="Decisions table (date + one column per asset), CSV or Parquet."
+        ),
+        prices: Path = typer.Option(..., "--prices", help="Prices table, same dates and assets."),
+        out: Path = typer.Option(..., "--out", help="Folder for the artifacts."),
+        costs: Path | None = typer.Option(
+            None, "--costs", help="Cost model YAML (see docs/evaluation.md)."
+        ),
+        lag: int = typer.Option(
+            1,
+            "--lag",
+            help="Bars between a decision (row t, data up to t's close) and its execution (close of t+lag).",
+        ),
+        periods_per_year: float = typer.Option(
+            252.0, "--periods-per-year", help="Rows per year, for annualisation."
+        ),
+        initial_value: float = typer.Option(1.0, "--initial-value", help="Starting cash."),
+        positions: bool = typer.Option(
+            False, "--positions", help="The table holds cash positions per asset, not weights."
+        ),
+    ) -> None:
+        """Backtest a table of weights (fractions of NAV) against prices, with costs."""
+        from algotrader.backtest.report import backtest_files
+
+        st = state()
+        rep = backtest_files(
+            weights=weights,
+            prices=prices,
+            out_dir=out,
+            costs=costs,
+            lag=lag,
+            periods_per_year=periods_per_year,
+            initial_value=initial_value,
+            kind="positions" if positions else "weights",
+        )
+        names = [n for n in rep.metrics]
+        table = Table(title="backtest metrics", title_justify="left")
+        table.add_column("metric")
+        for n in names:
+            table.add_column(n, justify="right")
+        for metric in _SHOWN:
+            row = [metric]
+            for n in names:
+                cell = rep.metrics[n].get(metric)
+                row.append("-" if cell is None or cell["value"] is None else f"{cell['value']:.4f}")
+            table.add_row(*row)
+        st.console.print(table)
+        st.console.print(f"artifacts in [bold]{out}[/]")

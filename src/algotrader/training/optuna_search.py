@@ -138,17 +138,23 @@ def suggest_params(
 def best_balanced(values: np.ndarray) -> int:
     """Row of ``values`` (trials x objectives, all maximised) nearest the ideal point.
 
-    Each objective is scaled to [0, 1] over the rows (constant columns count 1).
+    Only non-dominated rows compete; each objective is scaled to [0, 1] over the
+    rows (a constant column counts 1).
 
     Example:
         >>> best_balanced(np.array([[1.0, 0.0], [0.6, 0.6], [0.0, 1.0]]))
         1
     """
     v = np.asarray(values, dtype=np.float64)
+    ge = np.all(v[:, None, :] >= v[None, :, :], axis=2)
+    gt = np.any(v[:, None, :] > v[None, :, :], axis=2)
+    dominated = np.any(ge & gt, axis=0)  # row j dominated by some row i
     lo, hi = v.min(axis=0), v.max(axis=0)
     span = np.where(hi > lo, hi - lo, 1.0)
     scaled = np.where(hi > lo, (v - lo) / span, 1.0)
-    return int(np.argmin(np.linalg.norm(1.0 - scaled, axis=1)))
+    dist = np.linalg.norm(1.0 - scaled, axis=1)
+    dist[dominated] = np.inf
+    return int(np.argmin(dist))
 
 
 @dataclass

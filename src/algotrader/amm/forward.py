@@ -21,7 +21,8 @@ Signatures (the contract the trainer relies on)::
 
 Returned arrays (``T = bout_length - 1`` rows, row ``t`` = minute ``start_index + t``):
 ``weights (T, n)`` in force at minute t, ``reserves (T, n)`` after both arbitrage
-passes of minute t, ``value (T,)`` = ``sum(reserves * prices)``, ``prices (T, n)``,
+passes of minute t, ``value (T,)`` = ``sum(reserves * prices)`` (at zero fees computed
+directly as the pool's value, equal to that sum to rounding), ``prices (T, n)``,
 ``arb_volume (T,)`` (inbound notional, zero at zero fees), ``rule_outputs (C - 1, n)``
 over the whole history (row j uses chunk price j + 1), ``initial_reserves (n,)``,
 plus the rule's readouts (``ewma``, ``running_a``, ``gradient``...).
@@ -54,7 +55,7 @@ from algotrader.amm.reserves import (
     hodl_reserves,
     initial_reserves,
     rebalancing_reserves,
-    zero_fee_reserves,
+    zero_fee_log_value,
 )
 from algotrader.amm.rules import parse_rule, weight_bounds
 from algotrader.amm.static import SimConfig
@@ -167,14 +168,15 @@ def _needs_scan(cfg: SimConfig, dyn: DynamicInputs) -> bool:
 
 def compute_reserves(
     weights: Array, prices: Array, cfg: SimConfig, dyn: DynamicInputs | None = None
-) -> tuple[Array, Array]:
-    """Reserves ``(T, n)`` and inbound arbitrage notional ``(T,)`` for a window."""
+) -> tuple[Array, Array, Array]:
+    """Reserves ``(T, n)``, value ``(T,)`` and inbound arbitrage notional ``(T,)``."""
     dyn = DynamicInputs() if dyn is None else dyn
     model = parse_rule(cfg.rule).reserve_model
     f = cfg.arb_frequency
     w_grid, p_grid = weights[::f], prices[::f]
     v0 = cfg.initial_pool_value
     volume = jnp.zeros((w_grid.shape[0],), prices.dtype)
+    value = None
     if model == "hodl":
         res = hodl_reserves(w_grid, p_grid, v0)
     elif model in ("lvr", "rvr"):
@@ -185,11 +187,24 @@ def compute_reserves(
         r0 = initial_reserves(w_grid[0], p_grid[0], v0)
         res, volume = fee_scan(r0, xs, cfg, dyn.trades is not None, dyn.lp_supply is not None)
     else:
-        res = zero_fee_reserves(w_grid, p_grid, v0)
+        grid_value = jnp.exp(zero_fee_log_value(w_grid, p_grid, v0))
+        res = grid_value[:, None] * w_grid / p_grid
+        if f == 1:
+            value = grid_value
     if f > 1:
         res = jnp.repeat(res, f, axis=0)[: cfg.n_steps]
         volume = jnp.repeat(volume, f, axis=0)[: cfg.n_steps]
-    return res, volume
+    if value is None:
+        value = _row_sums(res * prices)
+    return res, value, volume
+
+
+def _row_sums(x: Array) -> Array:
+    """Sum over the (short) asset axis, asset by asset (vectorises better on CPU)."""
+    total = x[:, 0]
+    for k in range(1, x.shape[1]):
+        total = total + x[:, k]
+    return total
 
 
 def forward_pass(
@@ -208,8 +223,7 @@ def forward_pass(
         weights, outs = compute_weights(params, start_index, prices, cfg)
     else:
         weights, outs = weights_from_coarse(jnp.asarray(coarse, prices.dtype), cfg), {}
-    reserves, volume = compute_reserves(weights, window, cfg, dynamic)
-    value = jnp.sum(reserves * window, axis=-1)
+    reserves, value, volume = compute_reserves(weights, window, cfg, dynamic)
     return {
         "weights": weights,
         "reserves": reserves,

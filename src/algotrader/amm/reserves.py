@@ -31,13 +31,24 @@ def initial_reserves(w0: Array, p0: Array, value: float) -> Array:
     return w0 * value / p0
 
 
+def zero_fee_increments(weights: Array, prices: Array) -> Array:
+    """Per-minute log-value increments ``(T - 1,)`` of the zero-fee pool.
+
+    ``sum_i w_{t-1,i} log(p_ti / p_{t-1,i}) - sum_i w_ti log(w_ti / w_{t-1,i})``, summed
+    asset by asset on asset-major rows (a reduction over the short asset axis defeats
+    XLA's vectorisation on CPU).
+    """
+    wt, pt = weights.T, prices.T
+    inc = jnp.zeros((weights.shape[0] - 1,), weights.dtype)
+    for k in range(weights.shape[1]):
+        w_prev, w_next = wt[k, :-1], wt[k, 1:]
+        inc = inc + w_prev * jnp.log(pt[k, 1:] / pt[k, :-1]) - w_next * jnp.log(w_next / w_prev)
+    return inc
+
+
 def zero_fee_log_value(weights: Array, prices: Array, value0: float) -> Array:
     """``log V_t`` of the zero-fee pool, shape ``(T,)``, from weights/prices ``(T, n)``."""
-    log_p = jnp.log(prices)
-    log_w = jnp.log(weights)
-    price_term = jnp.sum(weights[:-1] * (log_p[1:] - log_p[:-1]), axis=-1)
-    weight_term = jnp.sum(weights[1:] * (log_w[1:] - log_w[:-1]), axis=-1)
-    inc = price_term - weight_term
+    inc = zero_fee_increments(weights, prices)
     return jnp.log(value0) + jnp.concatenate([jnp.zeros((1,), inc.dtype), jnp.cumsum(inc)])
 
 
@@ -85,6 +96,7 @@ __all__ = [
     "hodl_reserves",
     "initial_reserves",
     "rebalancing_reserves",
+    "zero_fee_increments",
     "zero_fee_log_value",
     "zero_fee_reserves",
 ]

@@ -87,36 +87,70 @@ def _complete(
     return grid.join(per, on=[key, "asset"], how="left").sort(sort_by, "asset")
 
 
+US_PER_DAY = 86_400_000_000
+
+
+def _day_runs(bars: pl.DataFrame) -> pl.LazyFrame:
+    """Weekday bars with a UTC day number and a run id per (asset, day).
+
+    ``bars`` is sorted by ``(asset, timestamp)``, so each (asset, day) is one contiguous
+    run: grouping on an integer run id avoids hashing asset names for every bar.
+    Day 0 is 1970-01-01, a Thursday, so ``(day + 3) % 7`` is 0 on Mondays.
+    """
+    day = pl.col("timestamp").dt.epoch("us").floordiv(US_PER_DAY).alias("_day")
+    new_run = (pl.col("_day") != pl.col("_day").shift(1)) | (
+        pl.col("asset") != pl.col("asset").shift(1)
+    )
+    return (
+        bars.lazy()
+        .with_columns(day)
+        .filter((pl.col("_day") + 3) % 7 < 5)
+        .with_columns(new_run.fill_null(True).cum_sum().alias("_run"))
+    )
+
+
 def daily_ohlc(bars: pl.DataFrame) -> pl.DataFrame:
     """Daily OHLC (Mon-Fri) from a validated long bar table.
 
     Args:
         bars: long bar table (``timestamp, asset, open, high, low, close, volume``) sorted by
-            ``(asset, timestamp)``, n rows.
+            ``(asset, timestamp)`` (every reader returns it so), n rows.
 
     Returns:
         Long table with the columns of :data:`DAILY_COLUMNS`, (days x assets) rows, sorted
         by ``(date, asset)``.
+
+    Raises:
+        DataError: ``bars`` is not sorted by ``(asset, timestamp)``.
     """
     assets = sorted(bars["asset"].unique().to_list())
-    ts = pl.col("timestamp")
     per = (
-        bars.lazy()
-        .filter(ts.dt.weekday() <= 5)
-        .with_columns(date=ts.dt.date())
-        .group_by("asset", "date")
+        _day_runs(bars)
+        .group_by("_run", maintain_order=True)
         .agg(
+            pl.col("asset").first(),
+            pl.col("_day").first(),
             pl.col("open").first(),
             pl.col("high").max(),
             pl.col("low").min(),
             pl.col("close").last(),
             _volume_sum(),
             pl.len().cast(pl.Int64).alias("n_bars"),
-            ts.max().alias("_last"),
+            pl.col("timestamp").max().alias("_last"),
         )
+        .with_columns(pl.col("_day").cast(pl.Int32).cast(pl.Date).alias("date"))
+        .drop("_run", "_day")
+        .collect()
     )
-    labels = per.group_by("date").agg(pl.col("_last").max().alias("timestamp"))
-    out = _complete(per.drop("_last"), labels, assets, "date", "date")
+    if per.select(pl.struct("asset", "date").is_duplicated().any()).item():
+        from algotrader.errors import DataError
+
+        raise DataError(
+            "bars are not sorted by (asset, timestamp)",
+            hint="pass a reader's output, or sort the table by asset then timestamp",
+        )
+    labels = per.lazy().group_by("date").agg(pl.col("_last").max().alias("timestamp"))
+    out = _complete(per.lazy().drop("_last"), labels, assets, "date", "date")
     return (
         out.with_columns(pl.col("n_bars").fill_null(0))  # a count: 0 bars, not a filled price
         .select(DAILY_COLUMNS)

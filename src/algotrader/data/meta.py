@@ -72,10 +72,17 @@ def _empty_weekdays(dates: pl.Series, every: str) -> list[str]:
 
 def daily_meta(bars: pl.DataFrame, daily: pl.DataFrame) -> dict[str, Any]:
     """Metadata of :func:`~algotrader.data.cleaning.daily_ohlc`'s table."""
-    counts = bars.group_by("asset").agg(
-        pl.len().alias("bars"), (pl.col("timestamp").dt.weekday() > 5).sum().alias("weekend")
-    )
-    counts_by = {r["asset"]: r for r in counts.iter_rows(named=True)}
+    # bars per asset from run lengths (bars are grouped by asset): no per-bar hashing;
+    # weekend bars = all bars - bars used by the (weekday) daily table
+    runs = bars.select(pl.col("asset").rle()).unnest("asset")
+    totals = runs.group_by("value").agg(pl.col("len").sum())
+    used = daily.group_by("asset").agg(pl.col("n_bars").sum())
+    counts_by: dict[str, dict[str, int]] = {
+        r["value"]: {"bars": int(r["len"]), "weekend": int(r["len"])}
+        for r in totals.iter_rows(named=True)
+    }
+    for r in used.iter_rows(named=True):
+        counts_by[r["asset"]]["weekend"] -= int(r["n_bars"])
     present = (
         daily.filter(pl.col("n_bars") > 0)
         .group_by("asset")

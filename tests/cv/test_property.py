@@ -135,3 +135,44 @@ def test_nested_inner_cv_never_touches_outer_test(n: int, h: int, e: int, k: int
             assert overlapping_pairs(s.train, s.test, t0, t1) == []
             assert embargo_violations(s.train, s.test, t0, t1, e) == []
             assert set(s.test_groups) <= set(range(len(fold.train_groups)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 7), st.data())
+def test_fixed_horizon_fast_path_equals_interval_search(n_groups: int, data: st.DataObject) -> None:
+    k = data.draw(st.integers(1, n_groups - 1))
+    n = data.draw(st.integers(n_groups * 5, 80))
+    h = data.draw(st.integers(0, 4))
+    e = data.draw(st.integers(0, 4))
+    fast = CombinatorialPurgedCV(n_groups, k, horizon=h, embargo_len=e)
+    t0 = np.arange(n)
+    slow = CombinatorialPurgedCV(n_groups, k, t0=t0, t1=t0 + h, embargo_len=e)
+    try:
+        a = fast.splits(n_samples=n)
+    except Exception as exc:
+        assert "no training sample left" in str(exc)
+        return
+    b = slow.splits(n_samples=n)
+    for x, y in zip(a, b, strict=True):
+        np.testing.assert_array_equal(x.train, y.train)
+        np.testing.assert_array_equal(x.test, y.test)
+    wf = WalkForward(group_len=max(2, n // 8), horizon=h, embargo_len=e, min_train_groups=3)
+    wf_slow = WalkForward(
+        group_len=max(2, n // 8), t0=t0, t1=t0 + h, embargo_len=e, min_train_groups=3
+    )
+    try:
+        folds = wf.folds(n_samples=n)
+    except Exception:
+        return
+    for f, g in zip(folds, wf_slow.folds(n_samples=n), strict=True):
+        np.testing.assert_array_equal(f.train, g.train)
+        try:
+            inner = wf.inner_cv(f, n_test_groups=1, n_samples=n)
+        except Exception as exc:
+            assert any(
+                m in str(exc) for m in ("no training sample", "needs more", "no test sample")
+            )
+            continue
+        for x, y in zip(inner, wf_slow.inner_cv(g, n_test_groups=1, n_samples=n), strict=True):
+            np.testing.assert_array_equal(x.train, y.train)
+            np.testing.assert_array_equal(x.test, y.test)

@@ -34,6 +34,7 @@ from algotrader.cv.labels import (
     IntArray,
     TimeArray,
     check_non_negative_int,
+    contiguous_blocks,
     label_intervals,
     purge_and_embargo,
 )
@@ -65,6 +66,20 @@ def equal_groups(n_samples: int, n_groups: int) -> list[IntArray]:
     return [np.arange(edges[g], edges[g + 1], dtype=np.int64) for g in range(n_groups)]
 
 
+def _fixed_horizon_keep(base: BoolArray, test: IntArray, h: int, e: int) -> BoolArray:
+    """Purge and embargo for labels ``[i, i + h]`` by index arithmetic, block by block.
+
+    Before a block ``[a, b]`` the labels ``[i, i + h]`` with ``i > a - h`` overlap it;
+    after it, samples up to ``b + h - 1`` overlap and the embargo removes the next ``e``.
+    """
+    keep = base.copy()
+    keep[test] = False
+    for a, b in contiguous_blocks(test):
+        keep[max(0, a - h + 1) : a] = False
+        keep[b + 1 : max(b + 1, b + h) + e] = False
+    return keep
+
+
 def build_splits(
     groups: Sequence[IntArray],
     combos: IntArray,
@@ -74,11 +89,15 @@ def build_splits(
     embargo_len: int,
     universe: BoolArray,
     always_train: BoolArray | None = None,
+    horizon: int | None = None,
 ) -> list[Split]:
     """Purged and embargoed splits for explicit ``groups`` and test-group ``combos``.
 
     ``universe`` marks the samples usable at all (train or test); ``always_train`` marks
-    samples outside every group that may be used for training (e.g. a warm-up).
+    samples outside every group that may be used for training (e.g. a warm-up). When the
+    labels are the fixed-horizon shortcut (``t0 = i``, ``t1 = i + horizon``), pass
+    ``horizon`` to use index arithmetic instead of the general interval search (same
+    result, checked in the tests).
 
     Raises:
         ConfigError: a split would have an empty training or test set.
@@ -89,15 +108,27 @@ def build_splits(
         in_groups[g] = True
     base_train = universe & (in_groups | (always_train if always_train is not None else False))
     ids = path_ids(combos)
+    full = bool(universe.all())
+    starts = [int(g[0]) if g.size else -1 for g in groups]
+    ascending = all(x < y for x, y in zip(starts, starts[1:], strict=False))
     out: list[Split] = []
     for s, combo in enumerate(combos):
-        test = np.sort(np.concatenate([groups[g] for g in combo]))
-        test = test[universe[test]]
+        test = np.concatenate([groups[g] for g in combo])
+        if not ascending:
+            test = np.sort(test)
+        if not full:
+            test = test[universe[test]]
         if test.size == 0:
             raise ConfigError(
-                f"split {s} has no test sample left", key="n_groups", hint="use fewer groups"
+                f"split {s} has no test sample left",
+                key="n_groups",
+                hint="use fewer or longer groups (in nested use, the purge against the outer "
+                "test block can empty the last inner group: shorten horizon/embargo_len)",
             )
-        keep = purge_and_embargo(base_train, test, t0, t1, embargo_len=embargo_len)
+        if horizon is None:
+            keep = purge_and_embargo(base_train, test, t0, t1, embargo_len=embargo_len)
+        else:
+            keep = _fixed_horizon_keep(base_train, test, horizon, embargo_len)
         train = np.flatnonzero(keep).astype(np.int64)
         if train.size == 0:
             raise ConfigError(
@@ -209,6 +240,7 @@ class CombinatorialPurgedCV:
             t1,
             embargo_len=self.embargo_len,
             universe=np.ones(n, dtype=bool),
+            horizon=self.horizon if self.t0 is None else None,
         )
 
     def split(

@@ -246,4 +246,5 @@ class WalkForward:
             embargo_len=self.embargo_len,
             universe=universe,
             always_train=warm,
+            horizon=self.horizon if self.t0 is None else None,
         )

@@ -27,7 +27,6 @@ row:  start          start+L        start+B          start+B+test
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -38,7 +37,7 @@ import numpy as np
 
 from algotrader.amm import SimConfig, forward_pass, metric_value, parse_rule
 from algotrader.amm.metrics import METRICS
-from algotrader.amm.params import inverse_squareplus, logit_lamb_from_memory_days
+from algotrader.amm.params import logit_lamb_from_memory_days
 from algotrader.errors import ConfigError, ShapeError
 from algotrader.training.problem import Data, Evaluation, Params, TrainingProblem
 from algotrader.training.runs import array_signature
@@ -115,39 +114,30 @@ def default_base_params(
     initial_weights: Sequence[float] | None = None,
     overrides: Mapping[str, Any] | None = None,
 ) -> dict[str, np.ndarray]:
-    """The reference's default initial raw parameters for ``rule`` (one set, arrays (A,)).
+    """Default initial raw parameters for ``rule`` (one set, arrays (A,)).
 
-    ``logit_lamb`` from ``memory_days``; ``log_k = log2(k_per_day)`` (or
-    ``sp_k = squareplus^-1(k_per_day)``); ``sp_pre_exp_scaling = squareplus^-1(0.5)``;
-    other ``sp_*``/``raw_*`` raw values 0 and ``logit_delta_lamb`` 0;
-    ``initial_weights_logits = log(initial_weights)`` (uniform by default).
+    Delegates to :func:`algotrader.amm.param_init.init_params` (the reference's
+    ``initial_*`` defaults: memory 10 days, k 20 per day, uniform weights ...);
+    ``overrides`` replaces raw values by name.
 
     Example:
         >>> p = default_base_params("momentum", 2, 1440)
         >>> sorted(p), round(float(p["logit_lamb"][0]), 4), bool(p["log_k"][0] == np.log2(20))
         (['initial_weights_logits', 'log_k', 'logit_delta_lamb', 'logit_lamb'], 0.7554, True)
     """
-    names = parse_rule(rule).param_names
-    ones = np.ones(n_assets, dtype=np.float64)
-    w0 = (
-        np.full(n_assets, 1.0 / n_assets)
-        if initial_weights is None
-        else np.asarray(initial_weights, dtype=np.float64)
-    )
-    if w0.shape != (n_assets,) or np.any(w0 <= 0):
-        raise ConfigError(
-            f"initial weights must be {n_assets} positive numbers, got {w0.tolist()}",
-            key="initial_weights",
-        )
-    known: dict[str, np.ndarray] = {
-        "initial_weights_logits": np.log(w0 / w0.sum()),
-        "logit_lamb": float(logit_lamb_from_memory_days(memory_days, chunk_period)) * ones,
-        "logit_delta_lamb": 0.0 * ones,
-        "log_k": math.log2(k_per_day) * ones,
-        "sp_k": float(inverse_squareplus(k_per_day)) * ones,
-        "sp_pre_exp_scaling": float(inverse_squareplus(0.5)) * ones,
-    }
-    out = {n: known.get(n, np.zeros(n_assets)) for n in names}
+    from algotrader.amm.param_init import init_params
+
+    values: dict[str, Any] = {"memory_days": memory_days, "k_per_day": k_per_day}
+    if initial_weights is not None:
+        w0 = np.asarray(initial_weights, dtype=np.float64)
+        if w0.shape != (n_assets,) or np.any(w0 <= 0):
+            raise ConfigError(
+                f"initial weights must be {n_assets} positive numbers, got {w0.tolist()}",
+                key="initial_weights",
+            )
+        values["initial_weights"] = (w0 / w0.sum()).tolist()
+    batch = init_params(rule, n_assets, 1, chunk_period=chunk_period, **values)
+    out = {k: np.asarray(v[0], dtype=np.float64) for k, v in batch.items()}
     for key, value in (overrides or {}).items():
         if key not in out:
             raise ConfigError(
@@ -155,7 +145,7 @@ def default_base_params(
                 key=key,
                 hint=f"use one of {list(out)}",
             )
-        out[key] = np.broadcast_to(np.asarray(value, dtype=np.float64), (n_assets,)).copy()
+        out[key] = np.broadcast_to(np.asarray(value, dtype=np.float64), out[key].shape).copy()
     return out
 
 

@@ -136,6 +136,24 @@ class OptimisationSettings(BaseModel):
     n_nan_bank: int = Field(32, ge=1)
     window_batching: WindowBatching = "vmap"
     optuna_settings: OptunaSettings = Field(default_factory=OptunaSettings)
+    # Reference keys accepted for compatibility; only the value this package implements.
+    parameter_init_method: Literal["gaussian"] = "gaussian"
+    force_scalar: Literal[False] = False
+    training_data_kind: Literal["historic"] = "historic"
+    train_on_hessian_trace: Literal[False] = False
+    iterations_per_print: int | None = Field(None, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _alias_chunk(cls, data: Any) -> Any:
+        # The reference's iterations_per_print sets the jitted chunk length.
+        if (
+            isinstance(data, dict)
+            and data.get("iterations_per_print")
+            and "iterations_per_chunk" not in data
+        ):
+            return {**data, "iterations_per_chunk": data["iterations_per_print"]}
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> OptimisationSettings:

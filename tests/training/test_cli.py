@@ -1,0 +1,147 @@
+"""``amm train`` / ``amm walk-forward`` commands and the price-file loader."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+import typer
+import yaml
+from typer.testing import CliRunner
+
+from algotrader.cli.amm_training import register
+from algotrader.errors import ConfigError, DataError, SchemaError
+from algotrader.training.amm_run import load_prices, window_rows
+
+from .conftest import trending_prices
+
+DAY = 1440
+T0 = int(datetime(2023, 1, 1, tzinfo=UTC).timestamp() * 1000)
+
+
+def _write_prices(path: Path, days: int = 40) -> Path:
+    px = trending_prices(days)
+    unix = T0 + np.arange(px.shape[0], dtype=np.int64) * 60_000
+    pl.DataFrame({"unix": unix, "close_AAA": px[:, 0], "close_BBB": px[:, 1]}).write_parquet(path)
+    return path
+
+
+def _write_config(path: Path, **opt: object) -> Path:
+    cfg = {
+        "tokens": ["BBB", "AAA"],
+        "rule": "momentum",
+        "startDateString": "2023-01-06 00:00:00",
+        "endDateString": "2023-02-04 23:59:00",
+        "endTestDateString": "2023-02-09 23:59:00",
+        "bout_offset": DAY,
+        "return_val": "returns",
+        "initial_k_per_day": 1.0,
+        "optimisation_settings": {
+            "n_iterations": 4,
+            "iterations_per_print": 2,
+            "n_parameter_sets": 1,
+            "batch_size": 1,
+            "early_stopping": False,
+            "early_stopping_metric": "returns",
+            **opt,
+        },
+    }
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def _root() -> None:
+        """amm"""
+
+    register(app)
+    return app
+
+
+def test_window_rows_follow_the_reference_loader() -> None:
+    unix = T0 + np.arange(10 * DAY, dtype=np.int64) * 60_000
+    rows = window_rows(unix, "2023-01-04 00:00:00", "2023-01-06 23:59:00", None, 2.0)
+    assert (rows.first, rows.start, rows.bout_length, rows.test_length) == (
+        DAY,
+        2 * DAY,
+        3 * DAY,
+        0,
+    )
+    with pytest.raises(
+        ConfigError, match="endDateString '2023-03-01 00:00:00' is not a minute of the price file"
+    ):
+        window_rows(unix, "2023-01-04 00:00:00", "2023-03-01 00:00:00", None, 2.0)
+
+
+def test_price_file_errors(tmp_path: Path) -> None:
+    p = _write_prices(tmp_path / "px.parquet", days=2)
+    with pytest.raises(SchemaError, match="column 'close_CCC' missing"):
+        load_prices(p, ("AAA", "CCC"))
+    frame = pl.read_parquet(p)
+    frame.with_columns(
+        pl.when(pl.int_range(pl.len()) == 7)
+        .then(-1.0)
+        .otherwise(pl.col("close_AAA"))
+        .alias("close_AAA")
+    ).write_csv(tmp_path / "neg.csv")
+    with pytest.raises(
+        DataError, match=r"prices must be finite and positive \[file=.*, row=7, column=close_AAA\]"
+    ):
+        load_prices(tmp_path / "neg.csv", ("AAA", "BBB"))
+    frame.filter(pl.int_range(pl.len()) != 5).write_csv(tmp_path / "gap.csv")
+    with pytest.raises(DataError, match="unix must step by exactly 60000 ms"):
+        load_prices(tmp_path / "gap.csv", ("AAA", "BBB"))
+    with pytest.raises(DataError, match="price file not found"):
+        load_prices(tmp_path / "none.csv", ("AAA", "BBB"))
+
+
+def test_train_command_bad_settings_exit_cleanly(tmp_path: Path) -> None:
+    cfg = _write_config(tmp_path / "run.yaml", n_iteratons=3)
+    px = _write_prices(tmp_path / "px.parquet", days=2)
+    res = CliRunner().invoke(
+        _app(), ["train", "--config", str(cfg), "--prices", str(px), "--out", str(tmp_path)]
+    )
+    assert res.exit_code != 0
+    assert isinstance(res.exception, ConfigError) and "n_iteratons" in str(res.exception)
+
+
+@pytest.mark.slow
+def test_train_and_walk_forward_commands(tmp_path: Path) -> None:
+    px = _write_prices(tmp_path / "px.parquet")
+    cfg = _write_config(tmp_path / "run.yaml")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        _app(), ["train", "--config", str(cfg), "--prices", str(px), "--out", str(out)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "selected set 0" in res.output and "1 compilation(s)" in res.output
+    (run_dir,) = list(out.iterdir())
+    result = json.loads((run_dir / "result.json").read_text())
+    assert result["iterations_run"] == 4
+    assert (run_dir / "params_best.npz").is_file() and (run_dir / "history.parquet").is_file()
+    wf_out = tmp_path / "wf"
+    res = CliRunner().invoke(
+        _app(),
+        [
+            "walk-forward",
+            "--config",
+            str(cfg),
+            "--prices",
+            str(px),
+            "--out",
+            str(wf_out),
+            "--cycles",
+            "2",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert "verdict:" in res.output and "mean_oos_daily_sharpe" in res.output
+    report = json.loads((wf_out / "walk_forward.json").read_text())
+    assert len(report["cycles"]) == 2

@@ -25,7 +25,7 @@ app = typer.Typer(
 )
 
 # Stage modules (``algotrader.cli.<name>``), each with ``register(app)``. Add a line per stage.
-_STAGES: tuple[str, ...] = ("pipeline", "datasets", "data", "optimise", "backtest")
+_STAGES: tuple[str, ...] = ("pipeline", "datasets", "data", "optimise", "backtest", "amm")
 
 
 @app.callback(invoke_without_command=True)

@@ -20,6 +20,8 @@ and drop an incomplete last chunk.
   ``calmar``: annualised return over mean 30-day / full-series max drawdown.
 
 NaN policy: metrics are computed on whatever ``V`` holds; a NaN value propagates.
+A chunked metric whose series holds too few complete chunks (one; two for the
+``_trad`` variants) is NaN.
 
 Example:
     >>> import jax.numpy as jnp
@@ -50,6 +52,14 @@ YEAR = 365 * DAY
 def _chunks(x: Array, size: int) -> Array:
     n = x.shape[0] // size
     return x[: n * size].reshape(n, size)
+
+
+def _enough(v: Array, size: int, chunks: int) -> bool:
+    """Whether ``v`` holds at least ``chunks`` complete chunks (else the metric is NaN)."""
+    return v.shape[0] // size >= chunks
+
+
+_NAN = float("nan")
 
 
 def _returns(v: Array) -> Array:
@@ -88,11 +98,15 @@ def _running_drawdown(x: Array) -> Array:
 
 
 def _var(v: Array, size: int, q: float) -> Array:
+    if not _enough(v, size, 1):
+        return jnp.asarray(_NAN)
     per_chunk = jnp.percentile(_returns(_chunks(v, size).T), q, axis=0)
     return jnp.mean(per_chunk)
 
 
 def _var_trad(v: Array, size: int, q: float) -> Array:
+    if not _enough(v, size, 2):
+        return jnp.asarray(_NAN)
     return jnp.percentile(_returns(_chunks(v, size)[:, -1]), q)
 
 
@@ -103,6 +117,8 @@ def _raroc(v: Array, size: int) -> Array:
 
 
 def _rovar(v: Array, size: int, trad: bool) -> Array:
+    if not _enough(v, size, 2 if trad else 1):
+        return jnp.asarray(_NAN)
     ann = _ann_factor(v)
     c = _chunks(v, size)
     growth = jnp.mean((c[:, -1] / c[:, 0]) ** (YEAR / size) - 1.0)
@@ -116,12 +132,16 @@ def _ann_return(v: Array) -> Array:
 
 def ulcer(v: Array) -> Array:
     """Minus the mean over 30-day chunks of the root-mean-square drawdown."""
+    if not _enough(v, MONTH, 1):
+        return jnp.asarray(_NAN)
     dd = _running_drawdown(_chunks(v, MONTH))
     return -jnp.mean(jnp.sqrt(jnp.mean(dd**2, axis=-1)))
 
 
 def sterling(v: Array) -> Array:
     """Annualised return over minus the mean 30-day max drawdown (inf if none)."""
+    if not _enough(v, MONTH, 1):
+        return jnp.asarray(_NAN)
     den = -jnp.mean(jnp.min(_running_drawdown(_chunks(v, MONTH)), axis=-1))
     return jnp.where(den > 0, _ann_return(v) / jnp.where(den > 0, den, 1.0), jnp.inf)
 
@@ -163,7 +183,11 @@ METRICS: dict[str, MetricFn] = {
         _over(o, _uniform_hodl_value(o)), o["value"]
     ),
     "greatest_draw_down": _value_metric(lambda v: jnp.min(v - v[0]) / v[0]),
-    "weekly_max_drawdown": _value_metric(lambda v: jnp.min(_running_drawdown(_chunks(v, WEEK)))),
+    "weekly_max_drawdown": _value_metric(
+        lambda v: jnp.min(_running_drawdown(_chunks(v, WEEK)))
+        if _enough(v, WEEK, 1)
+        else jnp.asarray(_NAN)
+    ),
     "ulcer": _value_metric(ulcer),
     "sterling": _value_metric(sterling),
     "calmar": _value_metric(calmar),

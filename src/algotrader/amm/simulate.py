@@ -8,7 +8,7 @@ Example:
     >>> cfg = RunConfig(tokens=["A", "B"], rule="balancer")
     >>> res = simulate(cfg, Window(data, 0, n), {"initial_weights_logits": [0.0, 0.0]})
     >>> res.per_step.shape, round(res.metrics["returns"], 12)
-    ((4320, 6), 0.0)
+    ((4320, 8), 0.0)
 """
 
 from __future__ import annotations

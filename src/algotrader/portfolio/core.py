@@ -25,13 +25,19 @@ Per row (N assets; n of them tradeable at ``t``):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 
 import numpy as np
 
 from algotrader.portfolio.config import OptimiserConfig, SlidingWindowConfig
-from algotrader.portfolio.ewm import PairwiseEwmCov, VolAccumulator, correlation_from_cov
+from algotrader.portfolio.ewm import (
+    PairwiseEwmCov,
+    VolAccumulator,
+    correlation_from_cov,
+    ewm_std,
+)
 from algotrader.portfolio.factor import FactorModel
 from algotrader.portfolio.solve import solve_symmetric
 
@@ -94,48 +100,105 @@ class RowOutput:
     matrix: np.ndarray | None = None
 
 
-def _returns(state: CoreState, price: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    # Prices are validated positive or NaN (missing); NaN propagates to both returns.
-    ratio = price / state.prev_price
-    return np.log(ratio), ratio - 1.0
+def _radj_sigma(
+    lr: np.ndarray, q: np.ndarray, std: np.ndarray, cfg: OptimiserConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Vol-adjusted log returns (NaN if missing/undefined) and sigma (NaN if no return).
+
+    ``std`` has shape (..., 2, N): log-return std then simple-return std. Elementwise.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        radj = np.clip(lr / std[..., 0, :], -cfg.clip, cfg.clip)
+    radj[~np.isfinite(radj)] = np.nan
+    sigma = std[..., 1, :].copy()
+    sigma[~np.isfinite(q)] = np.nan
+    return radj, sigma
 
 
-def _update_accumulators(
+def _min_samples(cfg: OptimiserConfig) -> np.ndarray:
+    return np.array([[1], [cfg.vola]])
+
+
+def vector_row(
     state: CoreState, cfg: OptimiserConfig, price: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Advance every accumulator by one row; returns ``(r~, sigma)`` (sigma NaN where no
-    simple return at this row)."""
-    lr, q = _returns(state, price)
+    """Advance the per-asset accumulators by one row; returns ``(r~, sigma)``, each (N,)."""
+    # Prices are validated positive or NaN (missing); NaN propagates to both returns.
+    ratio = price / state.prev_price
+    lr, q = np.log(ratio), ratio - 1.0
     state.vol_acc.update(np.stack([lr, q]), 1.0 - 1.0 / cfg.vola)
-    std = state.vol_acc.std(min_samples=np.array([[1], [cfg.vola]]))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        radj = np.clip(lr / std[0], -cfg.clip, cfg.clip)
-    present = np.isfinite(radj)
-    radj[~present] = np.nan
+    state.prev_price = price.copy()
+    return _radj_sigma(lr, q, state.vol_acc.std(min_samples=_min_samples(cfg)), cfg)
+
+
+def vector_rows(
+    state: CoreState, cfg: OptimiserConfig, prices: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`vector_row` for every row of ``prices`` (T, N) at once (same numbers)."""
+    prev = np.vstack([state.prev_price[None, :], prices[:-1]])
+    ratio = prices / prev
+    lr, q = np.log(ratio), ratio - 1.0
+    sums, counts = state.vol_acc.run(np.stack([lr, q], axis=1), 1.0 - 1.0 / cfg.vola)
+    if prices.shape[0]:
+        state.prev_price = prices[-1].copy()
+    return _radj_sigma(lr, q, ewm_std(sums, counts, _min_samples(cfg)), cfg)
+
+
+def _update_dependence(state: CoreState, cfg: OptimiserConfig, radj: np.ndarray) -> None:
+    """Feed one row of r~ (N,) to the pairwise EWM covariance or the sliding window."""
     if state.pair is not None:
+        present = np.isfinite(radj)
         beta_c = 1.0 - 2.0 / (2.0 * cfg.corr + 2.0)
         state.pair.update(np.where(present, radj, 0.0), present, beta_c, cfg.corr)
     elif state.window.shape[0] > 0:
         state.window[state.window_pos] = radj
         state.window_pos = (state.window_pos + 1) % state.window.shape[0]
-    state.prev_price = np.where(np.isfinite(price), price, np.nan)
-    sigma = std[1]
-    sigma[~np.isfinite(q)] = np.nan
-    return radj, sigma
 
 
 def _ewma_matrix(
     state: CoreState, cfg: OptimiserConfig, tradeable: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Shrunk correlation restricted to the tradeable assets with a defined diagonal."""
-    assert state.pair is not None
+    pair = state.pair
+    assert pair is not None
+    if not pair.dense:
+        return _ewma_matrix_compact(pair, cfg, tradeable)
     corr, diag_ok = correlation_from_cov(
-        state.pair.covariance(), state.pair.pair_ok(cfg.corr), cfg.min_corr_denom
+        pair.covariance(), pair.pair_ok(cfg.corr), cfg.min_corr_denom
     )
     mask = tradeable & diag_ok
     a = corr if mask.all() else corr[np.ix_(mask, mask)]
     a *= cfg.shrink
-    a[np.diag_indices_from(a)] = cfg.shrink * 1.0 + (1.0 - cfg.shrink)
+    a.flat[:: a.shape[0] + 1] = cfg.shrink * 1.0 + (1.0 - cfg.shrink)
+    return a, mask
+
+
+def _ewma_matrix_compact(
+    pair: PairwiseEwmCov, cfg: OptimiserConfig, tradeable: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_ewma_matrix` while no row had a gap (one weight sum for every pair).
+
+    ``A_ij = shrink * (xy_ij / w - m_i m_j) / sqrt(var_i var_j)`` computed as
+    ``xy_ij * t_i t_j - u_i u_j`` with ``t = sqrt(shrink / w) / sd``, ``u = sqrt(shrink) m / sd``
+    (four passes over the matrix instead of nine), clipped to ``[-shrink, shrink]``.
+    """
+    weight = float(pair.w[0, 0])
+    if weight <= 0.0 or (not pair.warm and int(pair.n[0, 0]) < cfg.corr):
+        return np.empty((0, 0)), np.zeros_like(tradeable)
+    inv_w = 1.0 / weight
+    mean = pair.x[:, 0] * inv_w
+    var = np.diagonal(pair.xy) * inv_w - mean * mean
+    mask = tradeable & np.isfinite(var) & (var > cfg.min_corr_denom)
+    full = bool(mask.all())
+    xy = pair.xy if full else pair.xy[np.ix_(mask, mask)]
+    inv_sd = 1.0 / np.sqrt(var[mask])
+    lam = cfg.shrink
+    t = inv_sd * np.sqrt(lam * inv_w)
+    u = mean[mask] * inv_sd * np.sqrt(lam)
+    a = xy * np.outer(t, t)
+    a -= np.outer(u, u)
+    np.clip(a, -lam, lam, out=a)
+    a.flat[:: a.shape[0] + 1] = lam * 1.0 + (1.0 - lam)
     return a, mask
 
 
@@ -148,24 +211,36 @@ def _window_matrix(state: CoreState, cc: SlidingWindowConfig, mask: np.ndarray) 
 
 
 def _solve_row(
-    a: np.ndarray, m: np.ndarray, denom_tol: float
+    a: np.ndarray, m: np.ndarray, denom_tol: float, cond_bound: float | None
 ) -> tuple[SolveStatus, np.ndarray, float, np.ndarray, str]:
     """Status, normalised position, residual, utilisation and solver of ``a x = m``."""
     n = m.shape[0]
-    if np.all(np.abs(m) <= ZERO_SIGNAL_ATOL):
+    if float(np.abs(m).max()) <= ZERO_SIGNAL_ATOL:
         return SolveStatus.ZERO_SIGNAL, np.zeros(n), 0.0, np.zeros(n), "none"
-    x, method = solve_symmetric(a, m)
+    x, method = solve_symmetric(a, m, cond_bound=cond_bound)
     if x is None:
-        return SolveStatus.DEGENERATE, np.zeros(n), np.nan, np.full(n, np.nan), method
+        return SolveStatus.DEGENERATE, np.zeros(n), math.nan, np.full(n, np.nan), method
     res = a @ x - m
-    residual = float(np.sqrt(res @ res))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        util = np.where(np.abs(m) > UTILISATION_MIN_SIGNAL, x / m, np.nan)
+    residual = math.sqrt(float(res @ res))
+    util = np.full(n, np.nan)
+    nz = np.abs(m) > UTILISATION_MIN_SIGNAL
+    util[nz] = x[nz] / m[nz]
     d = float(m @ x)
-    nu = np.sqrt(d) if d > 0 else np.nan
-    if not np.isfinite(nu) or nu <= denom_tol:
+    if not (d > 0.0 and math.isfinite(d)) or math.sqrt(d) <= denom_tol:
         return SolveStatus.DEGENERATE, np.zeros(n), residual, util, method
-    return SolveStatus.VALID, x / nu, residual, util, method
+    return SolveStatus.VALID, x / math.sqrt(d), residual, util, method
+
+
+def _cond_bound(state: CoreState, cfg: OptimiserConfig, n: int) -> float | None:
+    """Proven bound of cond(A) in EWMA mode while no row ever had a missing value.
+
+    Then every pair shares the same rows, the EWM covariance is an exact weighted
+    covariance (positive semi-definite), so ``A = s C + (1 - s) I`` has eigenvalues in
+    ``[1 - s, s n + 1 - s]``. Otherwise (gaps, sliding window, ``shrink = 1``): None.
+    """
+    if state.pair is None or state.pair.dense or cfg.shrink >= 1.0:
+        return None
+    return (cfg.shrink * n + 1.0 - cfg.shrink) / (1.0 - cfg.shrink)
 
 
 def _cap_turnover(cash: np.ndarray, prev: np.ndarray, mask: np.ndarray, cap: float) -> np.ndarray:
@@ -192,8 +267,23 @@ def step_core(
 
     ``state`` is mutated in place. ``keep_matrix`` keeps the solved matrix (diagnostics).
     """
+    radj, vola = vector_row(state, cfg, price)
+    return matrix_row(state, cfg, price, mu, radj, vola, keep_matrix=keep_matrix)
+
+
+def matrix_row(
+    state: CoreState,
+    cfg: OptimiserConfig,
+    price: np.ndarray,
+    mu: np.ndarray,
+    radj: np.ndarray,
+    vola: np.ndarray,
+    *,
+    keep_matrix: bool = False,
+) -> RowOutput:
+    """Second half of :func:`step_core`, given this row's ``r~`` and ``sigma`` (N,)."""
     n_assets = price.shape[0]
-    radj, vola = _update_accumulators(state, cfg, price)
+    _update_dependence(state, cfg, radj)
     t = state.step_count
     state.step_count += 1
     cash = np.full(n_assets, np.nan)
@@ -211,7 +301,9 @@ def step_core(
         return RowOutput(cash, SolveStatus.DEGENERATE, vola, mask, method="none")
     m = mu[mask]
     m[np.isnan(m)] = 0.0
-    status, pos, residual, util_sub, method = _solve_row(a, m, cfg.denom_tol)
+    status, pos, residual, util_sub, method = _solve_row(
+        a, m, cfg.denom_tol, _cond_bound(state, cfg, a.shape[0])
+    )
     cash[mask] = pos / vola[mask] if status is SolveStatus.VALID else 0.0
     if status is SolveStatus.VALID and cfg.max_turnover is not None:
         cash = _cap_turnover(cash, state.prev_cash, mask, cfg.max_turnover)

@@ -30,7 +30,14 @@ import polars as pl
 
 from algotrader.errors import NotFittedError, ShapeError
 from algotrader.portfolio.config import OptimiserConfig
-from algotrader.portfolio.core import CoreState, RowOutput, SolveStatus, step_core
+from algotrader.portfolio.core import (
+    CoreState,
+    RowOutput,
+    SolveStatus,
+    matrix_row,
+    step_core,
+    vector_rows,
+)
 from algotrader.portfolio.frames import DATE, OptimiserInputs, prepare_inputs
 from algotrader.portfolio.signal_quality import SignalQuality, information_coefficients
 
@@ -214,8 +221,9 @@ def run_rows(
         "cond": np.full(t_len, np.nan),
         "erank": np.full(t_len, np.nan),
     }
+    radj, sigma = vector_rows(state, cfg, prices)
     for t in range(t_len):
-        r = step_core(state, cfg, prices[t], mu[t], keep_matrix=diagnostics)
+        r = matrix_row(state, cfg, prices[t], mu[t], radj[t], sigma[t], keep_matrix=diagnostics)
         out["cash"][t] = r.cash
         out["vola"][t] = r.vola
         out["status"][t] = r.status

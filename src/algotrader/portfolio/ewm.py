@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.signal import lfilter
 
 
 @dataclass
@@ -57,25 +58,59 @@ class VolAccumulator:
         s[3] += w
         self.n += obs
 
+    def run(self, x: np.ndarray, beta: float) -> tuple[np.ndarray, np.ndarray]:
+        """Apply :meth:`update` to every row of ``x`` (T, K, N) at once.
+
+        Returns the sums after each row, shape (4, T, K, N), and the counts (T, K, N);
+        the accumulator ends in the state of the last row. The recursion
+        ``y_t = beta * y_{t-1} + u_t`` runs in ``scipy.signal.lfilter``, which performs
+        the same two roundings per step as :meth:`update` (bit-identical results).
+        """
+        t_len = x.shape[0]
+        obs = np.isfinite(x)
+        u = np.where(obs, x, 0.0)
+        w = obs.astype(np.float64)
+        inputs = np.stack([u, u * u, w, w])  # (4, T, K, N)
+        out = np.empty_like(inputs)
+        for j, decay in enumerate((beta, beta, beta, beta * beta)):
+            flat = np.ascontiguousarray(np.moveaxis(inputs[j], 0, -1)).reshape(-1, t_len)
+            zi = (self.sums[j] * decay).reshape(-1, 1)
+            y, _ = lfilter([1.0], [1.0, -decay], flat, axis=-1, zi=zi)
+            out[j] = np.moveaxis(y.reshape(*x.shape[1:], t_len), -1, 0)
+        counts = self.n + np.cumsum(obs, axis=0)
+        if t_len:
+            self.sums = out[:, -1].copy()
+            self.n = counts[-1].copy()
+        return out, counts
+
     def std(self, min_samples: int | np.ndarray) -> np.ndarray:
         """Bias-corrected EWM standard deviation, shape (K, N) (or (N,) when K = 1).
 
-        ``sqrt(v * sw^2 / (sw^2 - sw2))`` with ``v = sx2/sw - (sx/sw)^2``; 0 after exactly
-        one observation (the polars 1.x convention the reference was built with); NaN
-        with fewer than ``min_samples`` (scalar or shape (K, 1)) observations or a
-        non-positive denominator.
+        See :func:`ewm_std`.
         """
-        sx, sx2, sw, sw2 = self.sums
-        with np.errstate(divide="ignore", invalid="ignore"):
-            mean = sx / sw
-            var = np.maximum(sx2 / sw - mean * mean, 0.0)
-            sw_sq = sw * sw
-            denom = sw_sq - sw2
-            out = np.sqrt(var * sw_sq / denom)
-        out[~(denom > 0.0)] = np.nan
-        out[self.n == 1] = 0.0
-        out[(self.n < min_samples) | (self.n < 1)] = np.nan
+        out = ewm_std(self.sums, self.n, min_samples)
         return out[0] if out.shape[0] == 1 else out
+
+
+def ewm_std(sums: np.ndarray, n: np.ndarray, min_samples: int | np.ndarray) -> np.ndarray:
+    """Bias-corrected EWM std from sums (4, ...) and counts (...), elementwise.
+
+    ``sqrt(v * sw^2 / (sw^2 - sw2))`` with ``v = sx2/sw - (sx/sw)^2``; 0 after exactly
+    one observation (the polars 1.x convention the reference was built with); NaN with
+    fewer than ``min_samples`` (broadcastable to ``n``) observations or a non-positive
+    denominator.
+    """
+    sx, sx2, sw, sw2 = sums
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = sx / sw
+        var = np.maximum(sx2 / sw - mean * mean, 0.0)
+        sw_sq = sw * sw
+        denom = sw_sq - sw2
+        out = np.sqrt(var * sw_sq / denom)
+    out[~(denom > 0.0)] = np.nan
+    out[n == 1] = 0.0
+    out[(n < min_samples) | (n < 1)] = np.nan
+    return out
 
 
 @dataclass
@@ -86,7 +121,7 @@ class PairwiseEwmCov:
     ``w[i, j] = sum beta^k``, ``x[i, j] = sum beta^k x_i`` (so ``x[j, i]`` carries ``x_j``),
     ``xy[i, j] = sum beta^k x_i x_j`` and ``n[i, j]`` the number of such rows.
 
-    While no row has had a missing value, every pair shares the same rows, so ``w`` and
+    While every row has had all values or none, every pair shares the same rows, so ``w`` and
     ``n`` are stored as (1, 1) and ``x`` as (N, 1) arrays that broadcast to (N, N)
     (``dense`` False); the first incomplete row expands them to (N, N). The compact and
     the dense recursions produce the same numbers bit for bit. ``warm`` becomes True once
@@ -122,11 +157,14 @@ class PairwiseEwmCov:
     def update(self, v: np.ndarray, present: np.ndarray, beta: float, min_samples: int) -> None:
         """Decay and add one row; ``v`` (N,) holds 0 where ``present`` (bool (N,)) is False."""
         complete = bool(present.all())
-        if not complete and not self.dense:
+        empty = not complete and not present.any()
+        if not complete and not empty and not self.dense:
             self._expand()
         self.w *= beta
         self.x *= beta
         self.xy *= beta
+        if empty:  # no pair observed: decay only (keeps the compact form valid)
+            return
         if complete:
             # Adding 1.0 / v is bit-identical to adding outer(p, p) / outer(v, p) with p = 1.
             self.w += 1.0
@@ -194,4 +232,4 @@ def correlation_from_cov(
     return corr, diag_ok
 
 
-__all__ = ["PairwiseEwmCov", "VolAccumulator", "correlation_from_cov"]
+__all__ = ["PairwiseEwmCov", "VolAccumulator", "correlation_from_cov", "ewm_std"]

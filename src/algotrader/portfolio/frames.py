@@ -47,10 +47,11 @@ def _asset_columns(frame: pl.DataFrame, name: str) -> list[str]:
     cols = [c for c in frame.columns if c != DATE]
     if not cols:
         raise SchemaError(f"{name} frame has no asset columns", hint="add one column per asset")
+    schema = frame.schema
     for c in cols:
-        if not frame.schema[c].is_numeric():
+        if not schema[c].is_numeric():
             raise SchemaError(
-                f"{name} column has non-numeric dtype {frame.schema[c]}",
+                f"{name} column has non-numeric dtype {schema[c]}",
                 column=c,
                 hint="cast asset columns to Float64",
             )

@@ -14,8 +14,7 @@ import yaml
 from typer.testing import CliRunner
 
 from algotrader.cli.amm_training import register
-from algotrader.errors import ConfigError, DataError, SchemaError
-from algotrader.training.amm_run import load_prices, window_rows
+from algotrader.errors import ConfigError
 
 from .conftest import trending_prices
 
@@ -63,43 +62,6 @@ def _app() -> typer.Typer:
 
     register(app)
     return app
-
-
-def test_window_rows_follow_the_reference_loader() -> None:
-    unix = T0 + np.arange(10 * DAY, dtype=np.int64) * 60_000
-    rows = window_rows(unix, "2023-01-04 00:00:00", "2023-01-06 23:59:00", None, 2.0)
-    assert (rows.first, rows.start, rows.bout_length, rows.test_length) == (
-        DAY,
-        2 * DAY,
-        3 * DAY,
-        0,
-    )
-    with pytest.raises(
-        ConfigError, match="endDateString '2023-03-01 00:00:00' is not a minute of the price file"
-    ):
-        window_rows(unix, "2023-01-04 00:00:00", "2023-03-01 00:00:00", None, 2.0)
-
-
-def test_price_file_errors(tmp_path: Path) -> None:
-    p = _write_prices(tmp_path / "px.parquet", days=2)
-    with pytest.raises(SchemaError, match="column 'close_CCC' missing"):
-        load_prices(p, ("AAA", "CCC"))
-    frame = pl.read_parquet(p)
-    frame.with_columns(
-        pl.when(pl.int_range(pl.len()) == 7)
-        .then(-1.0)
-        .otherwise(pl.col("close_AAA"))
-        .alias("close_AAA")
-    ).write_csv(tmp_path / "neg.csv")
-    with pytest.raises(
-        DataError, match=r"prices must be finite and positive \[file=.*, row=7, column=close_AAA\]"
-    ):
-        load_prices(tmp_path / "neg.csv", ("AAA", "BBB"))
-    frame.filter(pl.int_range(pl.len()) != 5).write_csv(tmp_path / "gap.csv")
-    with pytest.raises(DataError, match="unix must step by exactly 60000 ms"):
-        load_prices(tmp_path / "gap.csv", ("AAA", "BBB"))
-    with pytest.raises(DataError, match="price file not found"):
-        load_prices(tmp_path / "none.csv", ("AAA", "BBB"))
 
 
 def test_train_command_bad_settings_exit_cleanly(tmp_path: Path) -> None:

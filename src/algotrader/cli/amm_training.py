@@ -15,6 +15,16 @@ from rich.table import Table
 
 from algotrader.cli._common import state
 
+_PRICES_HELP = "Wide minute file (unix + close_<TOKEN>), per-token files, or a folder."
+
+
+def _window(run: Any, prices: list[Path]) -> Any:
+    from algotrader.amm.data import load_prices, make_window
+    from algotrader.training.amm_run import settings_of
+
+    settings_of(run)  # refuse bad optimisation settings before reading prices
+    return make_window(load_prices(list(prices), run.tokens), run)
+
 
 def _fmt(x: float) -> str:
     return f"{x:+.4f}" if isinstance(x, float) and math.isfinite(x) else str(x)
@@ -56,9 +66,7 @@ def register(amm_app: typer.Typer) -> None:
         config: Path = typer.Option(
             ..., "--config", help="Run configuration YAML (run_fingerprint keys)."
         ),
-        prices: Path = typer.Option(
-            ..., "--prices", help="Minute prices: unix (ms) + close_<TOKEN> columns."
-        ),
+        prices: list[Path] = typer.Option(..., "--prices", help=_PRICES_HELP),
         out: Path = typer.Option(..., "--out", help="Folder for run artefacts (<out>/<run_id>/)."),
         n_periods: int = typer.Option(
             0, "--periods", help="Multi-period objective: number of periods (0 = off)."
@@ -67,13 +75,12 @@ def register(amm_app: typer.Typer) -> None:
         temperature: float = typer.Option(1.0, "--temperature", help="Softmin temperature."),
     ) -> None:
         """Train a pool by gradient ascent (or Optuna, per optimisation_settings.method)."""
-        from algotrader.training.amm_run import load_prices, load_run_config, make_job, train_job
+        from algotrader.training.amm_run import load_run_config, make_job, train_job
         from algotrader.training.optuna_search import OptunaResult
 
         st = state()
         run = load_run_config(config)
-        unix, px = load_prices(prices, run.tokens)
-        job = make_job(run, unix, px)
+        job = make_job(run, _window(run, prices))
         multi = (
             {"n_periods": n_periods, "aggregation": aggregation, "temperature": temperature}
             if n_periods
@@ -114,9 +121,7 @@ def register(amm_app: typer.Typer) -> None:
         config: Path = typer.Option(
             ..., "--config", help="Run configuration YAML (needs endTestDateString)."
         ),
-        prices: Path = typer.Option(
-            ..., "--prices", help="Minute prices: unix (ms) + close_<TOKEN> columns."
-        ),
+        prices: list[Path] = typer.Option(..., "--prices", help=_PRICES_HELP),
         out: Path = typer.Option(..., "--out", help="Folder for cycle runs and walk_forward.json."),
         cycles: int = typer.Option(3, "--cycles", help="Number of test cycles."),
         mode: str = typer.Option("rolling", "--mode", help="rolling or expanding."),
@@ -131,7 +136,6 @@ def register(amm_app: typer.Typer) -> None:
     ) -> None:
         """Walk-forward training: cycles warm-started from the previous one, OOS verdict."""
         from algotrader.training.amm_run import (
-            load_prices,
             load_run_config,
             make_job,
             walk_forward_job,
@@ -141,8 +145,7 @@ def register(amm_app: typer.Typer) -> None:
 
         st = state()
         run = load_run_config(config)
-        unix, px = load_prices(prices, run.tokens)
-        job = make_job(run, unix, px)
+        job = make_job(run, _window(run, prices))
         wf = WalkForwardSettings.from_mapping(
             {"n_cycles": cycles, "mode": mode, "wfe_metric": wfe_metric}
         )

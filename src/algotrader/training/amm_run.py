@@ -1,38 +1,37 @@
-"""Train an AMM pool from a run configuration and a minute price file (the CLI's library side).
+"""Train an AMM pool from a run configuration and minute prices (the CLI's library side).
 
-Price file: Parquet or CSV in the reference's wide form, a ``unix`` column (int64
-milliseconds, gap-free minutes, 60,000 ms apart) and one ``close_<TOKEN>`` column
-per token of the configuration. Windowing follows the reference's loader:
-
-* ``startDateString`` and ``endDateString`` (and ``endTestDateString`` if set)
-  must exist exactly in ``unix``; the end date is inclusive, so
-  ``bout_length = idx(end) + 1 - idx(start)`` and the test span is
-  ``idx(end_test) - idx(end)`` minutes after it;
-* the history kept before the start (the estimators' burn-in) is at most
-  ``max_memory_days`` whole days, and the kept array starts on a whole number of
-  days before the start so that rule chunks line up with days.
+Prices are loaded and windowed by :mod:`algotrader.amm.data` (the reference's
+loader: dates must be minutes of the data, the end date is inclusive, up to
+``max_memory_days`` of burn-in kept before the start). This module turns the
+window into a :class:`~algotrader.training.amm_problem.SpanLayout`: training +
+validation over ``[start, end]`` and the test span ``(end, end_test]``.
 
 Example:
     >>> import numpy as np
-    >>> unix = (np.arange(5 * 1440) * 60_000).astype(np.int64)
-    >>> rows = window_rows(unix, "1970-01-02 00:00:00", "1970-01-03 23:59:00", "1970-01-04 23:59:00", 365.0)
-    >>> rows.first, rows.start, rows.bout_length, rows.test_length
-    (0, 1440, 2880, 1440)
+    >>> from algotrader.amm.config import RunConfig
+    >>> from algotrader.amm.data import PriceData, make_window
+    >>> unix = (np.arange(12 * 1440) * 60_000).astype(np.int64)
+    >>> data = PriceData(unix, np.ones((unix.size, 2)), ("A", "B"))
+    >>> run = RunConfig(tokens=["A", "B"], rule="momentum", startDateString="1970-01-03 00:00:00",
+    ...                 endDateString="1970-01-10 23:59:00", endTestDateString="1970-01-11 23:59:00",
+    ...                 bout_offset=1440, optimisation_settings={"val_fraction": 0.25})
+    >>> job = make_job(run, make_window(data, run))
+    >>> job.layout.start, job.layout.bout_length, job.layout.test_length, job.layout.window_length
+    (2880, 11520, 1440, 7200)
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import polars as pl
 
-from algotrader.amm.config import RunConfig, parse_date
-from algotrader.errors import ConfigError, DataError, SchemaError
+from algotrader.amm.config import RunConfig
+from algotrader.amm.data import Window
+from algotrader.errors import ConfigError
 from algotrader.training.amm_cycles import AmmCycles
 from algotrader.training.amm_problem import DEFAULT_METRICS, SpanLayout, amm_problem
 from algotrader.training.multi_period import amm_multi_period_problem
@@ -43,94 +42,7 @@ from algotrader.training.trainer import Callback, TrainResult, train
 from algotrader.training.walk_forward import WalkForwardResult, cycle_spans, walk_forward
 
 logger = logging.getLogger(__name__)
-MINUTE_MS = 60_000
 DAY = 1440
-
-
-def load_prices(path: str | Path, tokens: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Read ``unix`` (ms) and ``close_<TOKEN>`` columns; returns (unix (N,), prices (N, A)).
-
-    Raises :class:`SchemaError` for a missing column and :class:`DataError` for
-    unsorted or gapped minutes and non-positive or missing prices (naming the row).
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(
-            "price file not found", file=str(p), hint="pass an existing Parquet or CSV file"
-        )
-    frame = pl.read_parquet(p) if p.suffix in (".parquet", ".pq") else pl.read_csv(p)
-    cols = ["unix", *[f"close_{t}" for t in tokens]]
-    for c in cols:
-        if c not in frame.columns:
-            raise SchemaError(
-                f"column {c!r} missing",
-                file=str(p),
-                column=c,
-                hint="the wide form has unix + close_<TOKEN> columns",
-            )
-    unix = frame["unix"].cast(pl.Int64).to_numpy()
-    steps = np.diff(unix)
-    if steps.size and np.any(steps != MINUTE_MS):
-        row = int(np.nonzero(steps != MINUTE_MS)[0][0]) + 1
-        raise DataError(
-            f"unix must step by exactly 60000 ms (found {int(steps[row - 1])})",
-            file=str(p),
-            row=row,
-            column="unix",
-            hint="fill or cut the data to gap-free, sorted minutes",
-        )
-    prices = np.stack([frame[f"close_{t}"].cast(pl.Float64).to_numpy() for t in tokens], axis=1)
-    bad = ~np.isfinite(prices) | (prices <= 0)
-    if bad.any():
-        bad_row, bad_col = (int(x[0]) for x in np.nonzero(bad))
-        raise DataError(
-            "prices must be finite and positive",
-            file=str(p),
-            row=bad_row,
-            column=f"close_{tokens[bad_col]}",
-            hint="clean the bar or cut the period",
-        )
-    return unix, prices
-
-
-@dataclass(frozen=True)
-class WindowRows:
-    """Row positions in the loaded file: kept from ``first``; the rest relative to ``first``."""
-
-    first: int
-    start: int
-    bout_length: int
-    test_length: int
-
-
-def _row_of(unix: np.ndarray, text: str, key: str) -> int:
-    ms = int(parse_date(text, key).replace(tzinfo=UTC).timestamp() * 1000)
-    idx = int(np.searchsorted(unix, ms))
-    if idx >= unix.size or int(unix[idx]) != ms:
-        raise ConfigError(
-            f"{key} {text!r} is not a minute of the price file",
-            key=key,
-            hint=f"use a date between {_fmt(unix[0])} and {_fmt(unix[-1])}",
-        )
-    return idx
-
-
-def _fmt(ms: int) -> str:
-    from datetime import datetime
-
-    return datetime.fromtimestamp(int(ms) / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def window_rows(
-    unix: np.ndarray, start: str, end: str, end_test: str | None, max_memory_days: float
-) -> WindowRows:
-    """Locate the training and test spans (see the module docstring)."""
-    s = _row_of(unix, start, "startDateString")
-    e = _row_of(unix, end, "endDateString") + 1
-    t = e if end_test is None else _row_of(unix, end_test, "endTestDateString") + 1
-    burn_days = min(s // DAY, int(np.ceil(max_memory_days)))
-    first = s - burn_days * DAY
-    return WindowRows(first=first, start=s - first, bout_length=e - s, test_length=t - e)
 
 
 @dataclass(frozen=True)
@@ -154,20 +66,28 @@ class AmmJob:
         )
 
 
-def make_job(run: RunConfig, unix: np.ndarray, prices: np.ndarray) -> AmmJob:
-    """Validate the optimisation settings and locate the spans of ``run`` in the prices."""
-    settings = OptimisationSettings.from_mapping(run.optimisation_settings)
-    rows = window_rows(
-        unix, run.startDateString, run.endDateString, run.endTestDateString, run.max_memory_days
-    )
+def settings_of(run: RunConfig) -> OptimisationSettings:
+    """The validated ``optimisation_settings`` of a run configuration."""
+    return OptimisationSettings.from_mapping(run.optimisation_settings)
+
+
+def make_job(run: RunConfig, window: Window) -> AmmJob:
+    """Validate the optimisation settings and lay the spans of ``run`` on ``window``."""
+    settings = settings_of(run)
+    test = 0 if window.test_bout_length is None else window.test_bout_length - 1
     layout = SpanLayout(
-        start=rows.start,
-        bout_length=rows.bout_length,
-        test_length=rows.test_length,
+        start=window.start_index,
+        bout_length=window.bout_length,
+        test_length=test,
         bout_offset=run.bout_offset,
         val_fraction=settings.val_fraction,
     )
-    return AmmJob(run=run, settings=settings, prices=prices[rows.first :], layout=layout)
+    return AmmJob(
+        run=run,
+        settings=settings,
+        prices=np.asarray(window.data.prices, dtype=np.float64),
+        layout=layout,
+    )
 
 
 def load_run_config(path: str | Path) -> RunConfig:
@@ -224,11 +144,9 @@ def walk_forward_job(
 
 __all__ = [
     "AmmJob",
-    "WindowRows",
-    "load_prices",
     "load_run_config",
     "make_job",
+    "settings_of",
     "train_job",
     "walk_forward_job",
-    "window_rows",
 ]

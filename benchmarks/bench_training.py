@@ -46,9 +46,9 @@ REFERENCE_FIRST_CHUNK = (17.0, 75.0)
 _COMPILES: list[float] = []
 
 
-def _listen(event: str, duration: float, **kw: Any) -> None:
+def _listen(event: str, duration_secs: float, **kwargs: str | int) -> None:
     if event == "/jax/core/compile/backend_compile_duration":
-        _COMPILES.append(duration)
+        _COMPILES.append(duration_secs)
 
 
 def synthetic_prices(n_assets: int, days: int, seed: int = 0) -> np.ndarray:
@@ -116,7 +116,7 @@ def main() -> None:
     ap.add_argument("--batching", nargs="+", default=["vmap", "map"], choices=["vmap", "map"])
     args = ap.parse_args()
     jax.monitoring.register_event_duration_secs_listener(_listen)
-    print(f"jax {jax.__version__}, devices {jax.devices()}, x64 {jax.config.jax_enable_x64}")
+    print(f"jax {jax.__version__}, devices {jax.devices()}, x64 {jax.config.read("jax_enable_x64")}")
     header = (
         f"{'assets':>6} {'windows':>8} {'first chunk s':>14} {'s / iter':>9} "
         f"{'ref s / iter':>13} {'speed-up':>9} {'recompiles':>10} {'jit cache':>9}"

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from typing import Any
 
 import jax
 
@@ -116,7 +115,9 @@ def main() -> None:
     ap.add_argument("--batching", nargs="+", default=["vmap", "map"], choices=["vmap", "map"])
     args = ap.parse_args()
     jax.monitoring.register_event_duration_secs_listener(_listen)
-    print(f"jax {jax.__version__}, devices {jax.devices()}, x64 {jax.config.read("jax_enable_x64")}")
+    print(
+        f"jax {jax.__version__}, devices {jax.devices()}, x64 {jax.config.read('jax_enable_x64')}"
+    )
     header = (
         f"{'assets':>6} {'windows':>8} {'first chunk s':>14} {'s / iter':>9} "
         f"{'ref s / iter':>13} {'speed-up':>9} {'recompiles':>10} {'jit cache':>9}"

@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -110,7 +111,7 @@ def build_splits(
     ids = path_ids(combos)
     full = bool(universe.all())
     starts = [int(g[0]) if g.size else -1 for g in groups]
-    ascending = all(x < y for x, y in zip(starts, starts[1:], strict=False))
+    ascending = all(x < y for x, y in itertools.pairwise(starts))
     out: list[Split] = []
     for s, combo in enumerate(combos):
         test = np.concatenate([groups[g] for g in combo])

@@ -186,3 +186,20 @@ def test_adjusted_sharpe_bound_units() -> None:
     bound = adjusted_sharpe_bound(1.5, rademacher=0.01, n_periods=1000, periods_per_year=252)
     expected = 1.5 - math.sqrt(252) * (0.02 + 3 * math.sqrt(2 * math.log(40) / 1000))
     assert bound == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("s", [2, 4, 8, 12])
+def test_pbo_block_memberships_both_constructions(s: int) -> None:
+    from algotrader.metrics.pbo import (
+        _half_memberships,
+        _memberships_from_combinations,
+        _memberships_from_masks,
+    )
+
+    a = _memberships_from_masks(s)
+    b = _memberships_from_combinations(s)
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (math.comb(s, s // 2), s)
+    assert (a.sum(axis=1) == s // 2).all()
+    np.testing.assert_array_equal(a[::-1] + a, np.ones_like(a))  # row C-1-i = complement
+    assert not _half_memberships(s).flags.writeable

@@ -101,6 +101,19 @@ def _metric_at(
     return np.where(sd > 0, mean / np.where(sd > 0, sd, 1.0), np.nan)
 
 
+def _memberships_from_masks(n_blocks: int) -> FloatArray:
+    masks = np.arange(1 << n_blocks, dtype=np.int64)
+    masks = masks[np.bitwise_count(masks) == n_blocks // 2]
+    return ((masks[:, None] >> np.arange(n_blocks)) & 1).astype(np.float64)  # type: ignore[no-any-return]
+
+
+def _memberships_from_combinations(n_blocks: int) -> FloatArray:
+    # lexicographic combinations of the *reversed* bit order are ascending masks
+    combos = itertools.combinations(range(n_blocks - 1, -1, -1), n_blocks // 2)
+    masks = np.sort(np.asarray([sum(1 << b for b in c) for c in combos], dtype=np.int64))
+    return ((masks[:, None] >> np.arange(n_blocks)) & 1).astype(np.float64)  # type: ignore[no-any-return]
+
+
 @functools.lru_cache(maxsize=8)
 def _half_memberships(n_blocks: int) -> FloatArray:
     """``(C(S, S/2), S)`` 0/1 matrix of the IS block sets, rows in ascending bit-mask order.
@@ -108,14 +121,9 @@ def _half_memberships(n_blocks: int) -> FloatArray:
     Row ``C-1-i`` is the complement of row ``i`` (complementing a mask reverses the order).
     """
     if n_blocks <= 22:
-        masks = np.arange(1 << n_blocks, dtype=np.int64)
-        masks = masks[np.bitwise_count(masks) == n_blocks // 2]
-        member = ((masks[:, None] >> np.arange(n_blocks)) & 1).astype(np.float64)
-    else:
-        # lexicographic combinations of the *reversed* bit order are ascending masks
-        combos = itertools.combinations(range(n_blocks - 1, -1, -1), n_blocks // 2)
-        masks = np.sort(np.asarray([sum(1 << b for b in c) for c in combos], dtype=np.int64))
-        member = ((masks[:, None] >> np.arange(n_blocks)) & 1).astype(np.float64)
+        member = _memberships_from_masks(n_blocks)
+    else:  # avoid enumerating 2^S masks
+        member = _memberships_from_combinations(n_blocks)
     member.setflags(write=False)
     return member
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -198,3 +199,15 @@ def test_unknown_dataset_and_return_type() -> None:
     frame = pl.DataFrame({"timestamp": [], "asset": [], "close": []})
     with pytest.raises(ConfigError, match=r"unknown return type 'cubic'"):
         weekly_returns(frame, "cubic")  # type: ignore[arg-type]
+
+
+def test_cleaning_refuses_unsorted_tables(dl: Any) -> None:
+    from algotrader.data import daily_ohlc
+
+    f = dl.flat
+    bars = dl.make_bars([f("A", "2024-01-02T10:00", 1.0), f("A", "2024-01-02T11:00", 2.0)])
+    with pytest.raises(DataError, match=r"bars are not sorted by \(asset, timestamp\)"):
+        daily_ohlc(bars.reverse())
+    split = pl.concat([bars.head(1), dl.make_bars([f("B", "2024-01-02T10:00", 1.0)]), bars.tail(1)])
+    with pytest.raises(DataError, match=r"bars are not sorted by \(asset, timestamp\)"):
+        daily_ohlc(split)

@@ -41,6 +41,8 @@ from typing import Literal
 
 import polars as pl
 
+from algotrader.errors import ConfigError, DataError
+
 ReturnType = Literal["simple", "log"]
 
 DAILY_COLUMNS: tuple[str, ...] = (
@@ -98,14 +100,17 @@ def _day_runs(bars: pl.DataFrame) -> pl.LazyFrame:
     Day 0 is 1970-01-01, a Thursday, so ``(day + 3) % 7`` is 0 on Mondays.
     """
     day = pl.col("timestamp").dt.epoch("us").floordiv(US_PER_DAY).alias("_day")
-    new_run = (pl.col("_day") != pl.col("_day").shift(1)) | (
-        pl.col("asset") != pl.col("asset").shift(1)
-    )
+    same_asset = (pl.col("asset") == pl.col("asset").shift(1)).fill_null(False)
+    new_run = (pl.col("_day") != pl.col("_day").shift(1)).fill_null(True) | ~same_asset
     return (
         bars.lazy()
         .with_columns(day)
         .filter((pl.col("_day") + 3) % 7 < 5)
-        .with_columns(new_run.fill_null(True).cum_sum().alias("_run"))
+        .with_columns(
+            # a cumulative sum of booleans never decreases: flag it sorted for the fast group-by
+            new_run.cum_sum().set_sorted().alias("_run"),
+            (same_asset & (pl.col("timestamp") <= pl.col("timestamp").shift(1))).alias("_back"),
+        )
     )
 
 
@@ -123,10 +128,14 @@ def daily_ohlc(bars: pl.DataFrame) -> pl.DataFrame:
     Raises:
         DataError: ``bars`` is not sorted by ``(asset, timestamp)``.
     """
-    assets = sorted(bars["asset"].unique().to_list())
+    runs = _day_runs(bars).collect()  # eager: keeps the sorted flag of the run id
+    if runs["_back"].any():
+        raise DataError(
+            "bars are not sorted by (asset, timestamp)",
+            hint="pass a reader's output, or sort the table by asset then timestamp",
+        )
     per = (
-        _day_runs(bars)
-        .group_by("_run", maintain_order=True)
+        runs.group_by("_run", maintain_order=True)
         .agg(
             pl.col("asset").first(),
             pl.col("_day").first(),
@@ -136,15 +145,13 @@ def daily_ohlc(bars: pl.DataFrame) -> pl.DataFrame:
             pl.col("close").last(),
             _volume_sum(),
             pl.len().cast(pl.Int64).alias("n_bars"),
-            pl.col("timestamp").max().alias("_last"),
+            pl.col("timestamp").last().alias("_last"),
         )
         .with_columns(pl.col("_day").cast(pl.Int32).cast(pl.Date).alias("date"))
         .drop("_run", "_day")
-        .collect()
     )
+    assets = sorted(per["asset"].unique().to_list())
     if per.select(pl.struct("asset", "date").is_duplicated().any()).item():
-        from algotrader.errors import DataError
-
         raise DataError(
             "bars are not sorted by (asset, timestamp)",
             hint="pass a reader's output, or sort the table by asset then timestamp",
@@ -210,8 +217,6 @@ def weekly_returns(weekly: pl.DataFrame, return_type: ReturnType = "simple") -> 
     close is missing.
     """
     if return_type not in ("simple", "log"):
-        from algotrader.errors import ConfigError
-
         raise ConfigError(
             f"unknown return type {return_type!r}", key="return_type", hint="use simple or log"
         )

@@ -10,6 +10,7 @@ import pytest
 from algotrader.portfolio import (
     FactorModel,
     OptimiserConfig,
+    OptimiserStream,
     SlidingWindowConfig,
     analyse,
     run_batch,
@@ -221,3 +222,73 @@ def test_analytics_costs_and_figures() -> None:
     mdd = np.max(1 - nav / np.maximum.accumulate(nav))
     assert free.summary["max_drawdown"] == pytest.approx(mdd)
     assert free.drawdown.max() == pytest.approx(mdd)
+
+
+def test_diagnostics_are_consistent_with_the_solved_matrix() -> None:
+    prices = _gbm(90, 4, seed=14)
+    prices[40:43, 2] = np.nan
+    mu = np.random.default_rng(15).standard_normal((90, 4))
+    cfg = OptimiserConfig(vola=5, corr=10, clip=3.0, shrink=0.8, aum=1.0)
+    res = run_batch(*_frames(prices, mu), cfg, diagnostics=True)
+    diag = res.diagnostics
+    for t in (15, 41, 44, 89):
+        a_full = res.correlation(t)
+        keep = np.isfinite(np.diagonal(a_full))
+        a = a_full[np.ix_(keep, keep)]
+        assert diag.condition_number[t] == pytest.approx(np.linalg.cond(a), rel=1e-9)
+        w = np.linalg.eigvalsh(a)
+        p = w / w.sum()
+        assert diag.effective_rank[t] == pytest.approx(np.exp(-(p * np.log(p)).sum()), rel=1e-9)
+        m = mu[t, keep]
+        x = np.linalg.solve(a, m)
+        np.testing.assert_allclose(res.utilisation[t, keep], x / m, rtol=1e-9)
+        assert res.residual[t] < 1e-10
+    assert keep.sum() == 4
+    assert not np.isfinite(np.diagonal(res.correlation(43))[2])  # gap re-entry row
+    np.testing.assert_allclose(res.leverage, np.nansum(np.abs(res.cash), axis=1))
+    frame = res.diagnostics_frame
+    assert frame.columns == [
+        "date",
+        "status",
+        "solver",
+        "solver_residual",
+        "leverage",
+        "condition_number",
+        "effective_rank",
+    ]
+    assert set(frame["solver"][10:].to_list()) == {"cholesky"}
+    assert np.isnan(diag.condition_number[:10]).all()
+
+
+def test_signal_quality_summary() -> None:
+    prices = _gbm(120, 5, seed=16)
+    fwd = np.vstack([prices[1:] / prices[:-1] - 1.0, np.full((1, 5), np.nan)])
+    rng = np.random.default_rng(17)
+    mu = np.nan_to_num(fwd) + 0.02 * rng.standard_normal((120, 5))  # a (cheating) good signal
+    cfg = OptimiserConfig(vola=5, corr=10, clip=3.0, shrink=0.5, aum=1.0)
+    res = run_batch(*_frames(prices, mu), cfg)
+    q = res.signal_quality(1)
+    ic = res.ic(1)["ic"].to_numpy()
+    finite = ic[np.isfinite(ic)]
+    assert finite.size == 119
+    assert q.ic_mean == pytest.approx(finite.mean())
+    assert q.ic_std == pytest.approx(finite.std(ddof=1))
+    assert q.icir == pytest.approx(q.ic_mean / q.ic_std)
+    assert q.ic_mean > 0.2 and q.rank_ic_mean > 0.2
+
+
+def test_stream_accepts_dict_rows() -> None:
+    prices = _gbm(40, 3, seed=18)
+    mu = np.random.default_rng(19).standard_normal((40, 3))
+    p, m = _frames(prices, mu)
+    cfg = OptimiserConfig(vola=4, corr=8, clip=3.0, shrink=0.5, aum=1.0)
+    a = OptimiserStream.from_warmup(p.head(30), m.head(30), cfg)
+    b = OptimiserStream.from_warmup(p.head(30), m.head(30), cfg)
+    for t in range(30, 35):  # dict rows in any key order == array rows
+        ra = a.step(prices[t], mu[t], t)
+        row = {f"A{i}": float(prices[t, i]) for i in (2, 0, 1)}
+        rb = b.step(row, {f"A{i}": float(mu[t, i]) for i in range(3)}, t)
+        np.testing.assert_array_equal(ra.cash_position, rb.cash_position)
+    gap = b.step({"A0": prices[35, 0], "A1": None, "A2": prices[35, 2]}, mu[35], 35)
+    assert gap.status == "valid"
+    assert np.isnan(gap.cash_position[1]) and np.isfinite(gap.cash_position[[0, 2]]).all()

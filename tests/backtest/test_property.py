@@ -55,3 +55,37 @@ def test_accounting_identities(seed: int) -> None:
     np.testing.assert_allclose(
         np.log1p(res.simple_returns), res.log_returns, rtol=1e-10, atol=1e-14
     )
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000))
+def test_engine_charges_what_the_cost_functions_price(seed: int) -> None:
+    """The simulator and an allocator pricing the same trades with the pure functions agree."""
+    from algotrader.backtest import holding_cost, transaction_costs
+
+    rng = np.random.default_rng(seed)
+    p = 20 * np.cumprod(1 + rng.normal(0, 0.02, size=(25, 3)), axis=0)
+    w = rng.normal(0.3, 0.3, size=(25, 3))
+    sig = np.abs(rng.normal(0.02, 0.005, size=(25, 3)))
+    vol = rng.uniform(1e3, 1e4, size=(25, 3))
+    model = CostModel(
+        proportional_bps=7,
+        proportional_bps_by_asset={"b": 30.0},
+        fixed_per_trade=1e-4,
+        impact_coef=0.3,
+        holding_cost_per_period=1e-4,
+        borrow_cost_per_period=5e-4,
+    )
+    names = ["a", "b", "c"]
+    res = backtest_weights(p, w, costs=model, volatility=sig, volume=vol, asset_names=names)
+    tc = transaction_costs(res.trade_values, model, asset_names=names, volatility=sig, volume=vol)
+    np.testing.assert_allclose(
+        res.cost_breakdown["proportional"], tc.proportional.sum(axis=1), rtol=1e-12
+    )
+    np.testing.assert_allclose(res.cost_breakdown["fixed"], tc.fixed.sum(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(res.cost_breakdown["impact"], tc.impact.sum(axis=1), rtol=1e-12)
+    carried = np.vstack([np.zeros((1, 3)), res.holdings[:-1]]) * p
+    hc = holding_cost(carried, model)
+    hc[0] = 0.0
+    np.testing.assert_allclose(res.cost_breakdown["holding"], hc, rtol=1e-12, atol=1e-18)
+    np.testing.assert_allclose(res.trades * p, res.trade_values, rtol=1e-12)

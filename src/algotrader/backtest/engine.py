@@ -37,8 +37,8 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from algotrader.backtest.costs import CostModel, holding_cost, transaction_costs
-from algotrader.errors import DataError, ShapeError
+from algotrader.backtest.costs import CostModel, impact_cost
+from algotrader.errors import ConfigError, DataError, ShapeError
 
 FloatArray = NDArray[np.float64]
 
@@ -180,54 +180,61 @@ def run_backtest(
     sig = _aux(volatility, (t_len, a), "volatility")
     vol = _aux(volume, (t_len, a), "volume")
     bps_names = list(asset_names) if asset_names is not None else None
-    model.bps_vector(a, bps_names)  # validate overrides up front
 
-    values = np.empty(t_len)
+    if model.impact_coef > 0 and (sig is None or vol is None):
+        raise ConfigError(
+            "impact_coef > 0 needs volatility and volume",
+            key="impact_coef",
+            hint="pass volatility= and volume=, or set impact_coef: 0",
+        )
+    bps = model.bps_vector(a, bps_names) / 1e4
+    fee, coef = model.fixed_per_trade, model.impact_coef
+    hold, borrow = model.holding_cost_per_period, model.borrow_cost_per_period
+    execute = np.zeros(t_len, dtype=bool)
+    execute[lag:] = ~np.isnan(d[: max(t_len - lag, 0), 0])
     cash_out = np.empty(t_len)
     holdings = np.zeros((t_len, a))
-    trades = np.zeros((t_len, a))
     trade_values = np.zeros((t_len, a))
     turnover = np.zeros(t_len)
     parts = {k: np.zeros(t_len) for k in ("proportional", "fixed", "impact", "holding")}
     cash, h = float(initial_value), np.zeros(a)
-    first: int | None = None
+    weights_kind = kind == "weights"
     for t in range(t_len):
         pos_val = h * p[t]
-        if t > 0:
-            hc = float(holding_cost(pos_val, model))
+        if t > 0 and (hold > 0 or borrow > 0):
+            hc = hold * float(pos_val[pos_val > 0].sum()) - borrow * float(
+                pos_val[pos_val < 0].sum()
+            )
             parts["holding"][t] = hc
             cash -= hc
-        v_pre = cash + pos_val.sum()
-        src = t - lag
-        if src >= 0 and not np.isnan(d[src, 0]):
-            target = d[src] * v_pre if kind == "weights" else d[src]
-            x = target - pos_val
-            tc = transaction_costs(
-                x,
-                model,
-                asset_names=bps_names,
-                volatility=None if sig is None else sig[t],
-                volume=None if vol is None else vol[t],
-            )
-            for name, arr in zip(("proportional", "fixed", "impact"), tc, strict=True):
-                parts[name][t] = arr.sum()
-            cash -= x.sum() + tc.total().sum()
-            trades[t] = x / p[t]
+        v_pre = cash + float(pos_val.sum())
+        if execute[t]:
+            row = d[t - lag]
+            x = (row * v_pre if weights_kind else row) - pos_val
+            ax = np.abs(x)
+            c_prop = float(ax @ bps)
+            c_fixed = fee * float(np.count_nonzero(x)) if fee > 0 else 0.0
+            c_imp = float(impact_cost(x, sig[t], vol[t], coef).sum()) if coef > 0 else 0.0  # type: ignore[index]
+            parts["proportional"][t], parts["fixed"][t], parts["impact"][t] = c_prop, c_fixed, c_imp
+            cash -= float(x.sum()) + c_prop + c_fixed + c_imp
+            h = h + x / p[t]
             trade_values[t] = x
-            h = h + trades[t]
-            turnover[t] = np.abs(x).sum() / v_pre if v_pre > 0 else np.nan
-            if first is None and np.any(x != 0):
-                first = t
+            turnover[t] = float(ax.sum()) / v_pre if v_pre > 0 else np.nan
         holdings[t] = h
         cash_out[t] = cash
-        values[t] = cash + (h * p[t]).sum()
-        if not values[t] > 0:
-            raise DataError(
-                f"portfolio value fell to {values[t]:.6g} at row {t}",
-                row=t,
-                key="values",
-                hint="reduce leverage/costs; returns are undefined once the value is <= 0",
-            )
+    values = cash_out + (holdings * p).sum(axis=1)
+    bad = ~(values > 0)
+    if bad.any():
+        t = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"portfolio value fell to {values[t]:.6g} at row {t}",
+            row=t,
+            key="values",
+            hint="reduce leverage/costs; returns are undefined once the value is <= 0",
+        )
+    traded_rows = np.flatnonzero((trade_values != 0).any(axis=1))
+    first = int(traded_rows[0]) if traded_rows.size else None
+    trades = trade_values / p
     total = sum(parts.values())
     weights = holdings * p / values[:, None]
     return BacktestResult(

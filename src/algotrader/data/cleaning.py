@@ -143,12 +143,17 @@ def daily_ohlc(bars: pl.DataFrame) -> pl.DataFrame:
             pl.col("high").max(),
             pl.col("low").min(),
             pl.col("close").last(),
-            _volume_sum(),
+            pl.col("volume").sum(),
+            pl.col("volume").null_count().alias("_vnull"),
             pl.len().cast(pl.Int64).alias("n_bars"),
             pl.col("timestamp").last().alias("_last"),
         )
-        .with_columns(pl.col("_day").cast(pl.Int32).cast(pl.Date).alias("date"))
-        .drop("_run", "_day")
+        .with_columns(
+            pl.col("_day").cast(pl.Int32).cast(pl.Date).alias("date"),
+            # one unknown (null) volume makes the day's volume unknown
+            pl.when(pl.col("_vnull") == 0).then(pl.col("volume")).alias("volume"),
+        )
+        .drop("_run", "_day", "_vnull")
     )
     assets = sorted(per["asset"].unique().to_list())
     if per.select(pl.struct("asset", "date").is_duplicated().any()).item():

@@ -240,11 +240,20 @@ def load_daily_close(name: str = "sp500_20_stocks") -> pl.DataFrame:
             key="dataset",
             hint="clean it with `algotrader data-cleaning --dataset` to get daily bars",
         )
-    bars = load_dataset(name)
+    return close_wide(load_dataset(name), info.assets)
+
+
+def close_wide(bars: pl.DataFrame, assets: tuple[str, ...] | None = None) -> pl.DataFrame:
+    """Daily bars' closes, wide: ``date`` (``pl.Date``) + one Float64 column per asset.
+
+    Args:
+        bars: long bar table of daily bars (at most one bar per asset and UTC date).
+        assets: column order; default sorted asset names.
+    """
+    names = list(assets) if assets is not None else sorted(bars["asset"].unique().to_list())
     wide = bars.pivot(on="asset", index="timestamp", values="close", aggregate_function=None)
     return wide.sort("timestamp").select(
-        pl.col("timestamp").dt.date().alias("date"),
-        *[pl.col(a).cast(pl.Float64) for a in info.assets],
+        pl.col("timestamp").dt.date().alias("date"), *[pl.col(a).cast(pl.Float64) for a in names]
     )
 
 
@@ -252,6 +261,7 @@ __all__ = [
     "BUNDLED_DIR",
     "DATASETS",
     "DatasetInfo",
+    "close_wide",
     "get_dataset",
     "list_datasets",
     "load_daily_close",

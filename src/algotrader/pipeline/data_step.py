@@ -20,7 +20,7 @@ import math
 import polars as pl
 
 from algotrader.data.lake import clean_bars, write_lake
-from algotrader.data.registry import get_dataset, load_daily_close, load_dataset
+from algotrader.data.registry import close_wide, get_dataset, load_dataset
 from algotrader.pipeline import PipelineContext, StepResult
 
 DATASET = "sp500_20_stocks"
@@ -61,8 +61,8 @@ def asset_stats(daily_close: pl.DataFrame) -> pl.DataFrame:
 def run(ctx: PipelineContext) -> StepResult:
     """Load the bundled closes, clean them into the lake, summarise."""
     info = get_dataset(DATASET)
-    daily_close = load_daily_close(DATASET)
     bars = load_dataset(DATASET)
+    daily_close = close_wide(bars, info.assets)
     result = clean_bars(bars, source={"kind": "bundled_dataset", "name": DATASET})
     lake_dir = write_lake(result, ctx.settings.data_lake_source / "bundled" / DATASET)
     ctx.results["daily_close"] = daily_close

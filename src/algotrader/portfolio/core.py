@@ -268,28 +268,35 @@ def step_core(
     ``state`` is mutated in place. ``keep_matrix`` keeps the solved matrix (diagnostics).
     """
     radj, vola = vector_row(state, cfg, price)
-    return matrix_row(state, cfg, price, mu, radj, vola, keep_matrix=keep_matrix)
+    return matrix_row(
+        state, cfg, mu, radj, vola, tradeable_assets(price, radj, vola), keep_matrix=keep_matrix
+    )
+
+
+def tradeable_assets(price: np.ndarray, radj: np.ndarray, vola: np.ndarray) -> np.ndarray:
+    """Price and return present, ``sigma > 0`` finite; elementwise on (N,) or (T, N)."""
+    return np.isfinite(price) & np.isfinite(radj) & np.isfinite(vola) & (vola > 0)
 
 
 def matrix_row(
     state: CoreState,
     cfg: OptimiserConfig,
-    price: np.ndarray,
     mu: np.ndarray,
     radj: np.ndarray,
     vola: np.ndarray,
+    tradeable: np.ndarray,
     *,
     keep_matrix: bool = False,
 ) -> RowOutput:
-    """Second half of :func:`step_core`, given this row's ``r~`` and ``sigma`` (N,)."""
-    n_assets = price.shape[0]
+    """Second half of :func:`step_core`, given this row's ``r~``, ``sigma`` and
+    :func:`tradeable_assets` (N,)."""
+    n_assets = mu.shape[0]
     _update_dependence(state, cfg, radj)
     t = state.step_count
     state.step_count += 1
     cash = np.full(n_assets, np.nan)
     if t < cfg.warmup_rows:
         return RowOutput(cash, SolveStatus.WARMUP, vola, np.zeros(n_assets, dtype=bool))
-    tradeable = np.isfinite(price) & np.isfinite(radj) & np.isfinite(vola) & (vola > 0)
     cc = cfg.covariance_config
     if isinstance(cc, SlidingWindowConfig):
         mask = tradeable
@@ -299,17 +306,22 @@ def matrix_row(
     if not mask.any():
         state.prev_cash = cash
         return RowOutput(cash, SolveStatus.DEGENERATE, vola, mask, method="none")
-    m = mu[mask]
+    full = bool(mask.all())
+    m = mu.copy() if full else mu[mask]
     m[np.isnan(m)] = 0.0
     status, pos, residual, util_sub, method = _solve_row(
         a, m, cfg.denom_tol, _cond_bound(state, cfg, a.shape[0])
     )
-    cash[mask] = pos / vola[mask] if status is SolveStatus.VALID else 0.0
+    if full:
+        cash = pos / vola if status is SolveStatus.VALID else np.zeros(n_assets)
+        util = util_sub
+    else:
+        cash[mask] = pos / vola[mask] if status is SolveStatus.VALID else 0.0
+        util = np.full(n_assets, np.nan)
+        util[mask] = util_sub
     if status is SolveStatus.VALID and cfg.max_turnover is not None:
         cash = _cap_turnover(cash, state.prev_cash, mask, cfg.max_turnover)
     state.prev_cash = cash
-    util = np.full(n_assets, np.nan)
-    util[mask] = util_sub
     return RowOutput(cash, status, vola, mask, residual, util, method, a if keep_matrix else None)
 
 
@@ -373,4 +385,5 @@ __all__ = [
     "state_arrays",
     "state_from_arrays",
     "step_core",
+    "tradeable_assets",
 ]

@@ -36,6 +36,7 @@ from algotrader.portfolio.core import (
     SolveStatus,
     matrix_row,
     step_core,
+    tradeable_assets,
     vector_rows,
 )
 from algotrader.portfolio.frames import DATE, OptimiserInputs, prepare_inputs
@@ -222,8 +223,9 @@ def run_rows(
         "erank": np.full(t_len, np.nan),
     }
     radj, sigma = vector_rows(state, cfg, prices)
+    tradeable = tradeable_assets(prices, radj, sigma)
     for t in range(t_len):
-        r = matrix_row(state, cfg, prices[t], mu[t], radj[t], sigma[t], keep_matrix=diagnostics)
+        r = matrix_row(state, cfg, mu[t], radj[t], sigma[t], tradeable[t], keep_matrix=diagnostics)
         out["cash"][t] = r.cash
         out["vola"][t] = r.vola
         out["status"][t] = r.status

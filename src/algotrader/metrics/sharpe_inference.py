@@ -44,10 +44,13 @@ def _moments(arr: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray, int]:
         return nan, nan.copy(), nan.copy(), t
     mean = arr.mean(axis=0)
     sd = arr.std(axis=0, ddof=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    d = arr - mean
+    d2 = d * d
+    m2 = d2.mean(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         sr = np.where(sd > 0, mean / np.where(sd > 0, sd, 1.0), np.nan)
-        g3 = stats.skew(arr, axis=0, bias=True)
-        g4 = stats.kurtosis(arr, axis=0, fisher=False, bias=True)
+        g3 = np.where(m2 > 0, (d2 * d).mean(axis=0) / m2**1.5, np.nan)  # biased skewness
+        g4 = np.where(m2 > 0, (d2 * d2).mean(axis=0) / m2**2, np.nan)  # non-excess kurtosis
     bad = nan_columns(arr)
     return np.where(bad, np.nan, sr), np.where(bad, np.nan, g3), np.where(bad, np.nan, g4), t
 

@@ -38,3 +38,43 @@ def golden_json(scenario: str, name: str) -> dict[str, Any]:
 
 def columns(frame: pl.DataFrame, prefix: str) -> np.ndarray:
     return frame.select([c for c in frame.columns if c.startswith(prefix)]).to_numpy()
+
+
+def gbm_prices(n_rows: int, n_assets: int, seed: int = 0, sigma: float = 0.003) -> np.ndarray:
+    """Seeded log-random-walk minute prices ``(n_rows, n_assets)`` around distinct levels."""
+    rng = np.random.default_rng(seed)
+    steps = rng.standard_normal((n_rows, n_assets)) * sigma
+    steps[0] = 0.0
+    levels = np.geomspace(1.0, 1000.0, n_assets)
+    return levels * np.exp(np.cumsum(steps, axis=0))
+
+
+SMALL = {"chunk_period": 60, "weight_interpolation_period": 60, "max_memory_days": 1.0}
+SMALL_START = 600
+SMALL_BOUT = 1201
+SMALL_ROWS = 1900
+
+
+def small_params(rule: str, n_assets: int, n_sets: int = 1, seed: int = 0) -> dict[str, Any]:
+    """Raw parameters for the small test setup (memory ~0.3 days at 60-minute chunks)."""
+    from algotrader.amm import init_params
+
+    batch = init_params(
+        rule,
+        n_assets,
+        n_sets,
+        chunk_period=60,
+        seed=seed,
+        noise_scale=0.3,
+        memory_days=0.3,
+        memory_days_delta=0.2,
+        k_per_day=50.0,
+        initial_weights=np.linspace(1.0, 2.0, n_assets),
+        width=0.05,
+        amplitude=0.5,
+        exponents=1.5,
+        pre_exp_scaling=0.5,
+        min_weights=0.05,
+        max_weights=0.8,
+    )
+    return batch if n_sets > 1 else {k: v[0] for k, v in batch.items()}

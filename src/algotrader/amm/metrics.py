@@ -184,9 +184,11 @@ METRICS: dict[str, MetricFn] = {
     ),
     "greatest_draw_down": _value_metric(lambda v: jnp.min(v - v[0]) / v[0]),
     "weekly_max_drawdown": _value_metric(
-        lambda v: jnp.min(_running_drawdown(_chunks(v, WEEK)))
-        if _enough(v, WEEK, 1)
-        else jnp.asarray(_NAN)
+        lambda v: (
+            jnp.min(_running_drawdown(_chunks(v, WEEK)))
+            if _enough(v, WEEK, 1)
+            else jnp.asarray(_NAN)
+        )
     ),
     "ulcer": _value_metric(ulcer),
     "sterling": _value_metric(sterling),

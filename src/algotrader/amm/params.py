@@ -71,7 +71,8 @@ def lamb_from_memory_days(days: Any, chunk_period: int) -> Any:
 
     With ``s = ((1440 m) / (2 cp))^3 / 6`` (so ``s = lamb / (1 - lamb)^3``) and
     ``c = cbrt(sqrt(3 (27 s^4 + 4 s^3)) - 9 s^2)``:
-    ``lamb = c / (2^(1/3) 3^(2/3) s) - (2/3)^(1/3) / c + 1``.
+    ``lamb = c / (2^(1/3) 3^(2/3) s) - (2/3)^(1/3) / c + 1``, refined by three Newton
+    steps (the closed form loses digits to cancellation as ``lamb -> 1``).
     """
     m = np.asarray(days, dtype=np.float64)
     if np.any(m < 0) or not np.all(np.isfinite(m)):
@@ -80,6 +81,12 @@ def lamb_from_memory_days(days: Any, chunk_period: int) -> Any:
     s = ((MINUTES_PER_DAY * safe) / (2.0 * chunk_period)) ** 3 / 6.0
     c = np.cbrt(np.sqrt(3.0 * (27.0 * s**4 + 4.0 * s**3)) - 9.0 * s**2)
     lamb = c / (2.0 ** (1.0 / 3.0) * 3.0 ** (2.0 / 3.0) * s) - (2.0 / 3.0) ** (1.0 / 3.0) / c + 1.0
+    # the closed form cancels badly for long memories (lamb -> 1): polish with Newton
+    # steps on log(lamb) - 3 log(1 - lamb) = log(s)
+    lamb = np.clip(lamb, 1e-300, 1.0 - 1e-16)
+    for _ in range(3):
+        g = np.log(lamb) - 3.0 * np.log1p(-lamb) - np.log(s)
+        lamb = np.clip(lamb - g / (1.0 / lamb + 3.0 / (1.0 - lamb)), 1e-300, 1.0 - 1e-16)
     return np.where(m > 0, lamb, 0.0)
 
 

@@ -41,6 +41,8 @@ def test_backtest_files_writes_every_artifact(tmp_path: Path) -> None:
     strat = doc["metrics"]["strategy"]
     assert strat["sharpe"]["definition"].startswith("sqrt(P) mean(r)")
     assert "returns_over_uniform_hodl" in strat and "annualised_turnover" in strat
+    lo, hi = strat["sharpe_bootstrap_ci_95"]["value"]
+    assert lo < strat["sharpe"]["value"] < hi
     assert set(doc["metrics"]) == {"strategy", "hodl", "uniform_hodl", "equal_weight_rebalanced"}
     assert doc["inputs"]["lag"] == 1 and doc["inputs"]["costs"]["proportional_bps"] == 10
     values = pl.read_parquet(tmp_path / "out" / "values.parquet")

@@ -35,6 +35,7 @@ from algotrader.io import (
     write_parquet_atomic,
     write_png_atomic,
 )
+from algotrader.metrics.bootstrap import bootstrap_sharpe_ci
 from algotrader.metrics.registry import REGISTRY, compute_metrics
 from algotrader.metrics.value_based import drawdown_series
 
@@ -95,6 +96,16 @@ def _metrics(res: BacktestResult, bench: dict[str, np.ndarray], ppy: float) -> d
         }
 
     out = {"strategy": block(res.values, res.turnover)}
+    if len(res.simple_returns) >= 20:
+        ci = bootstrap_sharpe_ci(
+            res.simple_returns, periods_per_year=ppy, block_len=10, n_boot=2000, seed=0
+        )
+        out["strategy"]["sharpe_bootstrap_ci_95"] = {
+            "value": [ci.lower, ci.upper],
+            "definition": "circular block bootstrap (block 10, 2,000 resamples, seed 0), "
+            "2.5% and 97.5% percentiles of the annualised Sharpe",
+            "higher_is_better": True,
+        }
     for name, path in bench.items():
         out[name] = block(path, None)
     return out

@@ -278,7 +278,7 @@ def read_raw_layout(
     if not frames:
         raise DataError("no bars in the selected months", file=str(root))
     # assets in sorted order, each strictly increasing in time: already sorted
-    return pl.concat(frames, how="vertical")
+    return pl.concat(frames, how="vertical", rechunk=False)
 
 
 __all__ = [

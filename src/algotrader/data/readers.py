@@ -63,7 +63,16 @@ def read_long(path: str | os.PathLike[str], *, tz: str | None = None) -> pl.Data
         in increasing time order in the file (assets may interleave).
     """
     path = Path(path)
-    frame = _read_table(path, as_text=True)
+    frame = None
+    if path.name.lower().endswith((".csv", ".csv.gz")) and path.is_file():
+        typed = {"timestamp": pl.String, "asset": pl.String}
+        typed |= dict.fromkeys(("open", "high", "low", "close", "volume"), pl.Float64)
+        try:  # fast path: typed parse; any oddity falls back to text for a precise error
+            frame = pl.read_csv(path, schema_overrides=typed)
+        except pl.exceptions.PolarsError:
+            frame = None
+    if frame is None:
+        frame = _read_table(path, as_text=True)
     bars = to_bars(frame, file=str(path), tz=tz)
     return bars.sort("asset", "timestamp", maintain_order=True)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
@@ -156,3 +157,20 @@ def test_help_lists_stages() -> None:
     assert "data-cleaning" in result.output
     assert "datasets" in result.output
     assert "data_cleaning" not in result.output  # the alias is hidden
+
+
+def test_tz_option_for_naive_input(env: Path) -> None:
+    naive = env / "naive.csv"
+    naive.write_text(
+        "timestamp,asset,open,high,low,close,volume\n"
+        "2024-01-05 16:00:00,X,1,1,1,1,1\n"
+        "2024-01-12 16:00:00,X,2,2,2,2,1\n"
+    )
+    args = ["-q", "data-cleaning", "--input", str(naive), "--start", "2024-01"]
+    refused = runner.invoke(app, args)
+    assert isinstance(refused.exception, DataError)
+    assert "naive timestamp" in str(refused.exception)
+    ok = runner.invoke(app, [*args, "--tz", "America/New_York"])
+    assert ok.exit_code == 0, ok.output
+    weekly = pl.read_csv(env / "lake" / "2024-02" / "weekly_ohlc.csv")
+    assert weekly["timestamp"].to_list() == ["2024-01-05T21:00:00Z", "2024-01-12T21:00:00Z"]

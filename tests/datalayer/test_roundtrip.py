@@ -186,3 +186,14 @@ def test_data_step(tmp_path: Path) -> None:
     assert s["per_asset"]["AAPL"]["ann_vol"] == pytest.approx(vol, abs=1e-6)
     assert [t[0] for t in report.tables][1].startswith("Per-asset")
     assert len(report.tables[1][2]) == 20
+
+
+def test_wide_parquet_equals_wide_csv(tmp_path: Path) -> None:
+    from algotrader.data import read_bars
+
+    frame = pl.DataFrame({"date": ["2024-01-02", "2024-01-03"], "B": [1.5, None], "A": [2.0, 2.5]})
+    frame.write_csv(tmp_path / "w.csv")
+    frame.with_columns(pl.col("date").str.to_date()).write_parquet(tmp_path / "w.parquet")
+    from_csv = read_bars(tmp_path / "w.csv")
+    assert from_csv.equals(read_bars(tmp_path / "w.parquet"))
+    assert from_csv.select("asset", "close").rows() == [("A", 2.0), ("A", 2.5), ("B", 1.5)]

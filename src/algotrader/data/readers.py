@@ -65,8 +65,8 @@ def read_long(path: str | os.PathLike[str], *, tz: str | None = None) -> pl.Data
     path = Path(path)
     frame = None
     if path.name.lower().endswith((".csv", ".csv.gz")) and path.is_file():
-        typed = {"timestamp": pl.String, "asset": pl.String}
-        typed |= dict.fromkeys(("open", "high", "low", "close", "volume"), pl.Float64)
+        typed: dict[str, pl.DataType] = {"timestamp": pl.String(), "asset": pl.String()}
+        typed |= dict.fromkeys(("open", "high", "low", "close", "volume"), pl.Float64())
         try:  # fast path: typed parse; any oddity falls back to text for a precise error
             frame = pl.read_csv(path, schema_overrides=typed)
         except pl.exceptions.PolarsError:

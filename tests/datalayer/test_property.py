@@ -101,3 +101,29 @@ def test_layouts_give_identical_lakes(bars: pl.DataFrame, return_type: str, dl: 
         tensor = load_return_tensor(lakes[0] / "return_tensor.npz")
         assert tensor.values.dtype == np.float64
         assert np.array_equal(tensor.missing, np.isnan(tensor.values))
+
+
+@settings(max_examples=30, deadline=None)
+@given(bars=bar_tables(), cut_hours=st.integers(0, 24 * 24), factor=st.floats(0.1, 10.0))
+def test_no_look_ahead(bars: pl.DataFrame, cut_hours: int, factor: float) -> None:
+    """Corrupting every bar from a week on leaves all earlier days, weeks and returns unchanged."""
+    from algotrader.data import clean_bars
+
+    weekdays = bars.filter(pl.col("timestamp").dt.weekday() <= 5)
+    if weekdays.is_empty():
+        return
+    cut = START + timedelta(hours=cut_hours)
+    week0 = (cut - timedelta(days=cut.weekday())).date()  # Monday of the cut's week
+    later = pl.col("timestamp").dt.date() >= week0
+    prices = ("open", "high", "low", "close")
+    corrupted = bars.with_columns(
+        [pl.when(later).then(pl.col(c) * factor).otherwise(pl.col(c)).alias(c) for c in prices]
+    )
+    before, after = clean_bars(bars), clean_bars(corrupted)
+    early_d = pl.col("date") < week0
+    assert before.daily.filter(early_d).equals(after.daily.filter(early_d))
+    early_w = pl.col("week_start") < week0
+    assert before.weekly.filter(early_w).equals(after.weekly.filter(early_w))
+    labels = before.weekly.filter(early_w)["timestamp"].unique()
+    early_r = pl.col("timestamp").is_in(labels.implode())
+    assert before.returns.filter(early_r).equals(after.returns.filter(early_r))

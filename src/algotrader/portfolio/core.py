@@ -176,26 +176,34 @@ def _ewma_matrix(
 def _ewma_matrix_compact(
     pair: PairwiseEwmCov, cfg: OptimiserConfig, tradeable: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_ewma_matrix` while no row had a gap (one weight sum for every pair).
+    """:func:`_ewma_matrix` while no row had a gap (one weight sum for every pair)."""
+    weight = float(pair.w[0, 0])
+    if weight <= 0.0 or (not pair.warm and int(pair.n[0, 0]) < cfg.corr):
+        return np.empty((0, 0)), np.zeros_like(tradeable)
+    return compact_matrix(weight, pair.x[:, 0], pair.xy, cfg, tradeable)
+
+
+def compact_matrix(
+    weight: float, xsum: np.ndarray, xy: np.ndarray, cfg: OptimiserConfig, tradeable: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shrunk correlation from compact sums: weight ``w``, ``x`` (N,), ``xy`` (N, N).
 
     ``A_ij = shrink * (xy_ij / w - m_i m_j) / sqrt(var_i var_j)`` computed as
     ``xy_ij * t_i t_j - u_i u_j`` with ``t = sqrt(shrink / w) / sd``, ``u = sqrt(shrink) m / sd``
     (four passes over the matrix instead of nine), clipped to ``[-shrink, shrink]``.
+    :mod:`algotrader.portfolio.fastpath` performs the same operations on a stack of rows.
     """
-    weight = float(pair.w[0, 0])
-    if weight <= 0.0 or (not pair.warm and int(pair.n[0, 0]) < cfg.corr):
-        return np.empty((0, 0)), np.zeros_like(tradeable)
     inv_w = 1.0 / weight
-    mean = pair.x[:, 0] * inv_w
-    var = np.diagonal(pair.xy) * inv_w - mean * mean
+    mean = xsum * inv_w
+    var = np.diagonal(xy) * inv_w - mean * mean
     mask = tradeable & np.isfinite(var) & (var > cfg.min_corr_denom)
     full = bool(mask.all())
-    xy = pair.xy if full else pair.xy[np.ix_(mask, mask)]
+    sub = xy if full else xy[np.ix_(mask, mask)]
     inv_sd = 1.0 / np.sqrt(var[mask])
     lam = cfg.shrink
     t = inv_sd * np.sqrt(lam * inv_w)
     u = mean[mask] * inv_sd * np.sqrt(lam)
-    a = xy * np.outer(t, t)
+    a = sub * np.outer(t, t)
     a -= np.outer(u, u)
     np.clip(a, -lam, lam, out=a)
     a.flat[:: a.shape[0] + 1] = lam * 1.0 + (1.0 - lam)

@@ -29,7 +29,8 @@ import numpy as np
 import polars as pl
 
 from algotrader.errors import NotFittedError, ShapeError
-from algotrader.portfolio.config import OptimiserConfig
+from algotrader.portfolio import fastpath
+from algotrader.portfolio.config import EwmaShrinkConfig, OptimiserConfig
 from algotrader.portfolio.core import (
     CoreState,
     RowOutput,
@@ -223,11 +224,22 @@ def run_rows(
         "erank": np.full(t_len, np.nan),
     }
     radj, sigma = vector_rows(state, cfg, prices)
+    out["vola"] = sigma
     tradeable = tradeable_assets(prices, radj, sigma)
-    for t in range(t_len):
+    complete = np.asarray(tradeable.all(axis=1))
+    stackable = not diagnostics and isinstance(cfg.covariance_config, EwmaShrinkConfig)
+    run = fastpath.run_length(n)
+    t = 0
+    while t < t_len:
+        if stackable and complete[t] and fastpath.eligible(state, cfg):
+            end = t + 1
+            while end < t_len and end - t < run and complete[end]:
+                end += 1
+            fastpath.run_stack(state, cfg, mu[t:end], radj[t:end], sigma[t:end], out, t)
+            t = end
+            continue
         r = matrix_row(state, cfg, mu[t], radj[t], sigma[t], tradeable[t], keep_matrix=diagnostics)
         out["cash"][t] = r.cash
-        out["vola"][t] = r.vola
         out["status"][t] = r.status
         out["method"][t] = r.method
         out["residual"][t] = r.residual
@@ -235,6 +247,7 @@ def run_rows(
             out["utilisation"][t] = r.utilisation
         if diagnostics:
             out["cond"][t], out["erank"][t] = _eig_diagnostics(r.matrix)
+        t += 1
     return out
 
 

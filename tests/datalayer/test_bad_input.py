@@ -211,3 +211,22 @@ def test_cleaning_refuses_unsorted_tables(dl: Any) -> None:
     split = pl.concat([bars.head(1), dl.make_bars([f("B", "2024-01-02T10:00", 1.0)]), bars.tail(1)])
     with pytest.raises(DataError, match=r"bars are not sorted by \(asset, timestamp\)"):
         daily_ohlc(split)
+
+
+def test_cleaning_options_typed_errors_and_yaml(tmp_path: Path) -> None:
+    with pytest.raises(
+        ConfigError, match=r"invalid cleaning option: Input should be 'simple' or 'log'"
+    ) as info:
+        CleaningOptions.create(return_type="cubic")
+    assert info.value.key == "return_type"
+    with pytest.raises(ConfigError, match=r"Extra inputs are not permitted") as info:
+        CleaningOptions.create(stat="2024-01")
+    assert info.value.key == "stat"
+    good = tmp_path / "opts.yml"
+    good.write_text("start: 2024-01\nreturn_type: log\nassets: [A, B]\n")
+    opts = CleaningOptions.from_yaml(good)
+    assert (opts.start, opts.return_type, opts.assets) == ("2024-01", "log", ("A", "B"))
+    bad = tmp_path / "bad.yml"
+    bad.write_text("- just\n- a list\n")
+    with pytest.raises(ConfigError, match=r"options file must hold a mapping"):
+        CleaningOptions.from_yaml(bad)

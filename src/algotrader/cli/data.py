@@ -83,7 +83,7 @@ def data_cleaning(
     """Clean bars into DATA_LAKE_SOURCE/YYYY-WW/: daily/weekly OHLC, weekly returns, return tensor."""
     st = state()
     settings = st.get_settings()
-    opts = CleaningOptions(
+    opts = CleaningOptions.create(
         start=start, end=end, return_type=return_type.value, assets=_assets(assets), tz=tz
     )
     if input_file is not None and dataset is not None:

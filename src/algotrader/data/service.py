@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, field_validator
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from algotrader.data.cleaning import ReturnType
 from algotrader.data.lake import CleanResult, clean_bars, write_lake
@@ -61,6 +62,39 @@ class CleaningOptions(BaseModel):
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
         return None if value is None else check_zone(value)
+
+    @classmethod
+    def create(cls, **values: Any) -> CleaningOptions:
+        """Build and validate; a bad value raises :class:`ConfigError` naming the key.
+
+        Example:
+            >>> CleaningOptions.create(start="2024-01", return_type="cubic")
+            Traceback (most recent call last):
+            ...
+            algotrader.errors.ConfigError: invalid cleaning option: Input should be 'simple' or 'log' [key=return_type] -- fix: see CleaningOptions for the allowed values
+        """
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise ConfigError(
+                f"invalid cleaning option: {first['msg']}",
+                key=".".join(str(p) for p in first["loc"]) or None,
+                hint="see CleaningOptions for the allowed values",
+            ) from exc
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike[str]) -> CleaningOptions:
+        """Load options from a YAML mapping (``yaml.safe_load``)."""
+        try:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read options: {exc}", file=str(path)) from exc
+        if not isinstance(data, dict):
+            raise ConfigError("options file must hold a mapping", file=str(path))
+        if isinstance(data.get("assets"), list):
+            data["assets"] = tuple(data["assets"])
+        return cls.create(**data)
 
 
 def select_period(bars: pl.DataFrame, opts: CleaningOptions, *, where: str) -> pl.DataFrame:

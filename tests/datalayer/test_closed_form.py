@@ -182,3 +182,22 @@ def test_month_boundary_inside_a_week(dl: Any) -> None:
     missing = result.daily_meta["per_asset"]["B"]["missing_by_month"]
     assert missing == {"2024-02": 1}
     assert result.daily_meta["per_asset"]["A"]["missing_by_month"] == {"2024-01": 1}
+
+
+def test_asset_with_weekend_bars_only_is_kept_and_reported(dl: Any) -> None:
+    f = dl.flat
+    bars = dl.make_bars(
+        [
+            f("A", "2024-01-05T10:00", 1.0),
+            f("A", "2024-01-12T10:00", 2.0),
+            f("W", "2024-01-06T10:00", 5.0),
+        ]
+    )
+    result = clean_bars(bars)
+    assert result.daily["asset"].unique().sort().to_list() == ["A", "W"]
+    assert result.daily.filter(pl.col("asset") == "W")["n_bars"].to_list() == [0, 0]
+    meta = result.daily_meta["per_asset"]["W"]
+    assert (meta["bars"], meta["weekend_bars_excluded"], meta["missing_days_count"]) == (1, 1, 2)
+    assert result.returns.columns == ["timestamp", "A", "W"]
+    assert result.returns["W"].to_list() == [None]
+    assert result.tensor.missing.tolist() == [[False, True]]

@@ -155,7 +155,8 @@ def daily_ohlc(bars: pl.DataFrame) -> pl.DataFrame:
         )
         .drop("_run", "_day", "_vnull")
     )
-    assets = sorted(per["asset"].unique().to_list())
+    # every asset of the input, also one with weekend bars only (its rows stay empty)
+    assets = sorted(bars["asset"].rle().struct.field("value").unique().to_list())
     if per.select(pl.struct("asset", "date").is_duplicated().any()).item():
         raise DataError(
             "bars are not sorted by (asset, timestamp)",

@@ -14,6 +14,7 @@ import pytest
 from algotrader.training import (
     ChunkReport,
     TrainingInterrupted,
+    load_run,
     quadratic_problem,
     select_from_history,
     train,
@@ -208,6 +209,11 @@ def test_saved_run_selection_matches_tracker(tmp_path: Path) -> None:
     assert it2 >= it
     it3, _ = select_from_history(hist, "last", "score")
     assert it3 == 79
+    params, it4, st4 = load_run(Path(r.run_dir or ""), "best_val", "score")
+    assert (it4, st4) == (r.best_iteration, r.best_set)
+    np.testing.assert_array_equal(params["x"], r.best_params["x"])
+    bt, it5, _ = load_run(Path(r.run_dir or ""), "best_train", "score")
+    assert it5 == it2 and abs(float(bt["x"][0]) - 2.0) < abs(float(params["x"][0]) - 2.0)
 
 
 def test_multi_period_aggregations_closed_form() -> None:

@@ -17,7 +17,13 @@ from algotrader.training.problem import (  # noqa: E402
     TrainingProblem,
     quadratic_problem,
 )
-from algotrader.training.runs import load_params, read_history, read_result, run_id  # noqa: E402
+from algotrader.training.runs import (  # noqa: E402
+    load_params,
+    load_run,
+    read_history,
+    read_result,
+    run_id,
+)
 from algotrader.training.selection import select_from_history  # noqa: E402
 from algotrader.training.settings import (  # noqa: E402
     OptimisationSettings,
@@ -43,6 +49,7 @@ __all__ = [
     "TrainingProblem",
     "WalkForwardSettings",
     "load_params",
+    "load_run",
     "quadratic_problem",
     "read_history",
     "read_result",

@@ -39,6 +39,7 @@ from algotrader.amm import SimConfig, forward_pass, metric_value, parse_rule
 from algotrader.amm.metrics import METRICS
 from algotrader.amm.params import logit_lamb_from_memory_days
 from algotrader.errors import ConfigError, ShapeError
+from algotrader.training.fast_objective import prefix_sums, supports, window_metric
 from algotrader.training.problem import Data, Evaluation, Params, TrainingProblem
 from algotrader.training.runs import array_signature
 from algotrader.training.settings import SearchRange
@@ -194,12 +195,16 @@ def amm_problem(
     base_params: Mapping[str, np.ndarray] | None = None,
     metric_names: Sequence[str] = DEFAULT_METRICS,
     trainable: Sequence[str] | None = None,
+    fast: bool = True,
 ) -> TrainingProblem:
     """A training problem for the pool described by ``cfg`` on ``prices`` (N, A).
 
     ``cfg.bout_length`` is ignored (it is set per use: windows and evaluation);
     ``cfg.return_val`` is the training objective. ``trainable`` defaults to every
-    parameter but ``initial_weights_logits``.
+    parameter but ``initial_weights_logits``. With ``fast`` (default) the window
+    objective uses the chunk-level zero-fee form of
+    :mod:`algotrader.training.fast_objective` when it applies (same value, far less
+    work); otherwise the minute simulation.
     """
     prices = np.asarray(prices, dtype=np.float64)
     if prices.ndim != 2 or prices.shape[1] != cfg.n_assets:
@@ -241,7 +246,15 @@ def amm_problem(
     }
     metric_names = tuple(metric_names)
 
+    use_fast = fast and supports(win_cfg, cfg.return_val)
+    if use_fast:
+        data.update(
+            {k: jnp.asarray(v) for k, v in prefix_sums(np.asarray(data["train_prices"])).items()}
+        )
+
     def objective(params: Params, start: Array, data: Data) -> Array:
+        if use_fast:
+            return window_metric(params, start, dict(data), win_cfg, cfg.return_val)
         return metric_value(
             forward_pass(params, start, data["train_prices"], win_cfg), cfg.return_val
         )
@@ -279,6 +292,7 @@ def amm_problem(
                 k: getattr(cfg, k) for k in cfg.__dataclass_fields__ if k != "bout_length"
             },
             "prices": array_signature(np.asarray(data["prices"])),
+            "fast_objective": use_fast,
             "layout": {
                 "start": layout.start,
                 "bout_length": layout.bout_length,

@@ -74,6 +74,7 @@ class StepOutput(NamedTuple):
     reinit: Array  # (S,) bool
     metrics: dict[str, dict[str, Array]]  # (S,) each
     daily_excess_returns: Array  # (S, D) or (S, 0)
+    params: Params  # (S, ...) the evaluated parameters p_i (trainable keys)
 
 
 @dataclass(frozen=True)
@@ -280,6 +281,7 @@ def _active_step(spec: LoopSpec, state: TrainState, data: Data) -> tuple[TrainSt
         reinit=bad,
         metrics=ev.metrics,
         daily_excess_returns=returns,
+        params=state.params,
     )
     new_state = TrainState(
         params=params,

@@ -204,10 +204,58 @@ def history_frame(outputs: Sequence[Any], metric_names: Sequence[str]) -> pl.Dat
                 cols[f"{seg}_{m}"] = np.asarray(out.metrics[seg][m], dtype=np.float64)[
                     active
                 ].ravel()
+        for name, value in sorted(out.params.items()):
+            flat = np.asarray(value, dtype=np.float64)[active].reshape(n_it * n_sets, -1)
+            for j in range(flat.shape[1]):
+                cols[f"param_{name}_{j}"] = flat[:, j]
         frames.append(pl.DataFrame(cols))
     if not frames:
         return pl.DataFrame()
     return pl.concat(frames)
+
+
+def params_from_history(
+    history: pl.DataFrame, iteration: int, set_index: int, template: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Parameters of ``(iteration, set)`` from the ``param_<key>_<j>`` history columns.
+
+    Keys absent from the history (never trained, e.g. ``initial_weights_logits``)
+    are taken from ``template`` (e.g. ``params_best.npz``).
+    """
+    row = history.filter((pl.col("iteration") == iteration) & (pl.col("set") == set_index))
+    if row.height != 1:
+        raise StateError(
+            f"no history row for iteration {iteration}, set {set_index}", key="iteration"
+        )
+    out = {}
+    for name, ref in template.items():
+        cols = [c for c in history.columns if c.startswith(f"param_{name}_")]
+        if not cols:
+            out[name] = np.asarray(ref)
+            continue
+        cols.sort(key=lambda c: int(c.rsplit("_", 1)[1]))
+        out[name] = np.asarray([row[c][0] for c in cols], dtype=np.float64).reshape(np.shape(ref))
+    return out
+
+
+def load_run(
+    run_dir: str | Path,
+    method: str = "best_val",
+    metric: str = "daily_log_sharpe",
+    threshold: float = 0.0,
+) -> tuple[dict[str, np.ndarray], int, int]:
+    """Parameters of a saved run chosen by any selection method: ``(params, iteration, set)``.
+
+    ``method`` is one of :data:`algotrader.training.selection.POST_HOC_METHODS`
+    (``best_test`` / ``best_train_min_test`` read the test period: analysis only).
+    """
+    from algotrader.training.selection import select_from_history
+
+    paths = RunPaths(Path(run_dir))
+    history = read_history(paths)
+    template = load_params(paths.params_best if paths.params_best.is_file() else paths.params_last)
+    it, st = select_from_history(history, method, metric, threshold)
+    return params_from_history(history, it, st, template), it, st
 
 
 def write_history(paths: RunPaths, history: pl.DataFrame) -> None:
@@ -246,7 +294,9 @@ __all__ = [
     "array_signature",
     "history_frame",
     "load_params",
+    "load_run",
     "load_tree",
+    "params_from_history",
     "provenance",
     "read_history",
     "read_result",

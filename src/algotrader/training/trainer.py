@@ -334,6 +334,8 @@ def _write_outputs(paths: RunPaths, r: TrainResult) -> None:
             "n_reinit": r.n_reinit.tolist(),
             "swa_metrics": r.swa_metrics,
             "seconds": r.seconds,
+            "first_chunk_seconds": r.first_chunk_seconds,
+            "compile_count": r.compile_count,
         },
     )
 

@@ -1,0 +1,116 @@
+"""The chunk-level zero-fee objective equals the minute simulation (values and gradients)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from algotrader.amm import SimConfig, forward_pass, metric_value
+from algotrader.training.amm_problem import default_base_params
+from algotrader.training.fast_objective import FAST_METRICS, prefix_sums, supports, window_metric
+
+DAY = 1440
+
+
+def _prices(days: int, n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    steps = rng.normal(0, 0.8 / np.sqrt(365 * DAY), (days * DAY, n)) + rng.normal(0, 1.0, n) / (
+        365 * DAY
+    )
+    return 100.0 * np.exp(np.cumsum(steps, axis=0))
+
+
+CASES = [
+    ("momentum", 2, {}, 10 * DAY + 1),
+    ("momentum", 3, {"weight_interpolation_period": 600}, 9 * DAY + 777),
+    ("bounded__momentum", 2, {"maximum_change": 1e-3}, 8 * DAY + 5),
+    ("mean_reversion_channel", 3, {}, 9 * DAY),
+    ("min_variance", 2, {}, 8 * DAY + 100),
+    ("power_channel", 2, {"minimum_weight": 0.02}, 8 * DAY + 3),
+]
+
+
+def _params(rule: str, n: int, seed: int) -> dict[str, Any]:
+    base = default_base_params(rule, n, DAY, memory_days=3.0, k_per_day=30.0)
+    rng = np.random.default_rng(seed)
+    out = {
+        k: jnp.asarray(v + (0.0 if k == "initial_weights_logits" else rng.normal(0, 0.3, v.shape)))
+        for k, v in base.items()
+    }
+    out["initial_weights_logits"] = jnp.asarray(rng.normal(0, 0.3, n))
+    return out
+
+
+@pytest.mark.parametrize("rule,n,extra,bout", CASES)
+def test_fast_objective_matches_forward_pass(
+    rule: str, n: int, extra: dict[str, Any], bout: int
+) -> None:
+    prices = _prices(16, n, seed=n)
+    cfg = SimConfig(rule=rule, n_assets=n, bout_length=bout, scan_unroll=1, **extra)
+    params = _params(rule, n, seed=1)
+    data = {
+        "train_prices": jnp.asarray(prices),
+        **{k: jnp.asarray(v) for k, v in prefix_sums(prices).items()},
+    }
+    p_all = jnp.asarray(prices)
+
+    @jax.jit
+    def slow(start: Any) -> dict[str, Any]:
+        out = forward_pass(params, start, p_all, cfg)
+        return {m: metric_value(out, m) for m in FAST_METRICS}
+
+    @jax.jit
+    def fast(start: Any) -> dict[str, Any]:
+        return {m: window_metric(params, start, data, cfg, m) for m in FAST_METRICS}
+
+    for metric in FAST_METRICS:
+        assert supports(replace(cfg, return_val=metric), metric)
+    for start in (3 * DAY, 3 * DAY + 517):
+        want, got = slow(jnp.asarray(start)), fast(jnp.asarray(start))
+        for metric in FAST_METRICS:
+            assert float(got[metric]) == pytest.approx(float(want[metric]), rel=1e-9, abs=1e-11), (
+                metric,
+                start,
+            )
+
+
+@pytest.mark.parametrize("rule,n,extra,bout", CASES[:3])
+def test_fast_gradient_matches_forward_pass(
+    rule: str, n: int, extra: dict[str, Any], bout: int
+) -> None:
+    prices = _prices(16, n, seed=n)
+    cfg = SimConfig(rule=rule, n_assets=n, bout_length=bout, scan_unroll=1, **extra)
+    params = _params(rule, n, seed=2)
+    data = {
+        "train_prices": jnp.asarray(prices),
+        **{k: jnp.asarray(v) for k, v in prefix_sums(prices).items()},
+    }
+    start = 3 * DAY + 11
+
+    def slow(p: dict[str, Any]) -> Any:
+        return metric_value(forward_pass(p, start, jnp.asarray(prices), cfg), "daily_log_sharpe")
+
+    def fast(p: dict[str, Any]) -> Any:
+        return window_metric(p, jnp.asarray(start), data, cfg, "daily_log_sharpe")
+
+    gs, gf = jax.grad(slow)(params), jax.jit(jax.grad(fast))(params)
+    for k in gs:
+        np.testing.assert_allclose(
+            np.asarray(gf[k]), np.asarray(gs[k]), rtol=1e-6, atol=1e-9, err_msg=k
+        )
+
+
+def test_unsupported_settings_fall_back() -> None:
+    cfg = SimConfig(rule="momentum", n_assets=2, bout_length=5 * DAY)
+    assert supports(cfg, "daily_log_sharpe")
+    assert not supports(cfg, "sharpe")  # minute-level metric
+    assert not supports(replace(cfg, fees=0.003), "daily_log_sharpe")
+    assert not supports(replace(cfg, chunk_period=60, weight_interpolation_period=60), "returns")
+    assert not supports(replace(cfg, weight_interpolation_method="approx_optimal"), "returns")
+    assert not supports(SimConfig(rule="balancer", n_assets=2, bout_length=5 * DAY), "returns")
+    assert not supports(SimConfig(rule="lvr__momentum", n_assets=2, bout_length=5 * DAY), "returns")

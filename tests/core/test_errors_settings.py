@@ -61,3 +61,14 @@ def test_atomic_write_leaves_target_untouched_on_crash(tmp_path: Path) -> None:
         raise RuntimeError("crash")
     assert json.loads(target.read_text()) == {"v": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_atomic_write_gives_umask_mode(tmp_path: Path) -> None:
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        p = write_json_atomic(tmp_path / "m.json", {})
+    finally:
+        os.umask(mask)
+    assert p.stat().st_mode & 0o777 == 0o644

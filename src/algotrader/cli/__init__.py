@@ -60,8 +60,11 @@ def main() -> None:
     except AlgotraderError as exc:
         logging.getLogger("algotrader").debug("error", exc_info=True)
         from rich.console import Console
+        from rich.markup import escape
 
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        Console(stderr=True).print(
+            f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False
+        )
         raise SystemExit(2) from exc
 
 

@@ -114,3 +114,42 @@ def test_unsupported_settings_fall_back() -> None:
     assert not supports(replace(cfg, weight_interpolation_method="approx_optimal"), "returns")
     assert not supports(SimConfig(rule="balancer", n_assets=2, bout_length=5 * DAY), "returns")
     assert not supports(SimConfig(rule="lvr__momentum", n_assets=2, bout_length=5 * DAY), "returns")
+
+
+@pytest.mark.parametrize("rule,n", [("momentum", 2), ("bounded__momentum", 3), ("min_variance", 2)])
+def test_fast_evaluation_matches_minute_evaluation(rule: str, n: int) -> None:
+    from algotrader.training.amm_problem import DEFAULT_METRICS, SpanLayout, amm_problem
+
+    prices = _prices(20, n, seed=7)
+    cfg = SimConfig(rule=rule, n_assets=n, bout_length=10, scan_unroll=1)
+    layout = SpanLayout(
+        start=3 * DAY + 300,
+        bout_length=12 * DAY + 77,
+        test_length=4 * DAY + 5,
+        bout_offset=DAY,
+        val_fraction=0.25,
+    )
+    params = _params(rule, n, seed=3)
+    fast = amm_problem(
+        prices, cfg, layout, base_params={k: np.asarray(v) for k, v in params.items()}
+    )
+    slow = amm_problem(
+        prices, cfg, layout, base_params={k: np.asarray(v) for k, v in params.items()}, fast=False
+    )
+    assert fast.description["fast_evaluate"] and not slow.description["fast_evaluate"]
+    ef = jax.jit(fast.evaluate)(params, dict(fast.data))
+    es = jax.jit(slow.evaluate)(params, dict(slow.data))
+    for seg in ("train", "val", "test"):
+        for m in DEFAULT_METRICS:
+            assert float(ef.metrics[seg][m]) == pytest.approx(
+                float(es.metrics[seg][m]), rel=1e-9, abs=1e-11
+            ), (seg, m)
+    for k in ("final_weights", "final_reserves", "daily_excess_returns"):
+        np.testing.assert_allclose(
+            np.asarray(ef.aux[k]), np.asarray(es.aux[k]), rtol=1e-9, atol=1e-12, err_msg=k
+        )
+    # and the window objectives agree too
+    start = jnp.asarray(layout.start + 123)
+    assert float(jax.jit(fast.objective)(params, start, dict(fast.data))) == pytest.approx(
+        float(jax.jit(slow.objective)(params, start, dict(slow.data))), rel=1e-9
+    )

@@ -24,7 +24,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from algotrader.amm import SimConfig, forward_pass, metric_value
-from algotrader.training.amm_problem import DEFAULT_METRICS, SpanLayout, _segment_out, amm_problem
+from algotrader.training.amm_problem import (
+    DEFAULT_METRICS,
+    REPORT_METRICS,
+    SpanLayout,
+    _segment_out,
+    amm_problem,
+)
 from algotrader.training.problem import TrainingProblem
 from algotrader.training.trainer import TrainResult
 from algotrader.training.walk_forward import CycleSpan, SpanMetrics
@@ -42,6 +48,7 @@ class AmmCycles:
     val_fraction: float
     base_params: Mapping[str, np.ndarray]
     metric_names: Sequence[str] = DEFAULT_METRICS
+    report_metrics: Sequence[str] = REPORT_METRICS
 
     def layout(self, span: CycleSpan) -> SpanLayout:
         """The span layout of a cycle."""
@@ -64,7 +71,7 @@ class AmmCycles:
 
     @cached_property
     def _span_fn(self) -> Any:
-        metric_names = tuple(self.metric_names)
+        metric_names = tuple(dict.fromkeys((*self.metric_names, *self.report_metrics)))
 
         def run(
             params: dict[str, jax.Array],

@@ -39,6 +39,7 @@ from algotrader.amm import SimConfig, forward_pass, metric_value, parse_rule
 from algotrader.amm.metrics import METRICS
 from algotrader.amm.params import logit_lamb_from_memory_days
 from algotrader.errors import ConfigError, ShapeError
+from algotrader.training.fast_evaluate import fast_evaluate, supports_metrics
 from algotrader.training.fast_objective import prefix_sums, supports, window_metric
 from algotrader.training.problem import Data, Evaluation, Params, TrainingProblem
 from algotrader.training.runs import array_signature
@@ -46,17 +47,17 @@ from algotrader.training.settings import SearchRange
 
 Array = jax.Array
 DAY = 1440
+#: Metrics tracked every iteration (all have a chunk-level form: cheap at zero fees).
 DEFAULT_METRICS: tuple[str, ...] = (
     "daily_log_sharpe",
     "daily_sharpe",
-    "sharpe",
     "returns",
     "returns_over_hodl",
     "returns_over_uniform_hodl",
-    "ulcer",
-    "calmar",
-    "sterling",
+    "annualised_returns",
 )
+#: Metrics of walk-forward reports (minute simulation, once per cycle).
+REPORT_METRICS: tuple[str, ...] = (*DEFAULT_METRICS, "sharpe", "ulcer", "calmar", "sterling")
 
 
 @dataclass(frozen=True)
@@ -259,7 +260,23 @@ def amm_problem(
             forward_pass(params, start, data["train_prices"], win_cfg), cfg.return_val
         )
 
+    eval_fast = fast and supports(eval_cfg, "returns") and supports_metrics(metric_names)
+    if eval_fast:
+        sums = prefix_sums(np.asarray(data["prices"]))
+        data.update({"P0_all": jnp.asarray(sums["P0"]), "P1_all": jnp.asarray(sums["P1"])})
+
     def evaluate(params: Params, data: Data) -> Evaluation:
+        if eval_fast:
+            return fast_evaluate(
+                params,
+                data,
+                eval_cfg,
+                layout.start,
+                seg_rows,
+                metric_names,
+                layout.bout_length - 2,
+                (0, layout.train_length),
+            )
         out = forward_pass(params, layout.start, data["prices"], eval_cfg)
         metrics: dict[str, dict[str, Array]] = {}
         for seg, (a, b) in seg_rows.items():
@@ -293,6 +310,7 @@ def amm_problem(
             },
             "prices": array_signature(np.asarray(data["prices"])),
             "fast_objective": use_fast,
+            "fast_evaluate": eval_fast,
             "layout": {
                 "start": layout.start,
                 "bout_length": layout.bout_length,
@@ -306,6 +324,7 @@ def amm_problem(
 
 __all__ = [
     "DEFAULT_METRICS",
+    "REPORT_METRICS",
     "SpanLayout",
     "amm_problem",
     "default_base_params",

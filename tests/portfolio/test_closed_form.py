@@ -19,6 +19,9 @@ from algotrader.portfolio.ewm import PairwiseEwmCov, VolAccumulator
 from algotrader.portfolio.signal_quality import information_coefficients
 from algotrader.portfolio.solve import solve_symmetric
 
+# numerical warnings (overflow, invalid) from the optimiser are bugs here
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
+
 
 def _frames(prices: np.ndarray, mu: np.ndarray) -> tuple[pl.DataFrame, pl.DataFrame]:
     names = [f"A{i}" for i in range(prices.shape[1])]

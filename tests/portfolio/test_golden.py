@@ -17,6 +17,9 @@ from algotrader.portfolio import OptimiserStream, analyse, run_batch
 RTOL = 1e-9
 GAP_REENTRY_ROWS = (103, 251, 425, 543)
 
+# numerical warnings (overflow, invalid) from the optimiser are bugs here
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
+
 
 @pytest.fixture(scope="module")
 def batch(golden: Any) -> dict[str, Any]:

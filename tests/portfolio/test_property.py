@@ -16,6 +16,9 @@ from algotrader.portfolio import (
     run_batch,
 )
 
+# numerical warnings (overflow, invalid) from the optimiser are bugs here
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
+
 
 @dataclass
 class Case:

@@ -13,11 +13,15 @@ through batch == stream).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.signal import lfilter
 
 from algotrader.portfolio.config import OptimiserConfig
 from algotrader.portfolio.core import (
+    UTILISATION_MIN_SIGNAL,
+    ZERO_SIGNAL_ATOL,
     CoreState,
     SolveStatus,
     _cap_turnover,
@@ -25,6 +29,7 @@ from algotrader.portfolio.core import (
     _solve_row,
     compact_matrix,
 )
+from algotrader.portfolio.solve import solve_symmetric
 
 #: Target size of one (L, N, N) stack, in float64 elements.
 STACK_ELEMENTS = 1_000_000
@@ -78,15 +83,68 @@ def _stack_matrices(
     var = xy_stack[:, diag, diag] * inv_w[:, None] - mean * mean
     ok = np.asarray((np.isfinite(var) & (var > cfg.min_corr_denom)).all(axis=1))
     lam = cfg.shrink
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # Rows with an undefined variance (not ``ok``) produce inf/NaN here and are redone
+    # by the per-row code; silence the warnings they raise on the way.
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         inv_sd = 1.0 / np.sqrt(var)
-    t = inv_sd * np.sqrt(lam * inv_w)[:, None]
-    u = mean * inv_sd * np.sqrt(lam)
-    a = xy_stack * (t[:, :, None] * t[:, None, :])
-    a -= u[:, :, None] * u[:, None, :]
-    np.clip(a, -lam, lam, out=a)
+        t = inv_sd * np.sqrt(lam * inv_w)[:, None]
+        u = mean * inv_sd * np.sqrt(lam)
+        a = xy_stack * (t[:, :, None] * t[:, None, :])
+        a -= u[:, :, None] * u[:, None, :]
+        np.clip(a, -lam, lam, out=a)
     a[:, diag, diag] = lam * 1.0 + (1.0 - lam)
     return a, ok
+
+
+def _generic_row(
+    state: CoreState,
+    cfg: OptimiserConfig,
+    a: np.ndarray,
+    mask: np.ndarray,
+    mu_row: np.ndarray,
+    sigma_row: np.ndarray,
+    out: dict[str, np.ndarray],
+    t: int,
+) -> None:
+    """One row whose matrix misses some asset (rare inside a run): the per-row logic."""
+    n = mu_row.shape[0]
+    if not mask.any():
+        state.prev_cash = np.full(n, np.nan)
+        out["status"][t], out["method"][t] = SolveStatus.DEGENERATE, "none"
+        return
+    m = mu_row[mask]
+    m[np.isnan(m)] = 0.0
+    bound = _cond_bound(state, cfg, int(mask.sum()))
+    status, pos, residual, util, method = _solve_row(a, m, cfg.denom_tol, bound)
+    cash = np.full(n, np.nan)
+    cash[mask] = pos / sigma_row[mask] if status is SolveStatus.VALID else 0.0
+    if status is SolveStatus.VALID and cfg.max_turnover is not None:
+        cash = _cap_turnover(cash, state.prev_cash, mask, cfg.max_turnover)
+    state.prev_cash = cash
+    out["cash"][t] = cash
+    out["utilisation"][t, mask] = util
+    out["residual"][t] = residual
+    out["status"][t], out["method"][t] = status, method
+
+
+def _full_row(
+    state: CoreState, cfg: OptimiserConfig, a: np.ndarray, m: np.ndarray, bound: float | None
+) -> tuple[SolveStatus, np.ndarray | None, np.ndarray, str]:
+    """Status, raw solution, normalised position and solver of a row with every asset.
+
+    Mirrors :func:`algotrader.portfolio.core._solve_row` step for step (same calls, same
+    roundings) but leaves the residual and the utilisation to a vectorised pass.
+    """
+    n = m.shape[0]
+    if float(np.abs(m).max()) <= ZERO_SIGNAL_ATOL:
+        return SolveStatus.ZERO_SIGNAL, None, np.zeros(n), "none"
+    x, method = solve_symmetric(a, m, cond_bound=bound)
+    if x is None:
+        return SolveStatus.DEGENERATE, None, np.zeros(n), method
+    d = float(m @ x)
+    if not (d > 0.0 and math.isfinite(d)) or math.sqrt(d) <= cfg.denom_tol:
+        return SolveStatus.DEGENERATE, x, np.zeros(n), method
+    return SolveStatus.VALID, x, x / math.sqrt(d), method
 
 
 def run_stack(
@@ -105,30 +163,52 @@ def run_stack(
     a_stack, full_ok = _stack_matrices(w_seq, x_seq, xy_stack, cfg)
     bound = _cond_bound(state, cfg, n)
     every = np.ones(n, dtype=bool)
+    signal = np.ascontiguousarray(
+        np.where(np.isnan(mu), 0.0, mu)
+    )  # rows contiguous, as the stream's
+    raw = np.full((n_rows, n), np.nan)
+    solved = np.zeros(n_rows, dtype=bool)
     for j in range(n_rows):
         t = start + j
-        if full_ok[j]:
-            a, mask = a_stack[j], every
-        else:
-            a, mask = compact_matrix(float(w_seq[j]), x_seq[j], xy_stack[j], cfg, every)
         state.step_count += 1
-        if not mask.any():
-            state.prev_cash = np.full(n, np.nan)
-            out["status"][t], out["method"][t] = SolveStatus.DEGENERATE, "none"
+        if not full_ok[j]:
+            a, mask = compact_matrix(float(w_seq[j]), x_seq[j], xy_stack[j], cfg, every)
+            _generic_row(state, cfg, a, mask, mu[j], sigma[j], out, t)
             continue
-        m = mu[j, mask]
-        m[np.isnan(m)] = 0.0
-        bound_j = bound if mask.all() else _cond_bound(state, cfg, int(mask.sum()))
-        status, pos, residual, util, method = _solve_row(a, m, cfg.denom_tol, bound_j)
-        cash = np.full(n, np.nan)
-        cash[mask] = pos / sigma[j, mask] if status is SolveStatus.VALID else 0.0
+        status, x, pos, method = _full_row(state, cfg, a_stack[j], signal[j], bound)
+        cash = pos / sigma[j] if status is SolveStatus.VALID else pos
         if status is SolveStatus.VALID and cfg.max_turnover is not None:
-            cash = _cap_turnover(cash, state.prev_cash, mask, cfg.max_turnover)
+            cash = _cap_turnover(cash, state.prev_cash, every, cfg.max_turnover)
         state.prev_cash = cash
         out["cash"][t] = cash
-        out["utilisation"][t, mask] = util
-        out["residual"][t] = residual
         out["status"][t], out["method"][t] = status, method
+        if status is SolveStatus.ZERO_SIGNAL:
+            out["residual"][t] = 0.0
+            out["utilisation"][t] = 0.0
+        elif x is not None:
+            raw[j], solved[j] = x, True
+    _residual_and_utilisation(a_stack, signal, raw, solved, out, start)
+
+
+def _residual_and_utilisation(
+    a_stack: np.ndarray,
+    signal: np.ndarray,
+    raw: np.ndarray,
+    solved: np.ndarray,
+    out: dict[str, np.ndarray],
+    start: int,
+) -> None:
+    """``||A x - m||`` and ``x_i / m_i`` of the solved full rows, vectorised."""
+    if not solved.any():
+        return
+    rows = np.flatnonzero(solved)
+    x, m = raw[rows], signal[rows]
+    res = np.matmul(a_stack[rows], x[:, :, None])[:, :, 0] - m
+    out["residual"][start + rows] = np.sqrt((res * res).sum(axis=1))
+    nz = np.abs(m) > UTILISATION_MIN_SIGNAL
+    util = np.full_like(x, np.nan)
+    util[nz] = x[nz] / m[nz]
+    out["utilisation"][start + rows] = util
 
 
 __all__ = ["eligible", "run_length", "run_stack"]

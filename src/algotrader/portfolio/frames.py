@@ -75,7 +75,10 @@ def _check_dates(dates: pl.Series, name: str) -> None:
 
 
 def _to_array(frame: pl.DataFrame, cols: list[str]) -> np.ndarray:
-    return frame.select(pl.col(cols).cast(pl.Float64)).to_numpy().astype(np.float64, copy=True)
+    # Row-major: the recursion reads one row at a time, and reductions over a row must see
+    # the same memory layout in batch and stream (strided BLAS dots round differently).
+    arr = frame.select(pl.col(cols).cast(pl.Float64)).to_numpy()
+    return np.array(arr, dtype=np.float64, order="C", copy=True)
 
 
 def _check_prices(p: np.ndarray, cols: list[str], max_nan_fraction: float) -> None:

@@ -108,5 +108,9 @@ def test_compute_metrics_skips_missing_inputs_and_rejects_unknown(general) -> No
     assert "returns_over_hodl" not in out and "sharpe" in out
     with pytest.raises(ConfigError, match="unknown metric"):
         compute_metrics(v, periods_per_year=ppy, names=["sharp"])
+    from algotrader.errors import DataError
+
+    with pytest.raises(DataError, match="needs at least 2 values"):
+        compute_metrics(np.ones(1), periods_per_year=ppy)
     with pytest.raises(ConfigError, match="needs turnover"):
         compute_metrics(v, periods_per_year=ppy, names=["annualised_turnover"])

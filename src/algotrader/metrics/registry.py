@@ -28,7 +28,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from algotrader.errors import ConfigError
+from algotrader.errors import ConfigError, DataError
 from algotrader.metrics import amm_family as amm
 from algotrader.metrics import returns_based as rb
 from algotrader.metrics import value_based as vb
@@ -328,6 +328,12 @@ def compute_metrics(
     """
     arr, was_1d = as_values(values)
     ppy = check_periods(periods_per_year)
+    if arr.shape[0] < 2:
+        raise DataError(
+            f"compute_metrics needs at least 2 values (one return), got {arr.shape[0]}",
+            key="values",
+            hint="pass the value path including its starting value",
+        )
     bench = {k: np.asarray(v, dtype=np.float64).reshape(-1) for k, v in (benchmarks or {}).items()}
     to = None if turnover is None else as_2d(turnover, "turnover")[0]
     pr = None if prices is None else np.asarray(prices, dtype=np.float64)

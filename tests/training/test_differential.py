@@ -32,6 +32,8 @@ CASES = [
     ("mean_reversion_channel", 3, {}, 9 * DAY),
     ("min_variance", 2, {}, 8 * DAY + 100),
     ("power_channel", 2, {"minimum_weight": 0.02}, 8 * DAY + 3),
+    # maximum_change / minimum_weight = 1: the block series would not converge -> product path
+    ("momentum", 2, {"minimum_weight": 1e-3, "maximum_change": 1e-3}, 8 * DAY + 9),
 ]
 
 
@@ -103,6 +105,14 @@ def test_fast_gradient_matches_forward_pass(
         np.testing.assert_allclose(
             np.asarray(gf[k]), np.asarray(gs[k]), rtol=1e-6, atol=1e-9, err_msg=k
         )
+
+
+def test_series_order_choice() -> None:
+    from algotrader.training.fast_objective import series_order
+
+    assert series_order(3e-4 / 0.05) == 12  # (7.5 * 0.006)^14 * 16 / 14 < 1e-17
+    assert series_order(1.0) is None
+    assert series_order(3e-4 / 0.025) > 12
 
 
 def test_unsupported_settings_fall_back() -> None:

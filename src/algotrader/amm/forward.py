@@ -51,6 +51,7 @@ import jax.numpy as jnp
 from algotrader.amm import params as P
 from algotrader.amm.arbitrage import StepInputs, fee_scan
 from algotrader.amm.metrics import metric_value
+from algotrader.amm.parallel import pack_rows, parallel_fee_path
 from algotrader.amm.reserves import (
     hodl_reserves,
     initial_reserves,
@@ -162,6 +163,14 @@ def _step_inputs(weights: Array, prices: Array, cfg: SimConfig, dyn: DynamicInpu
     )
 
 
+def _homogeneous(cfg: SimConfig, dyn: DynamicInputs) -> bool:
+    """No gas, no arbitrage-fee threshold, no injected trades: one minute is homogeneous
+    in the reserves, so the parallel adjoint (:mod:`algotrader.amm.parallel`) applies."""
+    no_gas = cfg.gas_cost == 0.0 and dyn.gas_cost is None
+    no_arb_fee = cfg.arb_fees == 0.0 and dyn.arb_fees is None
+    return no_gas and no_arb_fee and dyn.trades is None
+
+
 def _needs_scan(cfg: SimConfig, dyn: DynamicInputs) -> bool:
     return cfg.has_fees or not cfg.do_arb or any(x is not None for x in dyn)
 
@@ -185,7 +194,13 @@ def compute_reserves(
     elif _needs_scan(cfg, dyn):
         xs = _step_inputs(w_grid, p_grid, cfg, dyn)
         r0 = initial_reserves(w_grid[0], p_grid[0], v0)
-        res, volume = fee_scan(r0, xs, cfg, dyn.trades is not None, dyn.lp_supply is not None)
+        if _homogeneous(cfg, dyn):
+            rows = pack_rows(xs.prices, xs.w_prev, xs.w_next, xs.gamma, xs.lp_ratio[:, 0])
+            noise, split = cfg.noise_trader_ratio, cfg.protocol_fee_split
+            res, volume = parallel_fee_path(r0, rows, xs.do_arb, noise, split, -cfg.scan_unroll)
+        else:
+            with_lp = dyn.lp_supply is not None
+            res, volume = fee_scan(r0, xs, cfg, dyn.trades is not None, with_lp)
     else:
         grid_value = jnp.exp(zero_fee_log_value(w_grid, p_grid, v0))
         res = grid_value[:, None] * w_grid / p_grid

@@ -98,3 +98,16 @@ def test_max_combos_balanced_equal_counts() -> None:
     cv = CombinatorialPurgedCV(10, 2, max_combos=10)
     counts = np.bincount(cv.combos.ravel(), minlength=10)
     assert (counts == 2).all()
+
+
+def test_fixed_splits_wraps_nested_inner_cv() -> None:
+    from algotrader.cv import FixedSplits
+
+    wf = WalkForward(group_len=10, horizon=1, min_train_groups=4)
+    fold = wf.folds(n_samples=60)[0]
+    inner = wf.inner_cv(fold, n_test_groups=2, n_samples=60)
+    cv = FixedSplits(inner)
+    assert cv.get_n_splits() == len(inner) == 6
+    for (train, test), s in zip(cv.split(np.zeros((60, 1))), inner, strict=True):
+        np.testing.assert_array_equal(train, s.train)
+        np.testing.assert_array_equal(test, s.test)

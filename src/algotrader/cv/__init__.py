@@ -16,7 +16,13 @@ Example:
 from __future__ import annotations
 
 from algotrader.cv.combos import all_combinations, balanced_combinations, n_full_paths, path_ids
-from algotrader.cv.cpcv import CombinatorialPurgedCV, Split, build_splits, equal_groups
+from algotrader.cv.cpcv import (
+    CombinatorialPurgedCV,
+    FixedSplits,
+    Split,
+    build_splits,
+    equal_groups,
+)
 from algotrader.cv.labels import (
     contiguous_blocks,
     embargo_mask,
@@ -28,6 +34,7 @@ from algotrader.cv.walk_forward import Fold, WalkForward
 
 __all__ = [
     "CombinatorialPurgedCV",
+    "FixedSplits",
     "Fold",
     "Split",
     "WalkForward",

@@ -289,3 +289,27 @@ class CombinatorialPurgedCV:
             f"CombinatorialPurgedCV(n_groups={self.n_groups}, n_test_groups={self.n_test_groups}, "
             f"horizon={self.horizon}, embargo_len={self.embargo_len}, max_combos={self.max_combos})"
         )
+
+
+class FixedSplits:
+    """Precomputed splits behind the scikit-learn splitter protocol (e.g. a nested inner CPCV).
+
+    Example:
+        >>> s = FixedSplits([Split(np.array([0, 1]), np.array([2]), (1,), (0,))])
+        >>> s.get_n_splits(), [t.tolist() for _, t in s.split()]
+        (1, [[2]])
+    """
+
+    def __init__(self, splits: Sequence[Split]) -> None:
+        self.splits = list(splits)
+
+    def get_n_splits(self, X: object = None, y: object = None, groups: object = None) -> int:
+        """Number of splits."""
+        return len(self.splits)
+
+    def split(
+        self, X: object = None, y: object = None, groups: object = None
+    ) -> Iterator[tuple[IntArray, IntArray]]:
+        """Yield ``(train, test)`` index arrays; the arguments are ignored."""
+        for s in self.splits:
+            yield s.train, s.test

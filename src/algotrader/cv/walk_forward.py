@@ -211,7 +211,8 @@ class WalkForward:
         test block**: a sample whose label overlaps an outer test label is removed from
         inner training *and* inner testing, so no outer test information reaches tuning.
         Inside, the usual CPCV purge and embargo (``embargo_len``) apply between inner
-        test and inner training groups. Path ids refer to the inner combinations.
+        test and inner training groups. Path ids refer to the inner combinations. Wrap the
+        result in :class:`algotrader.cv.FixedSplits` to hand it to optuna or ``GridSearchCV``.
 
         Raises:
             ConfigError: fewer than ``n_test_groups + 1`` training groups in the fold.

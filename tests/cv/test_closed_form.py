@@ -111,3 +111,17 @@ def test_fixed_splits_wraps_nested_inner_cv() -> None:
     for (train, test), s in zip(cv.split(np.zeros((60, 1))), inner, strict=True):
         np.testing.assert_array_equal(train, s.train)
         np.testing.assert_array_equal(test, s.test)
+
+
+def test_walk_forward_train_on_remainder() -> None:
+    # 3 warm-up samples, 2 leftover samples (3, 4), groups of 4 starting at 5
+    base = WalkForward(warmup_len=3, group_len=4).folds(n_samples=13)[0]
+    keep = WalkForward(warmup_len=3, group_len=4, train_on_remainder=True).folds(n_samples=13)[0]
+    assert base.train.tolist() == [0, 1, 2, 5, 6, 7, 8]
+    assert keep.train.tolist() == list(range(9))
+    excl = WalkForward(warmup_len=3, group_len=4, train_on_remainder=True, exclude_warmup=True)
+    assert excl.folds(n_samples=13)[0].train.tolist() == [5, 6, 7, 8]
+    wf = WalkForward(warmup_len=3, group_len=4, train_on_remainder=True, min_train_groups=2)
+    inner = wf.inner_cv(wf.folds(n_samples=17)[0], n_test_groups=1, n_samples=17)
+    assert all({3, 4} <= set(s.train.tolist()) for s in inner)
+    assert all(not ({3, 4} & set(s.test.tolist())) for s in inner)

@@ -75,6 +75,10 @@ class WalkForward:
         embargo_len: samples embargoed after each test block in the **inner** CPCV
             (:meth:`inner_cv`); outer training precedes the test, so nothing to embargo there.
         exclude_warmup: drop the warm-up from training too.
+        train_on_remainder: also train on the leading remainder (the samples between the
+            warm-up and the first group), which the seed-004 layout otherwise drops; it is
+            treated like the warm-up (training only, expanding mode, not with
+            ``exclude_warmup``).
         train_groups: ``None`` for an expanding window, else the number of groups in a
             rolling window.
         min_train_groups: first test group index (at least this many groups before it).
@@ -90,6 +94,7 @@ class WalkForward:
         horizon: int = 0,
         embargo_len: int = 0,
         exclude_warmup: bool = False,
+        train_on_remainder: bool = False,
         train_groups: int | None = None,
         min_train_groups: int = 1,
         t0: ArrayLike | None = None,
@@ -103,6 +108,7 @@ class WalkForward:
         self.horizon = check_non_negative_int(horizon, "horizon", "label length in samples")
         self.embargo_len = check_non_negative_int(embargo_len, "embargo_len", "samples after test")
         self.exclude_warmup = bool(exclude_warmup)
+        self.train_on_remainder = bool(train_on_remainder)
         if train_groups is not None and (int(train_groups) != train_groups or train_groups < 1):
             raise ConfigError(
                 f"train_groups must be None (expanding) or >= 1, got {train_groups!r}",
@@ -148,15 +154,18 @@ class WalkForward:
         lo = 0 if self.train_groups is None else max(0, g - self.train_groups)
         return list(range(lo, g))
 
-    def _uses_warmup(self) -> bool:
-        return self.train_groups is None and not self.exclude_warmup and self.warmup_len > 0
+    def _prefix_len(self, groups: list[IntArray]) -> int:
+        """Length of the training-only prefix: warm-up (and remainder if asked), or 0."""
+        if self.train_groups is not None or self.exclude_warmup:
+            return 0
+        return int(groups[0][0]) if self.train_on_remainder else self.warmup_len
 
     def folds(self, X: ArrayLike | None = None, *, n_samples: int | None = None) -> list[Fold]:
         """Every outer fold, oldest test group first."""
         n = self._n(X, n_samples)
         t0, t1 = label_intervals(n, horizon=self.horizon, t0=self.t0, t1=self.t1)
         groups = self.groups(n)
-        if self.min_train_groups == 0 and not self._uses_warmup():
+        if self.min_train_groups == 0 and self._prefix_len(groups) == 0:
             raise ConfigError(
                 "min_train_groups=0 leaves the first fold without training data",
                 key="min_train_groups",
@@ -168,8 +177,7 @@ class WalkForward:
             train = np.zeros(n, dtype=bool)
             for h in ids:
                 train[groups[h]] = True
-            if self._uses_warmup():
-                train[: self.warmup_len] = True
+            train[: self._prefix_len(groups)] = True
             keep = purge_and_embargo(train, groups[g], t0, t1, embargo_len=0)
             out.append(Fold(np.flatnonzero(keep).astype(np.int64), groups[g], g, tuple(ids)))
         if not out:
@@ -232,8 +240,7 @@ class WalkForward:
         for h in ids:
             universe[all_groups[h]] = True
         warm = np.zeros(n, dtype=bool)
-        if self._uses_warmup():
-            warm[: self.warmup_len] = True
+        warm[: self._prefix_len(all_groups)] = True
         universe |= warm
         universe &= ~overlaps_test(fold.test, t0, t1)
         universe &= ~embargo_mask(fold.test, t0, t1, self.embargo_len)

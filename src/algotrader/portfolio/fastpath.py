@@ -32,7 +32,7 @@ from algotrader.portfolio.core import (
 from algotrader.portfolio.solve import solve_symmetric
 
 #: Target size of one (L, N, N) stack, in float64 elements.
-STACK_ELEMENTS = 1_000_000
+STACK_ELEMENTS = 262_144
 
 
 def run_length(n_assets: int) -> int:

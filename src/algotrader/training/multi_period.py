@@ -75,8 +75,11 @@ def period_specs(
     step = length * (1.0 - overlap_fraction)
     out = []
     for i in range(n_periods):
-        a = round(i * step)
-        b = total_length if i == n_periods - 1 else round(i * step + length)
+        if overlap_fraction == 0.0:
+            a, b = i * total_length // n_periods, (i + 1) * total_length // n_periods
+        else:
+            a = int(np.floor(i * step))
+            b = total_length if i == n_periods - 1 else int(np.floor(i * step + length))
         out.append(PeriodSpec(i, a, b))
     return out
 

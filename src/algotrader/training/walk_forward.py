@@ -149,8 +149,10 @@ def adjusted_sharpe(
 
     Example:
         >>> r = np.array([0.01, 0.0, 0.02, 0.01])
-        >>> round(adjusted_sharpe(r, 0.0, 10**12, 0.05), 6) == round(float(np.sqrt(365) * r.mean() / r.std()), 6)
-        True
+        >>> float(np.sqrt(365) * r.mean() / r.std())  # unadjusted
+        27.018512172212592
+        >>> round(adjusted_sharpe(r, 0.0, 365, 0.05), 4)  # haircut 3 sqrt(2 ln 40 / 365) = 0.4265 per day
+        -1125.3688
     """
     r = np.asarray(oos_daily_returns, dtype=np.float64)
     if not math.isfinite(rademacher) or r.size < 2 or n_days < 1:

@@ -78,6 +78,9 @@ def register(amm_app: typer.Typer) -> None:
         from algotrader.training.amm_run import load_run_config, make_job, train_job
         from algotrader.training.optuna_search import OptunaResult
 
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # trials show in the summary
         st = state()
         run = load_run_config(config)
         job = make_job(run, _window(run, prices))

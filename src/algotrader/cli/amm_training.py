@@ -75,10 +75,10 @@ def register(amm_app: typer.Typer) -> None:
         temperature: float = typer.Option(1.0, "--temperature", help="Softmin temperature."),
     ) -> None:
         """Train a pool by gradient ascent (or Optuna, per optimisation_settings.method)."""
+        import optuna
+
         from algotrader.training.amm_run import load_run_config, make_job, train_job
         from algotrader.training.optuna_search import OptunaResult
-
-        import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # trials show in the summary
         st = state()

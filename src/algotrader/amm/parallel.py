@@ -21,10 +21,9 @@ scan over affine maps, and the input cotangents come from one vectorised VJP.
 
 Example:
     >>> import jax.numpy as jnp
-    >>> x = jnp.array([[1.21, 1.0, 0.0, 0.0, 0.0, 0.0, 0.5, 0.5, 0.997, 1.0]])
-    >>> x = x.at[0, 2:4].set(jnp.log(x[0, :2]) - jnp.log(0.5))
-    >>> x = x.at[0, 4:6].set(x[0, 2:4])
-    >>> path, vol = parallel_fee_path(jnp.array([1.0, 1.0]), x, jnp.array([True]), 0.0, 0.0, 4)
+    >>> p = jnp.array([[1.0, 1.0], [1.21, 1.0]]); w = jnp.full((2, 2), 0.5)
+    >>> x = pack_rows(p[1:], w[:-1], w[1:], jnp.array([0.997]), jnp.ones(1))
+    >>> path, vol = parallel_fee_path(jnp.array([1.0, 1.0]), x, jnp.array([True]), 0.0, 0.0, -1)
     >>> bool(path[1, 0] < 1.0 < path[1, 1]), bool(vol[1] > 0)
     (True, True)
 """
@@ -42,6 +41,37 @@ from algotrader.amm.arbitrage import PassCosts, _pass_many, _pass_two
 Array = jax.Array
 
 
+def _pass_two_ratio(
+    res: Array, prices: Array, k: Any, wh0: Any, c: PassCosts, noise: float, split: float
+) -> tuple[Array, Array]:
+    """Two-asset pass with one log and one exp.
+
+    ``r = exp(s_1 - s_0) = (R_1 / R_0) k`` with ``k = (p_1 w_0) / (p_0 w_1)``; the
+    profitable direction has ``rho = gamma max(r, 1/r) > 1``, ``L = log rho``,
+    ``e = exp(wh_out L)``: the paid-in reserve grows by ``(e - 1) / gamma`` and the
+    other is multiplied by ``e / rho`` (= ``exp(-wh_in L)``).
+    """
+    ratio = res[1] / res[0] * k
+    zero_in = ratio > 1.0
+    rho = c.gamma * jnp.where(zero_in, ratio, 1.0 / ratio)
+    big_l = jnp.log(rho)
+    wh_in = jnp.where(zero_in, wh0, 1.0 - wh0)
+    e = jnp.exp((1.0 - wh_in) * big_l)
+    gain = (e - 1.0) / c.gamma
+    keep_out = e / rho
+    v0, v1 = res[0] * prices[0], res[1] * prices[1]
+    v_in, v_out = jnp.where(zero_in, v0, v1), jnp.where(zero_in, v1, v0)
+    inbound, outbound = v_in * gain, v_out * (1.0 - keep_out)
+    ok = (rho > 1.0) & (outbound - inbound - c.gas_cost >= 0.5 * c.arb_fees * (inbound + outbound))
+    execute = ok & c.do_arb
+    f_in = 1.0 + gain * (1.0 - split * (1.0 - c.gamma))
+    factors = jnp.stack([jnp.where(zero_in, f_in, keep_out), jnp.where(zero_in, keep_out, f_in)])
+    if noise > 0.0:
+        gamma_eff = 1.0 - (1.0 - c.gamma) * (1.0 - split)
+        factors = factors * (1.0 + noise * (1.0 - gamma_eff) * inbound / (v0 + v1))
+    return jnp.where(execute, res * factors, res), jnp.where(execute, inbound, 0.0)
+
+
 def _layout(n: int) -> tuple[int, int]:
     """Width of one pass's pair-weight block and of a packed step row."""
     mix = 1 if n == 2 else n
@@ -53,21 +83,21 @@ def _step(
 ) -> tuple[tuple[Array, Array], Array]:
     """One minute (two passes) from a packed row ``x``; homogeneous in ``res``."""
     n = res.shape[-1]
+    if n == 2:
+        costs = PassCosts(x[6], 0.0, 0.0, do_arb)
+        new, v1 = _pass_two_ratio(res, x[:2], x[2], x[4], costs, noise, split)
+        new = new * x[7]
+        new, v2 = _pass_two_ratio(new, x[:2], x[3], x[5], costs, noise, split)
+        return (new, jnp.log(new)), v1 + v2
     mix, _ = _layout(n)
     p, sa, sb = x[:n], x[n : 2 * n], x[2 * n : 3 * n]
     ma, mb = x[3 * n : 3 * n + mix], x[3 * n + mix : 3 * n + 2 * mix]
     gamma, lp = x[3 * n + 2 * mix], x[3 * n + 2 * mix + 1]
     costs = PassCosts(gamma, 0.0, 0.0, do_arb)
     kw = {"noise": noise, "split": split}
-
-    def one(carry: tuple[Array, Array], shift: Array, m: Array) -> Any:
-        if n == 2:
-            return _pass_two(carry[0], carry[1], p, shift, m[0], costs, **kw)
-        return _pass_many(carry[0], carry[1], p, shift, m, costs, **kw)
-
-    carry, v1 = one((res, log_res), sa, ma)
+    carry, v1 = _pass_many(res, log_res, p, sa, ma, costs, **kw)
     carry = (carry[0] * lp, carry[1] + jnp.log(lp))
-    carry, v2 = one(carry, sb, mb)
+    carry, v2 = _pass_many(carry[0], carry[1], p, sb, mb, costs, **kw)
     return carry, v1 + v2
 
 
@@ -146,6 +176,8 @@ def _sequential(
 ) -> tuple[Array, Array]:
     """The plain ``lax.scan`` (one minute per iteration), columns unpacked outside the loop."""
     n = r0.shape[0]
+    if n == 2:
+        return _sequential_two(r0, x, do_arb, noise, split, unroll)
     mix, _ = _layout(n)
     cols = (
         x[:, :n],
@@ -177,6 +209,23 @@ def _sequential(
     return jnp.concatenate([r0[None], path]), jnp.concatenate([zero, vol])
 
 
+def _sequential_two(
+    r0: Array, x: Array, do_arb: Array, noise: float, split: float, unroll: int
+) -> tuple[Array, Array]:
+    cols = (x[:, :2], x[:, 2], x[:, 3], x[:, 4], x[:, 5], x[:, 6], x[:, 7], do_arb)
+
+    def body(res: Array, xs: tuple[Array, ...]) -> Any:
+        p, ka, kb, wa, wb, gamma, lp, d = xs
+        costs = PassCosts(gamma, 0.0, 0.0, d)
+        res, v1 = _pass_two_ratio(res, p, ka, wa, costs, noise, split)
+        res, v2 = _pass_two_ratio(res * lp, p, kb, wb, costs, noise, split)
+        return res, (res, v1 + v2)
+
+    _, (path, vol) = jax.lax.scan(body, r0, cols, unroll=unroll)
+    zero = jnp.zeros((1,), r0.dtype)
+    return jnp.concatenate([r0[None], path]), jnp.concatenate([zero, vol])
+
+
 def _step_r(r: Array, x: Array, d: Any, noise: float, split: float) -> tuple[Array, Array]:
     (new, _), vol = _step(r, jnp.log(r), x, d, noise, split)
     return new, vol
@@ -196,9 +245,10 @@ def parallel_fee_path(
 ) -> tuple[Array, Array]:
     """Reserves ``(M + 1, n)`` and inbound notional ``(M + 1,)`` for packed rows ``x (M, m)``.
 
-    Row layout of ``x`` (see :func:`pack_rows`): prices ``n``, pass-1 shift ``n``,
-    pass-2 shift ``n``, pass-1 and pass-2 pair weights (1 column each for two assets,
-    else ``n``), ``gamma``, LP ratio.  ``do_arb`` is ``(M,)`` bool.  ``block > 0`` runs
+    Row layout of ``x`` (see :func:`pack_rows`): for two assets ``p_0, p_1, k_1, k_2,
+    wh_1, wh_2, gamma, lp`` (``k = p_1 w_0 / (p_0 w_1)`` and ``wh = w_0 / (w_0 + w_1)``
+    of each pass); otherwise prices ``n``, pass-1 shift ``n``, pass-2 shift ``n``
+    (``log p - log w``), pass-1 and pass-2 weights ``n`` each, ``gamma``, LP ratio.  ``do_arb`` is ``(M,)`` bool.  ``block > 0`` runs
     the block-parallel forward with blocks of that many minutes; ``block <= 0`` the
     sequential scan unrolled ``-block`` times (faster on a small CPU).  Either way the
     gradient uses the parallel adjoint.
@@ -243,6 +293,16 @@ parallel_fee_path.defvjp(_fwd, _bwd)
 
 def pack_rows(prices: Array, w_prev: Array, w_next: Array, gamma: Array, lp_ratio: Array) -> Array:
     """Packed per-minute rows ``(M, m)`` for :func:`parallel_fee_path` (see its layout)."""
+    if prices.shape[1] == 2:
+
+        def k(w: Array) -> Array:
+            return (prices[:, 1] * w[:, 0]) / (prices[:, 0] * w[:, 1])
+
+        def mix(w: Array) -> Array:
+            return w[:, 0] / (w[:, 0] + w[:, 1])
+
+        cols = [prices[:, 0], prices[:, 1], k(w_prev), k(w_next), mix(w_prev), mix(w_next)]
+        return jnp.stack([*cols, gamma, lp_ratio.reshape(-1)], axis=1)
     log_p = jnp.log(prices)
     shift_a = log_p - jnp.log(w_prev)
     shift_b = log_p - jnp.log(w_next)

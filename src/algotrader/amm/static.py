@@ -53,7 +53,7 @@ class SimConfig:
     use_alt_lamb: bool = False
     use_pre_exp_scaling: bool = True
     return_val: str = "daily_log_sharpe"
-    scan_unroll: int = 8
+    scan_unroll: int = 16
 
     def __post_init__(self) -> None:
         if self.n_assets < 2:

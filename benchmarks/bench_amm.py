@@ -67,22 +67,31 @@ def _time(fn: Callable[[], Any], repeats: int) -> tuple[float, float]:
     return steady, max(first - steady, 0.0)
 
 
+def _forward_case(cfg: amm.SimConfig, params: Any, prices: jax.Array) -> Callable[[], Any]:
+    def run(p: Any, s: int, x: jax.Array) -> dict[str, jax.Array]:
+        out = amm.forward_pass(p, s, x, cfg)
+        return {k: out[k] for k in ("weights", "reserves", "value")}
+
+    fn = jax.jit(run)
+    return lambda: fn(params, BURN_IN, prices)
+
+
+def _grad_case(cfg: amm.SimConfig, params: Any, prices: jax.Array) -> Callable[[], Any]:
+    def objective(p: Any, s: int, x: jax.Array) -> jax.Array:
+        return amm.objective(p, s, x, cfg)
+
+    fn = jax.jit(jax.value_and_grad(objective))
+    return lambda: fn(params, BURN_IN, prices)
+
+
 def _cases(n: int, steps: int) -> dict[str, Callable[[], Any]]:
     prices = _prices(n, steps)
     params = {k: jnp.asarray(v[0]) for k, v in amm.init_params("momentum", n).items()}
     out: dict[str, Callable[[], Any]] = {}
     for fee_label, fee in (("0 fee", 0.0), ("30 bp", 0.003)):
         cfg = amm.SimConfig(rule="momentum", n_assets=n, bout_length=steps + 1, fees=fee)
-        fwd = jax.jit(
-            lambda p, s, x, cfg=cfg: {
-                k: v
-                for k, v in amm.forward_pass(p, s, x, cfg).items()
-                if k in ("weights", "reserves", "value")
-            }
-        )
-        grad = jax.jit(jax.value_and_grad(lambda p, s, x, cfg=cfg: amm.objective(p, s, x, cfg)))
-        out[f"forward, {fee_label}"] = lambda f=fwd: f(params, BURN_IN, prices)
-        out[f"value+grad, {fee_label}"] = lambda g=grad: g(params, BURN_IN, prices)
+        out[f"forward, {fee_label}"] = _forward_case(cfg, params, prices)
+        out[f"value+grad, {fee_label}"] = _grad_case(cfg, params, prices)
     return out
 
 

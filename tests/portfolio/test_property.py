@@ -177,3 +177,40 @@ def test_scaling_prices_changes_nothing(case: Case, scale: float) -> None:
     scaled = run_batch(p3, m3, case.cfg)
     assert list(scaled.status) == list(base.status)
     _close(scaled.cash, base.cash)
+
+
+@settings(max_examples=40, deadline=None)
+@given(cases(), st.integers(1, 60))
+def test_batch_equals_stream_with_small_stacks(case: Case, stack_elements: int) -> None:
+    """Runs of gap-free rows are split into many stacks: boundaries change nothing."""
+    from unittest import mock
+
+    from algotrader.portfolio import fastpath
+
+    with mock.patch.object(fastpath, "STACK_ELEMENTS", stack_elements):
+        p, m = case.frames()
+        batch = run_batch(p, m, case.cfg)
+    cash, status, _ = _stream_outputs(case)
+    np.testing.assert_array_equal(cash, batch.cash[case.split :])
+    assert status == list(batch.status[case.split :])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n_assets", [17, 40])
+def test_batch_equals_stream_on_long_gap_free_history(n_assets: int) -> None:
+    rng = np.random.default_rng(n_assets)
+    t_len = 700
+    rets = 0.01 * (0.5 * rng.standard_normal((t_len, 1)) + rng.standard_normal((t_len, n_assets)))
+    prices = 100.0 * np.exp(np.cumsum(rets, axis=0))
+    mu = rng.standard_normal((t_len, n_assets))
+    mu[[200, 201]] = 0.0
+    prices[650, 3] = np.nan  # a late gap switches to the dense state mid-history
+    cfg = OptimiserConfig(vola=10, corr=25, clip=3.0, shrink=0.6, aum=1.0, max_turnover=300.0)
+    case = Case(prices, mu, cfg, split=120)
+    p, m = case.frames()
+    batch = run_batch(p, m, cfg)
+    cash, status, vola = _stream_outputs(case)
+    np.testing.assert_array_equal(cash, batch.cash[case.split :])
+    np.testing.assert_array_equal(vola, batch.vola[case.split :])
+    assert status == list(batch.status[case.split :])
+    assert (batch.status == "valid").sum() > 600

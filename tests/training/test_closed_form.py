@@ -244,15 +244,21 @@ def test_walk_forward_statistics_closed_form() -> None:
     assert np.isnan(walk_forward_efficiency(-1.0, 1.0)) and np.isnan(
         walk_forward_efficiency(0.0, 1.0)
     )
-    # identical strategies: max over s is the single strategy; E[sigma . r]/T -> 0 for constant r
-    r = np.ones((2, 1000)) * 0.01
-    assert abs(rademacher_complexity(r, n_draws=2000)) < 0.01 * 0.1
-    # two opposite strategies: E|mean(sigma r)| = |r| E|mean(sigma)| ~ |r| sqrt(2/(pi T))
-    opp = np.stack([np.full(400, 0.01), np.full(400, -0.01)])
-    expected = 0.01 * np.sqrt(2 / (np.pi * 400))
+    rng = np.random.default_rng(0)
+    # identical strategies: max over s is the single path; E[sigma . x] = 0
+    same = np.tile(rng.normal(0, 0.01, 500), (2, 1))
+    assert abs(rademacher_complexity(same, n_draws=4000)) < 3 / np.sqrt(500 * 4000) * 3
+    # a path and its negation (standardised +-1): E|mean(sigma x)| ~ sqrt(2 / (pi T))
+    alt = np.array([0.01, -0.01] * 200)
+    opp = np.stack([alt, -alt])
+    sd = alt.std(ddof=1)
+    expected = np.sqrt(2 / (np.pi * 400)) * 0.01 / sd
     assert rademacher_complexity(opp, n_draws=4000) == pytest.approx(expected, rel=0.1)
+    assert np.isnan(rademacher_complexity(np.ones((2, 10))))  # constant paths: undefined
+    assert np.isnan(rademacher_complexity(np.ones((1, 10))))
     daily = np.array([0.01, -0.005, 0.02, 0.0, 0.004])
+    sharpe = np.sqrt(365) * daily.mean() / daily.std()
     haircut = 2 * 0.001 + 3 * np.sqrt(2 * np.log(2 / 0.05) / 100)
     assert adjusted_sharpe(daily, 0.001, 100, 0.05) == pytest.approx(
-        np.sqrt(365) * (daily.mean() - haircut) / daily.std()
+        sharpe - np.sqrt(365) * haircut
     )

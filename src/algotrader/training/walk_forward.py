@@ -34,8 +34,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from algotrader.errors import ConfigError
+from algotrader.errors import ConfigError, DataError
 from algotrader.io import write_json_atomic
+from algotrader.metrics import adjusted_sharpe_bound
+from algotrader.metrics import rademacher_complexity as _rademacher
+from algotrader.metrics import walk_forward_efficiency as _wfe
 from algotrader.training.problem import TrainingProblem
 from algotrader.training.settings import OptimisationSettings, WalkForwardSettings
 from algotrader.training.trainer import Callback, TrainResult, train
@@ -124,35 +127,42 @@ class CycleHooks(Protocol):
 
 
 def rademacher_complexity(returns: np.ndarray, n_draws: int = 1000, seed: int = 0) -> float:
-    """Empirical Rademacher complexity ``E_sigma[max_s (1/T) sum_t sigma_t r_s(t)]``.
+    """Rademacher complexity of ``returns`` (S strategies x T periods), in per-period Sharpe units.
 
-    ``returns`` is (S, T): S strategies (training checkpoints), T periods. NaN if
-    fewer than 2 strategies or periods.
+    :func:`algotrader.metrics.rademacher_complexity` on the standardised paths
+    (``E_sigma[max_s (1/T) sum_t sigma_t x_s(t) / sd_s]``); NaN when it is undefined
+    (fewer than 2 strategies or periods, NaN, or a constant path).
 
     Example:
-        >>> r = np.zeros((3, 50))
-        >>> rademacher_complexity(r)
-        0.0
+        >>> r = np.array([[0.01, -0.01] * 50, [-0.01, 0.01] * 50])
+        >>> 0.0 < rademacher_complexity(r) < 0.2
+        True
     """
     r = np.asarray(returns, dtype=np.float64)
-    if r.ndim != 2 or r.shape[0] < 2 or r.shape[1] < 2 or not np.isfinite(r).all():
+    if r.ndim != 2 or r.shape[0] < 2 or r.shape[1] < 2:
         return float("nan")
-    rng = np.random.default_rng(seed)
-    sigma = rng.choice(np.array([-1.0, 1.0]), size=(n_draws, r.shape[1]))
-    return float(np.mean(np.max(sigma @ r.T, axis=1)) / r.shape[1])
+    try:
+        return float(_rademacher(r.T, n_draws=n_draws, seed=seed, standardise=True))
+    except DataError as exc:
+        logger.warning("Rademacher complexity undefined: %s", exc)
+        return float("nan")
 
 
 def adjusted_sharpe(
     oos_daily_returns: np.ndarray, rademacher: float, n_days: int, delta: float
 ) -> float:
-    """Rademacher-adjusted annualised OOS Sharpe, haircut in daily-return units.
+    """Rademacher-adjusted annualised OOS Sharpe (:func:`algotrader.metrics.adjusted_sharpe_bound`).
+
+    ``S_oos - sqrt(365) (2 R + 3 sqrt(2 ln(2/delta) / T))`` with ``S_oos`` the
+    annualised Sharpe of the OOS daily returns, ``R`` in per-day Sharpe units and
+    ``T = n_days`` the periods of the paths ``R`` was measured on.
 
     Example:
         >>> r = np.array([0.01, 0.0, 0.02, 0.01])
-        >>> float(np.sqrt(365) * r.mean() / r.std())  # unadjusted
-        27.018512172212592
-        >>> round(adjusted_sharpe(r, 0.0, 365, 0.05), 4)  # haircut 3 sqrt(2 ln 40 / 365) = 0.4265 per day
-        -1125.3688
+        >>> round(float(np.sqrt(365) * r.mean() / r.std()), 4)  # unadjusted
+        27.0185
+        >>> round(adjusted_sharpe(r, 0.0, 365, 0.05), 4)  # minus sqrt(365) * 3 sqrt(2 ln 40 / 365)
+        18.8699
     """
     r = np.asarray(oos_daily_returns, dtype=np.float64)
     if not math.isfinite(rademacher) or r.size < 2 or n_days < 1:
@@ -160,15 +170,19 @@ def adjusted_sharpe(
     sd = float(np.std(r))
     if sd <= 1e-12:
         return float("nan")
-    haircut = 2.0 * rademacher + 3.0 * math.sqrt(2.0 * math.log(2.0 / delta) / n_days)
-    return math.sqrt(365.0) * (float(np.mean(r)) - haircut) / sd
+    sharpe = math.sqrt(365.0) * float(np.mean(r)) / sd
+    return float(
+        adjusted_sharpe_bound(
+            sharpe, rademacher=rademacher, n_periods=n_days, periods_per_year=365.0, delta=delta
+        )
+    )
 
 
 def walk_forward_efficiency(is_value: float, oos_value: float) -> float:
-    """``OOS / IS``; NaN when IS <= 0 or either is not finite."""
-    if not (math.isfinite(is_value) and math.isfinite(oos_value)) or is_value <= 0:
+    """``OOS / IS`` (:func:`algotrader.metrics.walk_forward_efficiency`); NaN when IS <= 0."""
+    if not math.isfinite(is_value):
         return float("nan")
-    return oos_value / is_value
+    return float(_wfe([is_value], [oos_value])[0])
 
 
 @dataclass

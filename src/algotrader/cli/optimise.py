@@ -10,7 +10,6 @@ import typer
 from rich.table import Table
 
 from algotrader.cli._common import state
-from algotrader.portfolio.io import optimise_files
 
 
 class Mode(StrEnum):
@@ -57,6 +56,8 @@ def optimise(
     ),
 ) -> None:
     """Cash/risk positions, vola and status per row, as CSV + Parquet, and summary.json."""
+    from algotrader.portfolio.io import optimise_files  # heavy: imported when the stage runs
+
     st = state()
     with st.progress() as prog:
         task = prog.add_task("optimise", total=None)

@@ -36,7 +36,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from algotrader.amm.arbitrage import PassCosts, _pass_many, _pass_two
+from algotrader.amm.arbitrage import PassCosts
 
 Array = jax.Array
 
@@ -72,6 +72,47 @@ def _pass_two_ratio(
     return jnp.where(execute, res * factors, res), jnp.where(execute, inbound, 0.0)
 
 
+def _pass_many_ratio(
+    res: Array,
+    prices: Array,
+    shift: Array,
+    weights: Array,
+    c: PassCosts,
+    noise: float,
+    split: float,
+) -> tuple[Array, Array]:
+    """``n``-asset pass with ``n`` logs and ``n^2`` exps (no per-pair logarithms).
+
+    ``L = log gamma + s_j - s_i`` from ``s = log R + shift``; ``e = exp(wh_j L)``; the
+    paid-in reserve grows by ``(e - 1)/gamma`` and the paid-out one is multiplied by
+    ``e / rho`` with ``rho = gamma r_j / r_i`` (``r = R p / w``), i.e. ``exp(-wh_i L)``.
+    """
+    s = jnp.log(res) + shift
+    r = res * prices / weights
+    big_l = jnp.log(c.gamma) + s[None, :] - s[:, None]
+    rho = c.gamma * r[None, :] / r[:, None]
+    wh_in = weights[:, None] / (weights[:, None] + weights[None, :])
+    e = jnp.exp((1.0 - wh_in) * big_l)
+    gain = (e - 1.0) / c.gamma
+    keep_out = e / rho
+    notional = res * prices
+    inbound_m = notional[:, None] * gain
+    outbound_m = notional[None, :] * (1.0 - keep_out)
+    valid = big_l > 0.0
+    profit = jnp.where(valid, outbound_m - inbound_m, 0.0)
+    best = jnp.max(profit)
+    sel = ((profit == best) & valid).astype(res.dtype)
+    inbound, outbound = jnp.sum(sel * inbound_m), jnp.sum(sel * outbound_m)
+    ok = jnp.any(sel > 0) & (best - c.gas_cost >= 0.5 * c.arb_fees * (inbound + outbound))
+    keep = 1.0 - split * (1.0 - c.gamma)
+    factors = 1.0 + jnp.sum(sel * gain, axis=1) * keep + jnp.sum(sel * (keep_out - 1.0), axis=0)
+    if noise > 0.0:
+        gamma_eff = 1.0 - (1.0 - c.gamma) * (1.0 - split)
+        factors = factors * (1.0 + noise * (1.0 - gamma_eff) * inbound / jnp.sum(notional))
+    execute = ok & c.do_arb
+    return jnp.where(execute, res * factors, res), jnp.where(execute, inbound, 0.0)
+
+
 def _layout(n: int) -> tuple[int, int]:
     """Width of one pass's pair-weight block and of a packed step row."""
     mix = 1 if n == 2 else n
@@ -94,11 +135,9 @@ def _step(
     ma, mb = x[3 * n : 3 * n + mix], x[3 * n + mix : 3 * n + 2 * mix]
     gamma, lp = x[3 * n + 2 * mix], x[3 * n + 2 * mix + 1]
     costs = PassCosts(gamma, 0.0, 0.0, do_arb)
-    kw = {"noise": noise, "split": split}
-    carry, v1 = _pass_many(res, log_res, p, sa, ma, costs, **kw)
-    carry = (carry[0] * lp, carry[1] + jnp.log(lp))
-    carry, v2 = _pass_many(carry[0], carry[1], p, sb, mb, costs, **kw)
-    return carry, v1 + v2
+    new, v1 = _pass_many_ratio(res, p, sa, ma, costs, noise, split)
+    new, v2 = _pass_many_ratio(new * lp, p, sb, mb, costs, noise, split)
+    return (new, jnp.log(new)), v1 + v2
 
 
 def _blocks(x: Array, do_arb: Array, block: int) -> tuple[Array, Array, int]:
@@ -189,22 +228,15 @@ def _sequential(
         x[:, 3 * n + 2 * mix + 1],
         do_arb,
     )
-    kw = {"noise": noise, "split": split}
 
-    def one(carry: tuple[Array, Array], p: Array, shift: Array, m: Array, c: PassCosts) -> Any:
-        if n == 2:
-            return _pass_two(carry[0], carry[1], p, shift, m[0], c, **kw)
-        return _pass_many(carry[0], carry[1], p, shift, m, c, **kw)
-
-    def body(carry: tuple[Array, Array], xs: tuple[Array, ...]) -> Any:
+    def body(res: Array, xs: tuple[Array, ...]) -> Any:
         p, sa, sb, ma, mb, gamma, lp, d = xs
         costs = PassCosts(gamma, 0.0, 0.0, d)
-        carry, v1 = one(carry, p, sa, ma, costs)
-        carry = (carry[0] * lp, carry[1] + jnp.log(lp))
-        carry, v2 = one(carry, p, sb, mb, costs)
-        return carry, (carry[0], v1 + v2)
+        res, v1 = _pass_many_ratio(res, p, sa, ma, costs, noise, split)
+        res, v2 = _pass_many_ratio(res * lp, p, sb, mb, costs, noise, split)
+        return res, (res, v1 + v2)
 
-    _, (path, vol) = jax.lax.scan(body, (r0, jnp.log(r0)), cols, unroll=unroll)
+    _, (path, vol) = jax.lax.scan(body, r0, cols, unroll=unroll)
     zero = jnp.zeros((1,), r0.dtype)
     return jnp.concatenate([r0[None], path]), jnp.concatenate([zero, vol])
 

@@ -85,7 +85,11 @@ def cycle_spans(
         )
     lead = end_row - n_days * rows_per_day  # rows before the first whole day (from the end)
     wf = WalkForward(
-        group_len=group, train_groups=1 if mode == "rolling" else None, min_train_groups=1
+        group_len=group,
+        warmup_len=n_days - group * (n_cycles + 1),  # leading days left out, never trained on
+        exclude_warmup=True,
+        train_groups=1 if mode == "rolling" else None,
+        min_train_groups=1,
     )
     spans = []
     for i, fold in enumerate(wf.folds(n_samples=n_days)):

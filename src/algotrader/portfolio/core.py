@@ -37,6 +37,7 @@ from algotrader.portfolio.ewm import (
     VolAccumulator,
     correlation_from_cov,
     ewm_std,
+    outer_into,
 )
 from algotrader.portfolio.factor import FactorModel
 from algotrader.portfolio.solve import solve_symmetric
@@ -203,11 +204,31 @@ def compact_matrix(
     lam = cfg.shrink
     t = inv_sd * np.sqrt(lam * inv_w)
     u = mean[mask] * inv_sd * np.sqrt(lam)
-    a = sub * np.outer(t, t)
-    a -= np.outer(u, u)
+    return shrunk_from_sums(sub, t, u, lam), mask
+
+
+def shrunk_from_sums(
+    xy: np.ndarray,
+    t: np.ndarray,
+    u: np.ndarray,
+    lam: float,
+    out: np.ndarray | None = None,
+    tmp: np.ndarray | None = None,
+) -> np.ndarray:
+    """``clip(xy_ij t_i t_j - u_i u_j, +-lam)`` with diagonal ``1``: (n, n) from (n,) ``t``, ``u``.
+
+    The one kernel that builds the solved matrix, in the stream and in the batch
+    (:mod:`algotrader.portfolio.fastpath` passes preallocated C-ordered ``out`` / ``tmp``
+    buffers of shape (n, n) to avoid temporaries; the numbers do not depend on them).
+    """
+    n = t.shape[0]
+    a = np.empty((n, n)) if out is None else out
+    work = np.empty((n, n)) if tmp is None else tmp
+    np.multiply(xy, outer_into(t, t, work), out=a)
+    np.subtract(a, outer_into(u, u, work), out=a)
     np.clip(a, -lam, lam, out=a)
-    a.flat[:: a.shape[0] + 1] = lam * 1.0 + (1.0 - lam)
-    return a, mask
+    a.flat[:: n + 1] = lam * 1.0 + (1.0 - lam)
+    return a
 
 
 def _window_matrix(state: CoreState, cc: SlidingWindowConfig, mask: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import blas
 from scipy.signal import lfilter
 
 
@@ -113,6 +114,29 @@ def ewm_std(sums: np.ndarray, n: np.ndarray, min_samples: int | np.ndarray) -> n
     return out
 
 
+def outer_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out[i, j] = x[i] * y[j]`` for ``x`` (n,), ``y`` (m,) into C-ordered ``out`` (n, m).
+
+    BLAS ``dger`` on a zeroed buffer: each entry is the correctly rounded product, as in
+    ``np.outer`` (``0 + x y`` is exact with or without FMA), except that an exact zero
+    product is ``+0.0``; it is several times faster than numpy's broadcast product. Used
+    for every outer product of the recursion so batch and stream share the same bits.
+
+    Example:
+        >>> import numpy as np
+        >>> outer_into(np.array([1.0, 2.0]), np.array([3.0, 4.0, 5.0]), np.empty((2, 3)))
+        array([[ 3.,  4.,  5.],
+               [ 6.,  8., 10.]])
+    """
+    out.fill(0.0)
+    if out.size == 0:
+        return out
+    res = blas.dger(1.0, y, x, a=out.T, overwrite_a=1)
+    if not np.may_share_memory(res, out):  # BLAS worked on a copy (non-contiguous out)
+        out[...] = res.T
+    return out
+
+
 @dataclass
 class PairwiseEwmCov:
     """Pairwise-complete EWM covariance accumulators.
@@ -177,7 +201,7 @@ class PairwiseEwmCov:
             self.x += np.outer(v, p)
             if not self.warm:
                 self.n += np.outer(present, present)
-        self.xy += np.outer(v, v)
+        self.xy += outer_into(v, v, np.empty_like(self.xy))
         if not self.warm and int(self.n.min()) >= min_samples:
             self.warm = True
 
@@ -232,4 +256,10 @@ def correlation_from_cov(
     return corr, diag_ok
 
 
-__all__ = ["PairwiseEwmCov", "VolAccumulator", "correlation_from_cov", "ewm_std"]
+__all__ = [
+    "PairwiseEwmCov",
+    "VolAccumulator",
+    "correlation_from_cov",
+    "ewm_std",
+    "outer_into",
+]

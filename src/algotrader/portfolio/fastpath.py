@@ -1,19 +1,23 @@
-"""Batch-only kernel: a run of gap-free EWMA rows processed as a stack.
+"""Batch-only kernel: a run of gap-free EWMA rows processed with preallocated buffers.
 
 While no row has had a gap, the pairwise EWM state is compact (one weight sum ``w``,
-a vector ``x`` and the matrix ``xy``) and every asset is tradeable, so a run of rows can
-be processed with few numpy calls: ``w`` and ``x`` follow their recursions in
-``scipy.signal.lfilter`` (same roundings as the per-row update), ``xy`` is stacked row by
-row, the shrunk correlations of the whole run are built with the elementwise operations of
-:func:`algotrader.portfolio.core.compact_matrix` on a (L, N, N) stack (L chosen so the
-stack stays a few MB: memory is still O(N^2)), and each row is then solved with the very
-function the stream uses. The results are bit-identical to the per-row path (property-tested
-through batch == stream).
+a vector ``x`` and the matrix ``xy``) and every asset is tradeable. For a run of such
+rows, every per-asset quantity is computed for the whole run at once: ``w``, ``x`` and
+the diagonal of ``xy`` follow their recursions in ``scipy.signal.lfilter`` (same two
+roundings per step as the per-row update), then means, variances and the scalings
+``t``, ``u`` of :func:`algotrader.portfolio.core.compact_matrix` are (L, N) elementwise
+operations. Only the O(N^2) work is left per row, done in place in cache-resident
+buffers: the rank-one update of ``xy``, the shrunk correlation
+(:func:`algotrader.portfolio.core.shrunk_from_sums`, the stream's own kernel), the
+Cholesky factor copied into a Fortran-ordered buffer and the solve. Memory is O(N^2 + L N);
+results are bit-identical to the per-row stream path (property-tested through
+batch == stream).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.signal import lfilter
@@ -28,16 +32,18 @@ from algotrader.portfolio.core import (
     _cond_bound,
     _solve_row,
     compact_matrix,
+    shrunk_from_sums,
 )
+from algotrader.portfolio.ewm import outer_into
 from algotrader.portfolio.solve import solve_symmetric
 
-#: Target size of one (L, N, N) stack, in float64 elements.
+#: Target size of the (L, N) per-run arrays, in float64 elements.
 STACK_ELEMENTS = 262_144
 
 
 def run_length(n_assets: int) -> int:
-    """Rows per stack for ``n_assets`` assets (at least 1)."""
-    return max(1, min(128, STACK_ELEMENTS // max(n_assets * n_assets, 1)))
+    """Rows per run for ``n_assets`` assets (at least 1)."""
+    return max(1, min(1024, STACK_ELEMENTS // max(n_assets, 1)))
 
 
 def eligible(state: CoreState, cfg: OptimiserConfig) -> bool:
@@ -52,48 +58,49 @@ def eligible(state: CoreState, cfg: OptimiserConfig) -> bool:
     )
 
 
-def _advance_sums(
-    state: CoreState, radj: np.ndarray, beta: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Update the compact pair sums over the rows of ``radj`` (L, N); per-row snapshots."""
+def _ewm(values: np.ndarray, start: np.ndarray, beta: float) -> np.ndarray:
+    """``y_j = beta * y_{j-1} + v_j`` along the last axis from ``y_{-1} = start``."""
+    y, _ = lfilter([1.0], [1.0, -beta], values, axis=-1, zi=start * beta)
+    return np.asarray(y)
+
+
+@dataclass(frozen=True)
+class _RunVectors:
+    """Per-row vectors of a run: weight sums (L,), ``x`` sums (L, N), scalings and ``ok``."""
+
+    w: np.ndarray
+    x: np.ndarray
+    t: np.ndarray
+    u: np.ndarray
+    ok: np.ndarray
+
+
+def _run_vectors(state: CoreState, radj: np.ndarray, cfg: OptimiserConfig) -> _RunVectors:
+    """Every per-asset quantity of :func:`compact_matrix` for the rows of ``radj`` (L, N).
+
+    Advances ``w`` and ``x`` of the compact state to the last row (``xy`` is advanced
+    row by row by :func:`run_stack`). Rows with an undefined variance (not ``ok``) produce
+    inf/NaN scalings here and are redone by the per-row code.
+    """
     pair = state.pair
     assert pair is not None
-    n_rows, n = radj.shape
-    w_seq, _ = lfilter([1.0], [1.0, -beta], np.ones(n_rows), zi=pair.w[0] * beta)
-    x_seq, _ = lfilter([1.0], [1.0, -beta], radj.T, axis=-1, zi=pair.x * beta)
-    xy_stack = np.empty((n_rows, n, n))
-    xy = pair.xy
-    for j in range(n_rows):
-        xy *= beta
-        xy += np.outer(radj[j], radj[j])
-        xy_stack[j] = xy
+    beta = 1.0 - 2.0 / (2.0 * cfg.corr + 2.0)
+    n_rows = radj.shape[0]
+    w_seq = _ewm(np.ones(n_rows), pair.w[0], beta)
+    x_seq = np.ascontiguousarray(_ewm(radj.T, pair.x, beta).T)
+    diag = np.ascontiguousarray(_ewm((radj * radj).T, np.diagonal(pair.xy)[:, None], beta).T)
     pair.w[0, 0] = w_seq[-1]
-    pair.x[:, 0] = x_seq[:, -1]
-    return w_seq, np.ascontiguousarray(x_seq.T), xy_stack
-
-
-def _stack_matrices(
-    w_seq: np.ndarray, x_seq: np.ndarray, xy_stack: np.ndarray, cfg: OptimiserConfig
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`compact_matrix` for every row with all assets; returns ``(A, full_ok)``."""
-    n = xy_stack.shape[1]
-    diag = np.arange(n)
+    pair.x[:, 0] = x_seq[-1]
     inv_w = 1.0 / w_seq
     mean = x_seq * inv_w[:, None]
-    var = xy_stack[:, diag, diag] * inv_w[:, None] - mean * mean
+    var = diag * inv_w[:, None] - mean * mean
     ok = np.asarray((np.isfinite(var) & (var > cfg.min_corr_denom)).all(axis=1))
     lam = cfg.shrink
-    # Rows with an undefined variance (not ``ok``) produce inf/NaN here and are redone
-    # by the per-row code; silence the warnings they raise on the way.
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         inv_sd = 1.0 / np.sqrt(var)
         t = inv_sd * np.sqrt(lam * inv_w)[:, None]
         u = mean * inv_sd * np.sqrt(lam)
-        a = xy_stack * (t[:, :, None] * t[:, None, :])
-        a -= u[:, :, None] * u[:, None, :]
-        np.clip(a, -lam, lam, out=a)
-    a[:, diag, diag] = lam * 1.0 + (1.0 - lam)
-    return a, ok
+    return _RunVectors(w_seq, x_seq, t, u, ok)
 
 
 def _generic_row(
@@ -128,23 +135,30 @@ def _generic_row(
 
 
 def _full_row(
-    state: CoreState, cfg: OptimiserConfig, a: np.ndarray, m: np.ndarray, bound: float | None
-) -> tuple[SolveStatus, np.ndarray | None, np.ndarray, str]:
-    """Status, raw solution, normalised position and solver of a row with every asset.
+    cfg: OptimiserConfig,
+    a: np.ndarray,
+    m: np.ndarray,
+    bound: float | None,
+    work: np.ndarray,
+) -> tuple[SolveStatus, np.ndarray, float, np.ndarray, str]:
+    """Status, normalised position, residual, raw solution and solver of a full row.
 
     Mirrors :func:`algotrader.portfolio.core._solve_row` step for step (same calls, same
-    roundings) but leaves the residual and the utilisation to a vectorised pass.
+    roundings); the raw solution (NaN when none) feeds the vectorised utilisation
+    (zero-signal rows get a utilisation of 0 there).
     """
     n = m.shape[0]
     if float(np.abs(m).max()) <= ZERO_SIGNAL_ATOL:
-        return SolveStatus.ZERO_SIGNAL, None, np.zeros(n), "none"
-    x, method = solve_symmetric(a, m, cond_bound=bound)
+        return SolveStatus.ZERO_SIGNAL, np.zeros(n), 0.0, np.full(n, np.nan), "none"
+    x, method = solve_symmetric(a, m, cond_bound=bound, work=work)
     if x is None:
-        return SolveStatus.DEGENERATE, None, np.zeros(n), method
+        return SolveStatus.DEGENERATE, np.zeros(n), math.nan, np.full(n, np.nan), method
+    res = a @ x - m
+    residual = math.sqrt(float(res @ res))
     d = float(m @ x)
     if not (d > 0.0 and math.isfinite(d)) or math.sqrt(d) <= cfg.denom_tol:
-        return SolveStatus.DEGENERATE, x, np.zeros(n), method
-    return SolveStatus.VALID, x, x / math.sqrt(d), method
+        return SolveStatus.DEGENERATE, np.zeros(n), residual, x, method
+    return SolveStatus.VALID, x / math.sqrt(d), residual, x, method
 
 
 def run_stack(
@@ -157,54 +171,49 @@ def run_stack(
     start: int,
 ) -> None:
     """Process rows ``start .. start + L - 1`` (arrays (L, N), every asset tradeable)."""
+    pair = state.pair
+    assert pair is not None
     beta = 1.0 - 2.0 / (2.0 * cfg.corr + 2.0)
     n_rows, n = radj.shape
-    w_seq, x_seq, xy_stack = _advance_sums(state, radj, beta)
-    a_stack, full_ok = _stack_matrices(w_seq, x_seq, xy_stack, cfg)
+    vec = _run_vectors(state, radj, cfg)
     bound = _cond_bound(state, cfg, n)
     every = np.ones(n, dtype=bool)
-    signal = np.ascontiguousarray(
-        np.where(np.isnan(mu), 0.0, mu)
-    )  # rows contiguous, as the stream's
+    signal = np.ascontiguousarray(np.where(np.isnan(mu), 0.0, mu))  # contiguous rows
     raw = np.full((n_rows, n), np.nan)
-    solved = np.zeros(n_rows, dtype=bool)
+    xy = pair.xy
+    a, tmp, work = np.empty((n, n)), np.empty((n, n)), np.empty((n, n), order="F")
     for j in range(n_rows):
         t = start + j
         state.step_count += 1
-        if not full_ok[j]:
-            a, mask = compact_matrix(float(w_seq[j]), x_seq[j], xy_stack[j], cfg, every)
-            _generic_row(state, cfg, a, mask, mu[j], sigma[j], out, t)
+        r = radj[j]
+        xy *= beta
+        xy += outer_into(r, r, tmp)  # as PairwiseEwmCov.update
+        if not vec.ok[j]:
+            sub, mask = compact_matrix(float(vec.w[j]), vec.x[j], xy, cfg, every)
+            _generic_row(state, cfg, sub, mask, mu[j], sigma[j], out, t)
             continue
-        status, x, pos, method = _full_row(state, cfg, a_stack[j], signal[j], bound)
+        shrunk_from_sums(xy, vec.t[j], vec.u[j], cfg.shrink, out=a, tmp=tmp)
+        status, pos, residual, raw[j], method = _full_row(cfg, a, signal[j], bound, work)
         cash = pos / sigma[j] if status is SolveStatus.VALID else pos
         if status is SolveStatus.VALID and cfg.max_turnover is not None:
             cash = _cap_turnover(cash, state.prev_cash, every, cfg.max_turnover)
         state.prev_cash = cash
         out["cash"][t] = cash
+        out["residual"][t] = residual
         out["status"][t], out["method"][t] = status, method
-        if status is SolveStatus.ZERO_SIGNAL:
-            out["residual"][t] = 0.0
-            out["utilisation"][t] = 0.0
-        elif x is not None:
-            raw[j], solved[j] = x, True
-    _residual_and_utilisation(a_stack, signal, raw, solved, out, start)
+    _utilisation(raw, signal, vec.ok, out, start)
+    zero = np.flatnonzero(vec.ok & (out["status"][start : start + n_rows] == "zero_signal"))
+    out["utilisation"][start + zero] = 0.0
 
 
-def _residual_and_utilisation(
-    a_stack: np.ndarray,
-    signal: np.ndarray,
-    raw: np.ndarray,
-    solved: np.ndarray,
-    out: dict[str, np.ndarray],
-    start: int,
+def _utilisation(
+    raw: np.ndarray, signal: np.ndarray, full: np.ndarray, out: dict[str, np.ndarray], start: int
 ) -> None:
-    """``||A x - m||`` and ``x_i / m_i`` of the solved full rows, vectorised."""
-    if not solved.any():
+    """``x_i / m_i`` where ``|m_i| > 1e-14`` (NaN elsewhere) for the full rows, vectorised."""
+    rows = np.flatnonzero(full)
+    if rows.size == 0:
         return
-    rows = np.flatnonzero(solved)
     x, m = raw[rows], signal[rows]
-    res = np.matmul(a_stack[rows], x[:, :, None])[:, :, 0] - m
-    out["residual"][start + rows] = np.sqrt((res * res).sum(axis=1))
     nz = np.abs(m) > UTILISATION_MIN_SIGNAL
     util = np.full_like(x, np.nan)
     util[nz] = x[nz] / m[nz]

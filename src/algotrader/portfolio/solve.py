@@ -32,21 +32,34 @@ COND_LIMIT = 1e12
 
 
 def solve_symmetric(
-    a: np.ndarray, m: np.ndarray, *, cond_bound: float | None = None
+    a: np.ndarray,
+    m: np.ndarray,
+    *,
+    cond_bound: float | None = None,
+    work: np.ndarray | None = None,
 ) -> tuple[np.ndarray | None, str]:
     """Solve ``a x = m`` for symmetric ``a`` of shape (n, n); ``m`` of shape (n,).
+
+    The Cholesky path copies ``a.T`` (a plain copy for a row-major ``a``) into a
+    column-major buffer and factors its lower triangle in place (i.e. it reads the upper
+    triangle of ``a``; the other triangle is neither read nor zeroed).
 
     Args:
         cond_bound: a proven upper bound of ``cond(a)`` when ``a`` is positive definite
             (e.g. ``(shrink * n + 1 - shrink) / (1 - shrink)`` for a shrunk exact
             correlation matrix); when it is below :data:`COND_LIMIT` the ``pocon`` estimate
             is skipped.
+        work: optional Fortran-ordered float64 buffer of shape (n, n) that receives the
+            factor (saves one allocation per call; results do not depend on it).
 
     Returns:
         ``(x, method)`` with ``method`` in ``{"cholesky", "eigen", "singular"}``;
         ``x`` is None when ``a`` has no usable direction (``"singular"``).
     """
-    factor, info = lapack.dpotrf(a, lower=1, clean=1, overwrite_a=0)
+    n = a.shape[0]
+    work = np.empty((n, n), order="F") if work is None else work
+    np.copyto(work, a.T)
+    factor, info = lapack.dpotrf(work, lower=1, clean=0, overwrite_a=1)
     if info == 0:
         if cond_bound is not None and cond_bound <= COND_LIMIT:
             rcond = 1.0

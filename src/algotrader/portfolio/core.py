@@ -226,7 +226,8 @@ def shrunk_from_sums(
     work = np.empty((n, n)) if tmp is None else tmp
     np.multiply(xy, outer_into(t, t, work), out=a)
     np.subtract(a, outer_into(u, u, work), out=a)
-    np.clip(a, -lam, lam, out=a)
+    np.minimum(a, lam, out=a)  # = np.clip(a, -lam, lam), without its Python dispatch
+    np.maximum(a, -lam, out=a)
     a.flat[:: n + 1] = lam * 1.0 + (1.0 - lam)
     return a
 

@@ -70,14 +70,22 @@ class VolAccumulator:
         t_len = x.shape[0]
         obs = np.isfinite(x)
         u = np.where(obs, x, 0.0)
-        w = obs.astype(np.float64)
-        inputs = np.stack([u, u * u, w, w])  # (4, T, K, N)
-        out = np.empty_like(inputs)
-        for j, decay in enumerate((beta, beta, beta, beta * beta)):
-            flat = np.ascontiguousarray(np.moveaxis(inputs[j], 0, -1)).reshape(-1, t_len)
-            zi = (self.sums[j] * decay).reshape(-1, 1)
-            y, _ = lfilter([1.0], [1.0, -decay], flat, axis=-1, zi=zi)
-            out[j] = np.moveaxis(y.reshape(*x.shape[1:], t_len), -1, 0)
+        out = np.empty((4, *x.shape))
+        flat = out.reshape(4, t_len, -1)
+        start = self.sums.reshape(4, 1, -1)
+        decays = (beta, beta, beta, beta * beta)
+        _filter_rows(u.reshape(t_len, -1), start[0], decays[0], flat[0])
+        _filter_rows((u * u).reshape(t_len, -1), start[1], decays[1], flat[1])
+        same_start = bool(np.all(start[2:] == start[2:, :, :1]))
+        if same_start and bool(obs.all()):
+            # Every series sees the same weights from the same start: filter one, broadcast.
+            for j in (2, 3):
+                _filter_rows(np.ones((t_len, 1)), start[j, :, :1], decays[j], flat[j, :, :1])
+                flat[j] = flat[j, :, :1]
+        else:
+            w = obs.astype(np.float64).reshape(t_len, -1)
+            for j in (2, 3):
+                _filter_rows(w, start[j], decays[j], flat[j])
         counts = self.n + np.cumsum(obs, axis=0)
         if t_len:
             self.sums = out[:, -1].copy()
@@ -91,6 +99,17 @@ class VolAccumulator:
         """
         out = ewm_std(self.sums, self.n, min_samples)
         return out[0] if out.shape[0] == 1 else out
+
+
+def _filter_rows(values: np.ndarray, start: np.ndarray, decay: float, out: np.ndarray) -> None:
+    """``y_t = decay * y_{t-1} + v_t`` down the rows of ``values`` (T, M) from ``start`` (1, M).
+
+    ``scipy.signal.lfilter`` along axis 0 (strided, no transposing copies); writes ``out``.
+    """
+    if values.shape[0] == 0:
+        return
+    y, _ = lfilter([1.0], [1.0, -decay], values, axis=0, zi=start * decay)
+    out[...] = y
 
 
 def ewm_std(sums: np.ndarray, n: np.ndarray, min_samples: int | np.ndarray) -> np.ndarray:

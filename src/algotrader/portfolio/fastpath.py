@@ -138,17 +138,19 @@ def _full_row(
     cfg: OptimiserConfig,
     a: np.ndarray,
     m: np.ndarray,
+    zero_signal: bool,
     bound: float | None,
     work: np.ndarray,
 ) -> tuple[SolveStatus, np.ndarray, float, np.ndarray, str]:
     """Status, normalised position, residual, raw solution and solver of a full row.
 
     Mirrors :func:`algotrader.portfolio.core._solve_row` step for step (same calls, same
-    roundings); the raw solution (NaN when none) feeds the vectorised utilisation
-    (zero-signal rows get a utilisation of 0 there).
+    roundings; ``zero_signal`` is its ``max|m| <= 1e-8`` test, vectorised by the caller);
+    the raw solution (NaN when none) feeds the vectorised utilisation (zero-signal rows
+    get a utilisation of 0 there).
     """
     n = m.shape[0]
-    if float(np.abs(m).max()) <= ZERO_SIGNAL_ATOL:
+    if zero_signal:
         return SolveStatus.ZERO_SIGNAL, np.zeros(n), 0.0, np.full(n, np.nan), "none"
     x, method = solve_symmetric(a, m, cond_bound=bound, work=work)
     if x is None:
@@ -179,7 +181,15 @@ def run_stack(
     bound = _cond_bound(state, cfg, n)
     every = np.ones(n, dtype=bool)
     signal = np.ascontiguousarray(np.where(np.isnan(mu), 0.0, mu))  # contiguous rows
+    zero = np.abs(signal).max(axis=1, initial=0.0) <= ZERO_SIGNAL_ATOL
     raw = np.full((n_rows, n), np.nan)
+    cash_out, res_out, status_out, method_out = (
+        out["cash"],
+        out["residual"],
+        out["status"],
+        out["method"],
+    )
+    cap, valid = cfg.max_turnover, SolveStatus.VALID
     xy = pair.xy
     a, tmp, work = np.empty((n, n)), np.empty((n, n)), np.empty((n, n), order="F")
     for j in range(n_rows):
@@ -193,17 +203,18 @@ def run_stack(
             _generic_row(state, cfg, sub, mask, mu[j], sigma[j], out, t)
             continue
         shrunk_from_sums(xy, vec.t[j], vec.u[j], cfg.shrink, out=a, tmp=tmp)
-        status, pos, residual, raw[j], method = _full_row(cfg, a, signal[j], bound, work)
-        cash = pos / sigma[j] if status is SolveStatus.VALID else pos
-        if status is SolveStatus.VALID and cfg.max_turnover is not None:
-            cash = _cap_turnover(cash, state.prev_cash, every, cfg.max_turnover)
+        status, pos, res_out[t], raw[j], method = _full_row(
+            cfg, a, signal[j], bool(zero[j]), bound, work
+        )
+        cash = pos / sigma[j] if status is valid else pos
+        if cap is not None and status is valid:
+            cash = _cap_turnover(cash, state.prev_cash, every, cap)
         state.prev_cash = cash
-        out["cash"][t] = cash
-        out["residual"][t] = residual
-        out["status"][t], out["method"][t] = status, method
+        cash_out[t] = cash
+        status_out[t], method_out[t] = status, method
     _utilisation(raw, signal, vec.ok, out, start)
-    zero = np.flatnonzero(vec.ok & (out["status"][start : start + n_rows] == "zero_signal"))
-    out["utilisation"][start + zero] = 0.0
+    zero_rows = np.flatnonzero(vec.ok & zero)
+    out["utilisation"][start + zero_rows] = 0.0
 
 
 def _utilisation(

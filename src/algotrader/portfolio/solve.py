@@ -68,7 +68,7 @@ def solve_symmetric(
             rcond, _ = lapack.dpocon(factor, anorm, uplo="L")
         if rcond * COND_LIMIT >= 1.0:
             x, _ = lapack.dpotrs(factor, m, lower=1)
-            return np.asarray(x, dtype=np.float64), "cholesky"
+            return x, "cholesky"
     return _eigen_solve(a, m)
 
 

@@ -228,7 +228,7 @@ def shrunk_from_sums(
     np.subtract(a, outer_into(u, u, work), out=a)
     np.minimum(a, lam, out=a)  # = np.clip(a, -lam, lam), without its Python dispatch
     np.maximum(a, -lam, out=a)
-    a.flat[:: n + 1] = lam * 1.0 + (1.0 - lam)
+    a.reshape(-1)[:: n + 1] = lam * 1.0 + (1.0 - lam)  # the diagonal (a is C-contiguous)
     return a
 
 

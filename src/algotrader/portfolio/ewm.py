@@ -136,10 +136,11 @@ def ewm_std(sums: np.ndarray, n: np.ndarray, min_samples: int | np.ndarray) -> n
 def outer_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``out[i, j] = x[i] * y[j]`` for ``x`` (n,), ``y`` (m,) into C-ordered ``out`` (n, m).
 
-    BLAS ``dger`` on a zeroed buffer: each entry is the correctly rounded product, as in
-    ``np.outer`` (``0 + x y`` is exact with or without FMA), except that an exact zero
-    product is ``+0.0``; it is several times faster than numpy's broadcast product. Used
-    for every outer product of the recursion so batch and stream share the same bits.
+    BLAS ``dgemm`` with inner dimension 1 and ``beta = 0``: each entry is the correctly
+    rounded product, as in ``np.outer`` (``0 + x y`` is exact with or without FMA), except
+    that an exact zero product may be ``+0.0``; about three times faster than numpy's
+    broadcast product at n = 100. Used for every outer product of the recursion so batch
+    and stream share the same bits.
 
     Example:
         >>> import numpy as np
@@ -147,12 +148,12 @@ def outer_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> np.ndarray:
         array([[ 3.,  4.,  5.],
                [ 6.,  8., 10.]])
     """
-    out.fill(0.0)
     if out.size == 0:
         return out
-    res = blas.dger(1.0, y, x, a=out.T, overwrite_a=1)
-    if not np.may_share_memory(res, out):  # BLAS worked on a copy (non-contiguous out)
-        out[...] = res.T
+    if out.flags.c_contiguous:  # in place: out.T is column-major, out.T = y x'
+        blas.dgemm(1.0, y[:, None], x[None, :], beta=0.0, c=out.T, overwrite_c=1)
+    else:
+        out[...] = np.outer(x, y)
     return out
 
 

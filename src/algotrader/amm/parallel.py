@@ -304,19 +304,29 @@ def _bwd(noise: float, split: float, block: int, resid: Any, cts: Any) -> Any:
     path, x, do_arb = resid
     ct_path, ct_vol = cts
     prev = path[:-1]
-    step = partial(_step_r, noise=noise, split=split)
-    jac_r, jac_v = jax.vmap(jax.jacfwd(step, argnums=0), in_axes=(0, 0, 0))(prev, x, do_arb)
-    # a_{t-1} = J_t^T a_t + J^v_t ct_vol_t + ct_path_{t-1}; solved backwards in time.
-    mats = jnp.swapaxes(jac_r, 1, 2)
-    bias = ct_path[:-1] + jac_v * ct_vol[1:, None]
     n = path.shape[1]
-    a_last = ct_path[-1]
+    step = partial(_step_r, noise=noise, split=split)
+    # one linearisation per minute, reused for the Jacobian rows and the final cotangent
+    _, vjp = jax.vmap(lambda r, xx, d: jax.vjp(lambda rr, q: step(rr, q, d), r, xx))(
+        prev, x, do_arb
+    )
+    eye = jnp.eye(n, dtype=path.dtype)
+
+    def rows(f: Any) -> Array:
+        """``J^T`` of one minute: cotangent of R_{t-1} for each unit cotangent of R_t."""
+        return jax.vmap(lambda e: f((e, jnp.zeros((), path.dtype)))[0])(eye)
+
+    def vol_row(f: Any) -> Array:
+        return f((jnp.zeros((n,), path.dtype), jnp.ones((), path.dtype)))[0]
+
+    mats = jnp.swapaxes(jax.vmap(rows)(vjp), 1, 2)  # J_t^T
+    bias = ct_path[:-1] + jax.vmap(vol_row)(vjp) * ct_vol[1:, None]
+    # a_{t-1} = J_t^T a_t + J^v_t ct_vol_t + ct_path_{t-1}; solved backwards in time.
     elems_a = jnp.concatenate([jnp.zeros((1, n, n), path.dtype), mats[::-1]], axis=0)
-    elems_b = jnp.concatenate([a_last[None], bias[::-1]], axis=0)
+    elems_b = jnp.concatenate([ct_path[-1][None], bias[::-1]], axis=0)
     _, adj_rev = jax.lax.associative_scan(_compose, (elems_a, elems_b))
     adj = adj_rev[::-1]  # adj[t] = total cotangent of R_t, t = 0..M
-    _, vjp = jax.vmap(lambda r, xx, d: jax.vjp(lambda q: step(r, q, d), xx))(prev, x, do_arb)
-    ct_x = jax.vmap(lambda f, a, v: f((a, v))[0])(vjp, adj[1:], ct_vol[1:])
+    ct_x = jax.vmap(lambda f, a, v: f((a, v))[1])(vjp, adj[1:], ct_vol[1:])
     return adj[0], ct_x, None
 
 

@@ -104,12 +104,14 @@ class VolAccumulator:
 def _filter_rows(values: np.ndarray, start: np.ndarray, decay: float, out: np.ndarray) -> None:
     """``y_t = decay * y_{t-1} + v_t`` down the rows of ``values`` (T, M) from ``start`` (1, M).
 
-    ``scipy.signal.lfilter`` along axis 0 (strided, no transposing copies); writes ``out``.
+    ``scipy.signal.lfilter`` on a contiguous transposed copy (each series contiguous: about
+    twice as fast as filtering along the strided axis 0); writes ``out``.
     """
     if values.shape[0] == 0:
         return
-    y, _ = lfilter([1.0], [1.0, -decay], values, axis=0, zi=start * decay)
-    out[...] = y
+    series = np.ascontiguousarray(values.T)
+    y, _ = lfilter([1.0], [1.0, -decay], series, axis=-1, zi=(start * decay).T)
+    out[...] = y.T
 
 
 def ewm_std(sums: np.ndarray, n: np.ndarray, min_samples: int | np.ndarray) -> np.ndarray:
@@ -123,13 +125,18 @@ def ewm_std(sums: np.ndarray, n: np.ndarray, min_samples: int | np.ndarray) -> n
     sx, sx2, sw, sw2 = sums
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = sx / sw
-        var = np.maximum(sx2 / sw - mean * mean, 0.0)
-        sw_sq = sw * sw
+        mean *= mean
+        out = sx2 / sw
+        out -= mean  # sx2/sw - (sx/sw)^2
+        np.maximum(out, 0.0, out=out)
+        sw_sq = np.multiply(sw, sw, out=mean)
         denom = sw_sq - sw2
-        out = np.sqrt(var * sw_sq / denom)
-    out[~(denom > 0.0)] = np.nan
-    out[n == 1] = 0.0
-    out[(n < min_samples) | (n < 1)] = np.nan
+        out *= sw_sq
+        out /= denom
+        np.sqrt(out, out=out)
+    np.copyto(out, np.nan, where=~(denom > 0.0))
+    np.copyto(out, 0.0, where=n == 1)
+    np.copyto(out, np.nan, where=(n < min_samples) | (n < 1))
     return out
 
 

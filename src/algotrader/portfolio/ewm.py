@@ -157,10 +157,10 @@ def outer_into(x: np.ndarray, y: np.ndarray, out: np.ndarray) -> np.ndarray:
     """
     if out.size == 0:
         return out
-    if out.flags.c_contiguous:  # in place: out.T is column-major, out.T = y x'
-        blas.dgemm(1.0, y[:, None], x[None, :], beta=0.0, c=out.T, overwrite_c=1)
-    else:
-        out[...] = np.outer(x, y)
+    target = out.T  # column-major when out is row-major: out.T = y x' in place
+    res = blas.dgemm(1.0, y[:, None], x[None, :], beta=0.0, c=target, overwrite_c=1)
+    if res is not target:  # BLAS had to work on a copy (out not row-major float64)
+        out[...] = res.T
     return out
 
 

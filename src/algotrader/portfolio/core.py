@@ -191,8 +191,9 @@ def compact_matrix(
 
     ``A_ij = shrink * (xy_ij / w - m_i m_j) / sqrt(var_i var_j)`` computed as
     ``xy_ij * t_i t_j - u_i u_j`` with ``t = sqrt(shrink / w) / sd``, ``u = sqrt(shrink) m / sd``
-    (four passes over the matrix instead of nine), clipped to ``[-shrink, shrink]``.
-    :mod:`algotrader.portfolio.fastpath` performs the same operations on a stack of rows.
+    (a few passes over the matrix, see :func:`shrunk_from_sums`), clipped to
+    ``[-shrink, shrink]``. :mod:`algotrader.portfolio.fastpath` computes ``t`` and ``u`` for
+    a run of rows at once with the same elementwise operations and calls the same kernel.
     """
     inv_w = 1.0 / weight
     mean = xsum * inv_w

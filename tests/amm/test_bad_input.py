@@ -59,6 +59,8 @@ def test_sim_config_refuses() -> None:
         SimConfig(rule="momentum", n_assets=2, bout_length=10, minimum_weight=0.6)
     with pytest.raises(ConfigError, match="arb_frequency"):
         SimConfig(rule="momentum", n_assets=2, bout_length=10, arb_frequency=0)
+    with pytest.raises(ConfigError, match="unknown arb_validity 'literal'"):
+        SimConfig(rule="momentum", n_assets=2, bout_length=10, arb_validity="literal")
 
 
 def test_param_errors() -> None:

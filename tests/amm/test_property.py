@@ -89,3 +89,38 @@ def test_no_look_ahead(seed: int, cut: int, fees: bool) -> None:
     for key in ("weights", "reserves", "value"):
         assert np.array_equal(np.asarray(a[key])[: cut + 1], np.asarray(b[key])[: cut + 1]), key
     assert not np.array_equal(np.asarray(a["value"]), np.asarray(b["value"]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(2, 4),
+    st.integers(0, 10_000),
+    st.sampled_from([0.997, 0.99, 0.9999]),
+)
+def test_reference_validity_executes_no_trade_or_a_profitable_pair(
+    n: int, seed: int, gamma: float
+) -> None:
+    """The reference rule's trade is nothing or one closed-form profitable pair trade,
+    (with fees; at ``gamma = 1`` both signatures of a pair are the same trade, a tie the
+    reference sums, so the fee-free path must not use this rule)."""
+    from algotrader.amm.arbitrage import pair_trades
+    from algotrader.amm.reference_arb import reference_delta
+
+    rng = np.random.default_rng(seed)
+    w = rng.dirichlet(np.ones(n))
+    p = np.exp(rng.normal(0.0, 2.0, n))
+    r = w * 1e6 / p * np.exp(rng.normal(0.0, 0.02, n))
+    delta, best = (np.asarray(x) for x in reference_delta(jnp.asarray(r), p, jnp.asarray(w), gamma))
+    big_l, gain, loss, _ = (
+        np.asarray(x) for x in pair_trades(jnp.log(jnp.asarray(r * p / w)), jnp.asarray(w), gamma)
+    )
+    if not delta.any():
+        assert best == 0.0
+        return
+    moved = np.flatnonzero(delta)
+    assert len(moved) == 2
+    i, j = (moved[0], moved[1]) if delta[moved[0]] > 0 else (moved[1], moved[0])
+    assert big_l[i, j] > 0.0
+    np.testing.assert_allclose(delta[i], r[i] * gain[i, j], rtol=1e-8)
+    np.testing.assert_allclose(delta[j], r[j] * loss[i, j], rtol=1e-8)
+    assert best == -float(np.sum(delta * p)) and best > 0.0

@@ -43,6 +43,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from algotrader.amm.reference_arb import reference_pass
 from algotrader.amm.static import SimConfig
 
 Array = jax.Array
@@ -188,7 +189,8 @@ def fee_scan(
     shift_a = log_p - jnp.log(xs.w_prev)
     shift_b = log_p - jnp.log(xs.w_next)
     kw = {"noise": cfg.noise_trader_ratio, "split": cfg.protocol_fee_split}
-    if n == 2:
+    reference = cfg.arb_validity == "reference"
+    if n == 2 and not reference:
         mix_a = xs.w_prev[:, 0] / (xs.w_prev[:, 0] + xs.w_prev[:, 1])
         mix_b = xs.w_next[:, 0] / (xs.w_next[:, 0] + xs.w_next[:, 1])
     else:
@@ -197,6 +199,8 @@ def fee_scan(
     def one_pass(
         carry: tuple[Array, Array], p: Array, shift: Array, mix: Array, c: PassCosts
     ) -> Any:
+        if reference:
+            return reference_pass(carry[0], p, mix, c, kw["noise"], kw["split"])
         if n == 2:
             return _pass_two(carry[0], carry[1], p, shift, mix, c, **kw)
         return _pass_many(carry[0], carry[1], p, shift, mix, c, **kw)

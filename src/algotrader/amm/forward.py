@@ -194,7 +194,7 @@ def compute_reserves(
     elif _needs_scan(cfg, dyn):
         xs = _step_inputs(w_grid, p_grid, cfg, dyn)
         r0 = initial_reserves(w_grid[0], p_grid[0], v0)
-        if _homogeneous(cfg, dyn):
+        if _homogeneous(cfg, dyn) and cfg.arb_validity == "exact":
             rows = pack_rows(xs.prices, xs.w_prev, xs.w_next, xs.gamma, xs.lp_ratio[:, 0])
             noise, split = cfg.noise_trader_ratio, cfg.protocol_fee_split
             res, volume = parallel_fee_path(r0, rows, xs.do_arb, noise, split, -cfg.scan_unroll)

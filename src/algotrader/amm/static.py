@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from algotrader.errors import ConfigError
 
 INTERPOLATION_METHODS = ("linear", "approx_optimal")
+ARB_VALIDITY = ("exact", "reference")
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class SimConfig:
     use_pre_exp_scaling: bool = True
     return_val: str = "daily_log_sharpe"
     scan_unroll: int = 16
+    arb_validity: str = "exact"
 
     def __post_init__(self) -> None:
         if self.n_assets < 2:
@@ -73,6 +75,12 @@ class SimConfig:
                 f"unknown weight_interpolation_method {self.weight_interpolation_method!r}",
                 key="weight_interpolation_method",
                 hint=f"use one of {INTERPOLATION_METHODS}",
+            )
+        if self.arb_validity not in ARB_VALIDITY:
+            raise ConfigError(
+                f"unknown arb_validity {self.arb_validity!r}",
+                key="arb_validity",
+                hint=f"use one of {ARB_VALIDITY}",
             )
         if self.arb_frequency < 1:
             raise ConfigError("arb_frequency must be >= 1", key="arb_frequency")
@@ -104,4 +112,4 @@ class SimConfig:
         )
 
 
-__all__ = ["INTERPOLATION_METHODS", "SimConfig"]
+__all__ = ["ARB_VALIDITY", "INTERPOLATION_METHODS", "SimConfig"]

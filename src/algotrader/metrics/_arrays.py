@@ -43,18 +43,13 @@ def as_values(x: ArrayLike, name: str = "values") -> tuple[FloatArray, bool]:
         DataError: if a value is <= 0 or infinite.
     """
     arr, was_1d = as_2d(x, name)
-    if bool((arr > 0).all()) and bool(np.isfinite(arr).all()):
-        return arr, was_1d
-    bad = ~np.isnan(arr) & ~((arr > 0) & np.isfinite(arr))
-    if bad.any():
-        row, col = (int(i) for i in np.argwhere(bad)[0])
-        raise DataError(
-            f"{name} must be finite and strictly positive, got {arr[row, col]!r}",
-            row=row,
-            column=str(col),
-            key=name,
-            hint="pass a wealth path (e.g. cumulative product of 1 + returns), not returns or PnL",
-        )
+    _refuse_invalid(
+        arr,
+        (arr > 0) & np.isfinite(arr),
+        name,
+        "must be finite and strictly positive",
+        "pass a wealth path (e.g. cumulative product of 1 + returns), not returns or PnL",
+    )
     return arr, was_1d
 
 
@@ -65,19 +60,30 @@ def as_returns(x: ArrayLike, name: str = "returns") -> tuple[FloatArray, bool]:
         DataError: if a return is infinite or <= -1.
     """
     arr, was_1d = as_2d(x, name)
-    if bool((arr > -1.0).all()) and bool(np.isfinite(arr).all()):
-        return arr, was_1d
-    bad = ~np.isnan(arr) & ~(np.isfinite(arr) & (arr > -1.0))
+    _refuse_invalid(
+        arr,
+        np.isfinite(arr) & (arr > -1.0),
+        name,
+        "must be finite simple returns greater than -1",
+        "pass simple returns r_t = V_t / V_(t-1) - 1 (a total loss cannot be annualised)",
+    )
+    return arr, was_1d
+
+
+def _refuse_invalid(arr: FloatArray, ok: np.ndarray, name: str, rule: str, hint: str) -> None:
+    """Raise :class:`DataError` at the first non-NaN cell of ``arr`` where ``ok`` is False."""
+    if bool(ok.all()):
+        return
+    bad = ~np.isnan(arr) & ~ok
     if bad.any():
         row, col = (int(i) for i in np.argwhere(bad)[0])
         raise DataError(
-            f"{name} must be finite simple returns greater than -1, got {arr[row, col]!r}",
+            f"{name} {rule}, got {arr[row, col]!r}",
             row=row,
             column=str(col),
             key=name,
-            hint="pass simple returns r_t = V_t / V_(t-1) - 1 (a total loss cannot be annualised)",
+            hint=hint,
         )
-    return arr, was_1d
 
 
 def check_periods(periods_per_year: float) -> float:

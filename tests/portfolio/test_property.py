@@ -181,13 +181,13 @@ def test_scaling_prices_changes_nothing(case: Case, scale: float) -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(cases(), st.integers(1, 60))
-def test_batch_equals_stream_with_small_stacks(case: Case, stack_elements: int) -> None:
-    """Runs of gap-free rows are split into many stacks: boundaries change nothing."""
+def test_batch_equals_stream_with_small_kernel_spans(case: Case, span: int) -> None:
+    """Runs of gap-free rows are cut into many kernel calls: boundaries change nothing."""
     from unittest import mock
 
-    from algotrader.portfolio import fastpath
+    from algotrader.portfolio import engine
 
-    with mock.patch.object(fastpath, "STACK_ELEMENTS", stack_elements):
+    with mock.patch.object(engine, "KERNEL_SPAN", span):
         p, m = case.frames()
         batch = run_batch(p, m, case.cfg)
     cash, status, _ = _stream_outputs(case)

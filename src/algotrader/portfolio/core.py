@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 
@@ -36,14 +37,17 @@ from algotrader.portfolio.ewm import (
     PairwiseEwmCov,
     VolAccumulator,
     correlation_from_cov,
-    ewm_std,
     outer_into,
 )
 from algotrader.portfolio.factor import FactorModel
-from algotrader.portfolio.solve import solve_symmetric
-
-ZERO_SIGNAL_ATOL = 1e-8
-UTILISATION_MIN_SIGNAL = 1e-14
+from algotrader.portfolio.kernel import (
+    UTILISATION_MIN_SIGNAL,
+    ZERO_SIGNAL_ATOL,
+    KernelOutputs,
+    RowKernel,
+    advance_vol,
+)
+from algotrader.portfolio.solve import COND_LIMIT, solve_symmetric
 
 
 class SolveStatus(StrEnum):
@@ -69,6 +73,7 @@ class CoreState:
     window: np.ndarray
     window_pos: int
     prev_cash: np.ndarray
+    kernel: RowKernel | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def initial(cls, cfg: OptimiserConfig, n_assets: int) -> CoreState:
@@ -101,35 +106,33 @@ class RowOutput:
     matrix: np.ndarray | None = None
 
 
-def _radj_sigma(
-    lr: np.ndarray, q: np.ndarray, std: np.ndarray, cfg: OptimiserConfig
-) -> tuple[np.ndarray, np.ndarray]:
-    """Vol-adjusted log returns (NaN if missing/undefined) and sigma (NaN if no return).
-
-    ``std`` has shape (..., 2, N): log-return std then simple-return std. Elementwise.
-    """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        radj = np.clip(lr / std[..., 0, :], -cfg.clip, cfg.clip)
-    radj[~np.isfinite(radj)] = np.nan
-    sigma = std[..., 1, :].copy()
-    sigma[~np.isfinite(q)] = np.nan
-    return radj, sigma
+def _returns(price: np.ndarray, prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Log and simple returns (NaN where either price is missing); elementwise."""
+    # Prices are validated positive or NaN (missing); NaN propagates to both returns.
+    ratio = price / prev
+    return np.log(ratio), ratio - 1.0
 
 
-def _min_samples(cfg: OptimiserConfig) -> np.ndarray:
-    return np.array([[1], [cfg.vola]])
+def _advance(state: CoreState, cfg: OptimiserConfig, lr: np.ndarray, q: np.ndarray) -> Any:
+    acc = state.vol_acc
+    return advance_vol(
+        acc.sums, acc.n, lr, q, beta=1.0 - 1.0 / cfg.vola, min_samples=cfg.vola, clip=cfg.clip
+    )
 
 
 def vector_row(
     state: CoreState, cfg: OptimiserConfig, price: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Advance the per-asset accumulators by one row; returns ``(r~, sigma)``, each (N,)."""
-    # Prices are validated positive or NaN (missing); NaN propagates to both returns.
-    ratio = price / state.prev_price
-    lr, q = np.log(ratio), ratio - 1.0
-    state.vol_acc.update(np.stack([lr, q]), 1.0 - 1.0 / cfg.vola)
+    """Advance the per-asset accumulators by one row; returns ``(r~, sigma)``, each (N,).
+
+    ``r~ = clip(lr / s, +-clip)`` with ``s`` the log-return EWM std (com = vola - 1, at
+    least 1 sample; ``s = 0`` gives ``+-clip``, ``0/0`` a missing value) and ``sigma``
+    the simple-return EWM std (at least ``vola`` samples), NaN where the return is missing.
+    """
+    lr, q = _returns(price, state.prev_price)
     state.prev_price = price.copy()
-    return _radj_sigma(lr, q, state.vol_acc.std(min_samples=_min_samples(cfg)), cfg)
+    radj, sigma = _advance(state, cfg, lr[None, :], q[None, :])
+    return radj[0], sigma[0]
 
 
 def vector_rows(
@@ -137,12 +140,11 @@ def vector_rows(
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`vector_row` for every row of ``prices`` (T, N) at once (same numbers)."""
     prev = np.vstack([state.prev_price[None, :], prices[:-1]])
-    ratio = prices / prev
-    lr, q = np.log(ratio), ratio - 1.0
-    sums, counts = state.vol_acc.run(np.stack([lr, q], axis=1), 1.0 - 1.0 / cfg.vola)
+    lr, q = _returns(prices, prev)
     if prices.shape[0]:
         state.prev_price = prices[-1].copy()
-    return _radj_sigma(lr, q, ewm_std(sums, counts, _min_samples(cfg)), cfg)
+    radj, sigma = _advance(state, cfg, lr, q)
+    return radj, sigma
 
 
 def _update_dependence(state: CoreState, cfg: OptimiserConfig, radj: np.ndarray) -> None:
@@ -309,6 +311,85 @@ def tradeable_assets(price: np.ndarray, radj: np.ndarray, vola: np.ndarray) -> n
     return np.isfinite(price) & np.isfinite(radj) & np.isfinite(vola) & (vola > 0)
 
 
+def kernel_ready(state: CoreState, cfg: OptimiserConfig) -> bool:
+    """True when the next gap-free row may run in the compiled kernel (:mod:`.kernel`).
+
+    EWMA mode, compact state (no gap so far), every pair warm, past the warm-up rows,
+    and a proven condition bound below the solver's limit (``shrink < 1``).
+    """
+    pair = state.pair
+    if pair is None or pair.dense or not pair.warm or state.step_count < cfg.warmup_rows:
+        return False
+    bound = _cond_bound(state, cfg, state.prev_price.shape[0])
+    return bound is not None and bound <= COND_LIMIT and float(pair.w[0, 0]) > 0.0
+
+
+_KERNEL_STATUS = np.array(
+    [SolveStatus.ZERO_SIGNAL, SolveStatus.DEGENERATE, SolveStatus.VALID], dtype=object
+)
+_KERNEL_METHOD = np.array(["none", "cholesky", "cholesky"], dtype=object)
+
+
+def kernel_status(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Statuses and solver names (object arrays) of the kernel's status codes."""
+    return _KERNEL_STATUS[codes], _KERNEL_METHOD[codes]
+
+
+def run_kernel(
+    state: CoreState,
+    cfg: OptimiserConfig,
+    mu: np.ndarray,
+    radj: np.ndarray,
+    vola: np.ndarray,
+    out: KernelOutputs,
+) -> int:
+    """Run gap-free rows (L, N) through the kernel; returns the number of rows finished.
+
+    Requires :func:`kernel_ready`. When fewer than L rows are finished, the next row has
+    had its dependence update and still needs :func:`matrix_part`. ``state.step_count``
+    counts the finished rows only.
+    """
+    pair = state.pair
+    assert pair is not None
+    n = radj.shape[1]
+    if state.kernel is None or state.kernel.n_assets != n:
+        state.kernel = RowKernel(n)
+    # the previous cash may be an array handed out to a caller: never mutate it
+    state.prev_cash = np.array(state.prev_cash, dtype=np.float64)
+    done, _ = state.kernel.run(
+        pair.xy,
+        pair.w.reshape(1),
+        pair.x.reshape(n),
+        state.prev_cash,
+        radj,
+        mu,
+        vola,
+        out,
+        beta=1.0 - 2.0 / (2.0 * cfg.corr + 2.0),
+        shrink=cfg.shrink,
+        min_denom=cfg.min_corr_denom,
+        denom_tol=cfg.denom_tol,
+        cap=-1.0 if cfg.max_turnover is None else cfg.max_turnover,
+    )
+    state.step_count += done
+    return done
+
+
+def _kernel_row(
+    state: CoreState, cfg: OptimiserConfig, mu: np.ndarray, radj: np.ndarray, vola: np.ndarray
+) -> RowOutput | None:
+    """One row through the kernel; None when the row still needs :func:`matrix_part`."""
+    n = mu.shape[0]
+    out = KernelOutputs.empty(1, n)
+    if run_kernel(state, cfg, mu[None, :], radj[None, :], vola[None, :], out) == 0:
+        return None
+    status, method = kernel_status(out.status)
+    mask = np.ones(n, dtype=bool)
+    return RowOutput(
+        out.cash[0], status[0], vola, mask, float(out.residual[0]), out.utilisation[0], method[0]
+    )
+
+
 def matrix_row(
     state: CoreState,
     cfg: OptimiserConfig,
@@ -320,9 +401,31 @@ def matrix_row(
     keep_matrix: bool = False,
 ) -> RowOutput:
     """Second half of :func:`step_core`, given this row's ``r~``, ``sigma`` and
-    :func:`tradeable_assets` (N,)."""
+    :func:`tradeable_assets` (N,).
+
+    Gap-free rows in the compact EWMA state run in the compiled kernel (also in the
+    batch engine, so both agree bit for bit); ``keep_matrix`` forces the Python path.
+    """
+    if not keep_matrix and bool(tradeable.all()) and kernel_ready(state, cfg):
+        row = _kernel_row(state, cfg, mu, radj, vola)
+        if row is not None:
+            return row
+    else:
+        _update_dependence(state, cfg, radj)
+    return matrix_part(state, cfg, mu, vola, tradeable, keep_matrix=keep_matrix)
+
+
+def matrix_part(
+    state: CoreState,
+    cfg: OptimiserConfig,
+    mu: np.ndarray,
+    vola: np.ndarray,
+    tradeable: np.ndarray,
+    *,
+    keep_matrix: bool = False,
+) -> RowOutput:
+    """The row's matrix, solve and cash, after its dependence update (Python path)."""
     n_assets = mu.shape[0]
-    _update_dependence(state, cfg, radj)
     t = state.step_count
     state.step_count += 1
     cash = np.full(n_assets, np.nan)

@@ -29,21 +29,28 @@ import numpy as np
 import polars as pl
 
 from algotrader.errors import NotFittedError, ShapeError
-from algotrader.portfolio import fastpath
 from algotrader.portfolio.config import EwmaShrinkConfig, OptimiserConfig
 from algotrader.portfolio.core import (
     CoreState,
     RowOutput,
     SolveStatus,
+    kernel_ready,
+    kernel_status,
+    matrix_part,
     matrix_row,
+    run_kernel,
     step_core,
     tradeable_assets,
     vector_rows,
 )
 from algotrader.portfolio.frames import DATE, OptimiserInputs, prepare_inputs
+from algotrader.portfolio.kernel import KernelOutputs
 from algotrader.portfolio.signal_quality import SignalQuality, information_coefficients
 
 logger = logging.getLogger(__name__)
+
+#: Most gap-free rows handed to the compiled kernel in one call.
+KERNEL_SPAN = 4096
 
 
 @dataclass(frozen=True)
@@ -227,28 +234,60 @@ def run_rows(
     out["vola"] = sigma
     tradeable = tradeable_assets(prices, radj, sigma)
     complete = np.asarray(tradeable.all(axis=1))
-    stackable = not diagnostics and isinstance(cfg.covariance_config, EwmaShrinkConfig)
-    run = fastpath.run_length(n)
+    use_kernel = not diagnostics and isinstance(cfg.covariance_config, EwmaShrinkConfig)
     t = 0
     while t < t_len:
-        if stackable and complete[t] and fastpath.eligible(state, cfg):
+        if use_kernel and complete[t] and kernel_ready(state, cfg):
             end = t + 1
-            while end < t_len and end - t < run and complete[end]:
+            while end < t_len and end - t < KERNEL_SPAN and complete[end]:
                 end += 1
-            fastpath.run_stack(state, cfg, mu[t:end], radj[t:end], sigma[t:end], out, t)
-            t = end
+            t = _kernel_span(state, cfg, mu, radj, sigma, tradeable, out, t, end)
             continue
         r = matrix_row(state, cfg, mu[t], radj[t], sigma[t], tradeable[t], keep_matrix=diagnostics)
-        out["cash"][t] = r.cash
-        out["status"][t] = r.status
-        out["method"][t] = r.method
-        out["residual"][t] = r.residual
-        if r.utilisation.size:
-            out["utilisation"][t] = r.utilisation
+        _store(out, t, r)
         if diagnostics:
             out["cond"][t], out["erank"][t] = _eig_diagnostics(r.matrix)
         t += 1
     return out
+
+
+def _store(out: dict[str, np.ndarray], t: int, r: RowOutput) -> None:
+    out["cash"][t] = r.cash
+    out["status"][t] = r.status
+    out["method"][t] = r.method
+    out["residual"][t] = r.residual
+    if r.utilisation.size:
+        out["utilisation"][t] = r.utilisation
+
+
+def _kernel_span(
+    state: CoreState,
+    cfg: OptimiserConfig,
+    mu: np.ndarray,
+    radj: np.ndarray,
+    sigma: np.ndarray,
+    tradeable: np.ndarray,
+    out: dict[str, np.ndarray],
+    start: int,
+    end: int,
+) -> int:
+    """Gap-free rows ``start .. end - 1`` in the compiled kernel; returns the next row.
+
+    A row the kernel stops at (undefined variance, Cholesky failure) is finished by the
+    Python path (its dependence update is already done), then the caller goes on.
+    """
+    codes = np.full(end - start, -1, dtype=np.int8)
+    sl = slice(start, end)
+    kout = KernelOutputs(out["cash"][sl], out["residual"][sl], codes, out["utilisation"][sl])
+    done = run_kernel(state, cfg, mu[sl], radj[sl], sigma[sl], kout)
+    status, method = kernel_status(codes[:done])
+    out["status"][start : start + done] = status
+    out["method"][start : start + done] = method
+    t = start + done
+    if t < end:
+        _store(out, t, matrix_part(state, cfg, mu[t], sigma[t], tradeable[t]))
+        t += 1
+    return t
 
 
 def result_from_rows(

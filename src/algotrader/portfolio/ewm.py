@@ -3,8 +3,9 @@
 All EWMs here follow the ``adjust=True, ignore_nulls=False`` convention: an
 observation made ``k`` rows ago has weight ``beta**k`` (a missing row adds no
 observation but the decay still advances), and the statistic is a ratio of
-weighted sums. Every update is ``s <- beta * s + u``; the batch engine and the
-stream run exactly these updates, so they agree bit for bit.
+weighted sums. Every update is ``s <- beta * s + u``. The optimiser runs these
+recursions in its compiled kernel (:mod:`algotrader.portfolio.kernel`); the classes here
+hold the state and are the plain-numpy reference the kernel is tested against.
 
 Example:
     >>> import numpy as np
@@ -21,7 +22,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg import blas
-from scipy.signal import lfilter
 
 
 @dataclass
@@ -59,39 +59,6 @@ class VolAccumulator:
         s[3] += w
         self.n += obs
 
-    def run(self, x: np.ndarray, beta: float) -> tuple[np.ndarray, np.ndarray]:
-        """Apply :meth:`update` to every row of ``x`` (T, K, N) at once.
-
-        Returns the sums after each row, shape (4, T, K, N), and the counts (T, K, N);
-        the accumulator ends in the state of the last row. The recursion
-        ``y_t = beta * y_{t-1} + u_t`` runs in ``scipy.signal.lfilter``, which performs
-        the same two roundings per step as :meth:`update` (bit-identical results).
-        """
-        t_len = x.shape[0]
-        obs = np.isfinite(x)
-        u = np.where(obs, x, 0.0)
-        out = np.empty((4, *x.shape))
-        flat = out.reshape(4, t_len, -1)
-        start = self.sums.reshape(4, 1, -1)
-        decays = (beta, beta, beta, beta * beta)
-        _filter_rows(u.reshape(t_len, -1), start[0], decays[0], flat[0])
-        _filter_rows((u * u).reshape(t_len, -1), start[1], decays[1], flat[1])
-        same_start = bool(np.all(start[2:] == start[2:, :, :1]))
-        if same_start and bool(obs.all()):
-            # Every series sees the same weights from the same start: filter one, broadcast.
-            for j in (2, 3):
-                _filter_rows(np.ones((t_len, 1)), start[j, :, :1], decays[j], flat[j, :, :1])
-                flat[j] = flat[j, :, :1]
-        else:
-            w = obs.astype(np.float64).reshape(t_len, -1)
-            for j in (2, 3):
-                _filter_rows(w, start[j], decays[j], flat[j])
-        counts = self.n + np.cumsum(obs, axis=0)
-        if t_len:
-            self.sums = out[:, -1].copy()
-            self.n = counts[-1].copy()
-        return out, counts
-
     def std(self, min_samples: int | np.ndarray) -> np.ndarray:
         """Bias-corrected EWM standard deviation, shape (K, N) (or (N,) when K = 1).
 
@@ -99,19 +66,6 @@ class VolAccumulator:
         """
         out = ewm_std(self.sums, self.n, min_samples)
         return out[0] if out.shape[0] == 1 else out
-
-
-def _filter_rows(values: np.ndarray, start: np.ndarray, decay: float, out: np.ndarray) -> None:
-    """``y_t = decay * y_{t-1} + v_t`` down the rows of ``values`` (T, M) from ``start`` (1, M).
-
-    ``scipy.signal.lfilter`` on a contiguous transposed copy (each series contiguous: about
-    twice as fast as filtering along the strided axis 0); writes ``out``.
-    """
-    if values.shape[0] == 0:
-        return
-    series = np.ascontiguousarray(values.T)
-    y, _ = lfilter([1.0], [1.0, -decay], series, axis=-1, zi=(start * decay).T)
-    out[...] = y.T
 
 
 def ewm_std(sums: np.ndarray, n: np.ndarray, min_samples: int | np.ndarray) -> np.ndarray:

@@ -327,12 +327,12 @@ def kernel_ready(state: CoreState, cfg: OptimiserConfig) -> bool:
 _KERNEL_STATUS = np.array(
     [SolveStatus.ZERO_SIGNAL, SolveStatus.DEGENERATE, SolveStatus.VALID], dtype=object
 )
-_KERNEL_METHOD = np.array(["none", "cholesky", "cholesky"], dtype=object)
+_KERNEL_METHOD = np.array(["none", "cholesky", "eigen", "singular"], dtype=object)
 
 
-def kernel_status(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Statuses and solver names (object arrays) of the kernel's status codes."""
-    return _KERNEL_STATUS[codes], _KERNEL_METHOD[codes]
+def kernel_status(out: KernelOutputs, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Statuses and solver names (object arrays) of the first ``rows`` kernel rows."""
+    return _KERNEL_STATUS[out.status[:rows]], _KERNEL_METHOD[out.method[:rows]]
 
 
 def run_kernel(
@@ -383,7 +383,7 @@ def _kernel_row(
     out = KernelOutputs.empty(1, n)
     if run_kernel(state, cfg, mu[None, :], radj[None, :], vola[None, :], out) == 0:
         return None
-    status, method = kernel_status(out.status)
+    status, method = kernel_status(out, 1)
     mask = np.ones(n, dtype=bool)
     return RowOutput(
         out.cash[0], status[0], vola, mask, float(out.residual[0]), out.utilisation[0], method[0]

@@ -276,11 +276,13 @@ def _kernel_span(
     A row the kernel stops at (undefined variance, Cholesky failure) is finished by the
     Python path (its dependence update is already done), then the caller goes on.
     """
-    codes = np.full(end - start, -1, dtype=np.int8)
     sl = slice(start, end)
-    kout = KernelOutputs(out["cash"][sl], out["residual"][sl], codes, out["utilisation"][sl])
+    codes = np.full((2, end - start), -1, dtype=np.int8)
+    kout = KernelOutputs(
+        out["cash"][sl], out["residual"][sl], codes[0], codes[1], out["utilisation"][sl]
+    )
     done = run_kernel(state, cfg, mu[sl], radj[sl], sigma[sl], kout)
-    status, method = kernel_status(codes[:done])
+    status, method = kernel_status(kout, done)
     out["status"][start : start + done] = status
     out["method"][start : start + done] = method
     t = start + done

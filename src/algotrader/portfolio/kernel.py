@@ -14,11 +14,14 @@ per-row recursion runs here without returning to Python:
    forward and back substitution, residual ``||A x - m||``, ``d = m'x``, status, cash
    ``x / sqrt(d) / sigma``, turnover cap, utilisation ``x_i / m_i``.
 
-A row it cannot finish (a variance at or below ``min_corr_denom``, or a matrix that is
-not numerically positive definite) stops the kernel *after* its state update; the
+A matrix that is not numerically positive definite is solved on its well-determined
+eigen-directions (the policy of :mod:`algotrader.portfolio.solve`). A row with a
+variance at or below ``min_corr_denom`` stops the kernel *after* its state update; the
 caller handles that row's matrix in Python (:func:`algotrader.portfolio.core.matrix_part`)
-and resumes. The stream runs the same kernel on one row, so batch and stream agree bit
-for bit. Memory: O(N^2) work buffers, no (T, N, N) arrays.
+and resumes.
+
+The stream runs the same kernel on one row, so batch and stream agree bit for bit.
+Memory: two (N, N) work buffers, no (T, N, N) arrays.
 
 Only used when the condition number of ``A`` is provably below the solver's limit
 (``shrink < 1``, see :func:`algotrader.portfolio.core._cond_bound`), so no condition
@@ -50,8 +53,12 @@ from numba.np.linalg import _LAPACK, ensure_lapack
 
 #: Status codes written by the kernel (mapped to :class:`SolveStatus` by the caller).
 STATUS_ZERO_SIGNAL, STATUS_DEGENERATE, STATUS_VALID = 0, 1, 2
-#: Stop codes: all rows done, a variance is undefined, Cholesky failed.
-DONE, STOP_VARIANCE, STOP_CHOLESKY = 0, 1, 2
+#: Solver codes (``none``, ``cholesky``, ``eigen``, ``singular``).
+METHOD_NONE, METHOD_CHOLESKY, METHOD_EIGEN, METHOD_SINGULAR = 0, 1, 2, 3
+#: Stop codes: all rows done, a variance is undefined.
+DONE, STOP_VARIANCE = 0, 1
+#: Largest 2-norm condition number accepted (as :data:`algotrader.portfolio.solve.COND_LIMIT`).
+COND_LIMIT = 1e12
 
 ZERO_SIGNAL_ATOL = 1e-8
 UTILISATION_MIN_SIGNAL = 1e-14
@@ -107,6 +114,163 @@ def _residual_and_dot(a: np.ndarray, x: np.ndarray, m: np.ndarray) -> tuple[floa
     return ss, d
 
 
+@nb.njit(cache=True)
+def _advance_state(
+    xy: np.ndarray, w: np.ndarray, xs: np.ndarray, r: np.ndarray, beta: float
+) -> None:  # pragma: no cover - compiled
+    """``xy <- beta xy + r r'`` (row by row, contiguous; stays exactly symmetric), ``w``, ``x``."""
+    n = r.shape[0]
+    for i in range(n):
+        ri = r[i]
+        row = xy[i]
+        for k in range(n):
+            row[k] = row[k] * beta + ri * r[k]
+    w[0] = w[0] * beta + 1.0
+    for i in range(n):
+        xs[i] = xs[i] * beta + r[i]
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _scalings(
+    xy: np.ndarray,
+    w: np.ndarray,
+    xs: np.ndarray,
+    lam: float,
+    min_denom: float,
+    t: np.ndarray,
+    u: np.ndarray,
+) -> bool:  # pragma: no cover - compiled
+    """``t = sqrt(lam / w) / sd``, ``u = sqrt(lam) mean / sd``; False if a variance is undefined."""
+    inv_w = 1.0 / w[0]
+    scale_t = math.sqrt(lam * inv_w)
+    sqrt_lam = math.sqrt(lam)
+    for i in range(xs.shape[0]):
+        mean = xs[i] * inv_w
+        var = xy[i, i] * inv_w - mean * mean
+        if not (var > min_denom) or not math.isfinite(var):
+            return False
+        inv_sd = 1.0 / math.sqrt(var)
+        t[i] = inv_sd * scale_t
+        u[i] = mean * inv_sd * sqrt_lam
+    return True
+
+
+@nb.njit(cache=True)
+def _build(
+    xy: np.ndarray, t: np.ndarray, u: np.ndarray, lam: float, a: np.ndarray, f: np.ndarray
+) -> None:  # pragma: no cover - compiled
+    """The shrunk correlation in ``a`` and a copy in ``f`` (for the factorisation)."""
+    diag = lam * 1.0 + (1.0 - lam)
+    for i in range(t.shape[0]):
+        ti, ui = t[i], u[i]
+        xrow, arow, frow = xy[i], a[i], f[i]
+        for k in range(t.shape[0]):
+            v = min(max(xrow[k] * (ti * t[k]) - ui * u[k], -lam), lam)
+            arow[k] = v
+            frow[k] = v
+        arow[i] = diag
+        frow[i] = diag
+
+
+@nb.njit(cache=True)
+def _signal(mu_row: np.ndarray, m: np.ndarray) -> float:  # pragma: no cover - compiled
+    """Copy the signal with NaN as 0 into ``m``; returns ``max |m|``."""
+    top = 0.0
+    for i in range(mu_row.shape[0]):
+        mi = mu_row[i]
+        if mi != mi:
+            mi = 0.0
+        m[i] = mi
+        top = max(top, abs(mi))
+    return top
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _eigen_solve(a: np.ndarray, m: np.ndarray, x: np.ndarray) -> int:  # pragma: no cover
+    """Minimum-norm solution on the eigen-directions with ``lambda > max|lambda| / COND_LIMIT``
+    (the policy of :mod:`algotrader.portfolio.solve`); returns the method code."""
+    if not np.all(np.isfinite(a)):
+        return METHOD_SINGULAR
+    vals, vecs = np.linalg.eigh(a)
+    top = np.max(np.abs(vals)) if vals.size else 0.0
+    floor = top / COND_LIMIT
+    if top <= 0.0 or not np.any(vals > floor):
+        return METHOD_SINGULAR
+    x[:] = 0.0
+    for e in range(vals.shape[0]):
+        if vals[e] > floor:
+            c = np.dot(vecs[:, e], m) / vals[e]
+            x += c * vecs[:, e]
+    return METHOD_EIGEN
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _solve_one(
+    a: np.ndarray, f: np.ndarray, m: np.ndarray, y: np.ndarray, x: np.ndarray
+) -> tuple[int, float, float]:  # pragma: no cover - compiled
+    """Solve ``a x = m`` (Cholesky of ``f``, else eigen); ``(method, ||ax - m||^2, m'x)``."""
+    if _cholesky_upper(f) == 0:
+        _solve_factor(f, m, y, x)
+        method = METHOD_CHOLESKY
+    else:
+        method = _eigen_solve(a, m, x)
+        if method == METHOD_SINGULAR:
+            return method, np.nan, np.nan
+    ss, d = _residual_and_dot(a, x, m)
+    return method, ss, d
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _finish_row(
+    zero: bool,
+    method: int,
+    ss: float,
+    d: float,
+    x: np.ndarray,
+    m: np.ndarray,
+    sigma: np.ndarray,
+    cash: np.ndarray,
+    util: np.ndarray,
+    prev_cash: np.ndarray,
+    denom_tol: float,
+    cap: float,
+) -> tuple[int, int, float]:  # pragma: no cover - compiled
+    """Status, cash, utilisation and turnover cap of one solved row; ``(status, method, res)``."""
+    n = m.shape[0]
+    if zero:
+        cash[:] = 0.0
+        util[:] = 0.0
+        prev_cash[:] = 0.0
+        return STATUS_ZERO_SIGNAL, METHOD_NONE, 0.0
+    if method == METHOD_SINGULAR:
+        cash[:] = 0.0
+        util[:] = np.nan
+        prev_cash[:] = 0.0
+        return STATUS_DEGENERATE, method, np.nan
+    for i in range(n):
+        util[i] = x[i] / m[i] if abs(m[i]) > UTILISATION_MIN_SIGNAL else np.nan
+    residual = math.sqrt(ss)
+    if not (d > 0.0 and math.isfinite(d)) or math.sqrt(d) <= denom_tol:
+        cash[:] = 0.0
+        prev_cash[:] = 0.0
+        return STATUS_DEGENERATE, method, residual
+    nu = math.sqrt(d)
+    for i in range(n):
+        cash[i] = x[i] / nu / sigma[i]
+    if cap >= 0.0:
+        total = 0.0
+        for i in range(n):
+            p = prev_cash[i] if prev_cash[i] == prev_cash[i] else 0.0
+            total += abs(cash[i] - p)
+        if total > cap:
+            ratio = cap / total
+            for i in range(n):
+                p = prev_cash[i] if prev_cash[i] == prev_cash[i] else 0.0
+                cash[i] = p + (cash[i] - p) * ratio
+    prev_cash[:] = cash
+    return STATUS_VALID, method, residual
+
+
 @nb.njit(cache=True, error_model="numpy")
 def _run_rows(
     xy: np.ndarray,
@@ -119,6 +283,7 @@ def _run_rows(
     cash_out: np.ndarray,
     res_out: np.ndarray,
     status_out: np.ndarray,
+    method_out: np.ndarray,
     util_out: np.ndarray,
     a: np.ndarray,
     f: np.ndarray,
@@ -129,92 +294,21 @@ def _run_rows(
     denom_tol: float,
     cap: float,
 ) -> tuple[int, int]:  # pragma: no cover - compiled
-    n_rows, n = radj.shape
+    """The rows in order: state update, matrix, solve, outputs."""
     t, u, m, y, x = vec[0], vec[1], vec[2], vec[3], vec[4]
-    sqrt_lam = math.sqrt(lam)
-    diag = lam * 1.0 + (1.0 - lam)
-    for j in range(n_rows):
-        r = radj[j]
-        # 1. state update (row by row: contiguous, vectorised; stays exactly symmetric)
-        for i in range(n):
-            ri = r[i]
-            row = xy[i]
-            for k in range(n):
-                row[k] = row[k] * beta + ri * r[k]
-        w[0] = w[0] * beta + 1.0
-        for i in range(n):
-            xs[i] = xs[i] * beta + r[i]
-        # 2. per-asset scalings
-        inv_w = 1.0 / w[0]
-        scale_t = math.sqrt(lam * inv_w)
-        for i in range(n):
-            mean = xs[i] * inv_w
-            var = xy[i, i] * inv_w - mean * mean
-            if not (var > min_denom) or not math.isfinite(var):
-                return j, STOP_VARIANCE
-            inv_sd = 1.0 / math.sqrt(var)
-            t[i] = inv_sd * scale_t
-            u[i] = mean * inv_sd * sqrt_lam
-        # 3. the shrunk correlation in a, and a copy in f for the factorisation
-        for i in range(n):
-            ti, ui = t[i], u[i]
-            xrow, arow, frow = xy[i], a[i], f[i]
-            for k in range(n):
-                v = min(max(xrow[k] * (ti * t[k]) - ui * u[k], -lam), lam)
-                arow[k] = v
-                frow[k] = v
-            arow[i] = diag
-            frow[i] = diag
-        # 4. solve
-        top = 0.0
-        mu_j = mu[j]
-        for i in range(n):
-            mi = mu_j[i]
-            if mi != mi:  # NaN signal -> 0
-                mi = 0.0
-            m[i] = mi
-            if abs(mi) > top:
-                top = abs(mi)
-        cash = cash_out[j]
-        util = util_out[j]
-        if top <= ZERO_SIGNAL_ATOL:
-            for i in range(n):
-                cash[i] = 0.0
-                util[i] = 0.0
-                prev_cash[i] = 0.0
-            res_out[j] = 0.0
-            status_out[j] = STATUS_ZERO_SIGNAL
-            continue
-        if _cholesky_upper(f) != 0:
-            return j, STOP_CHOLESKY
-        _solve_factor(f, m, y, x)
-        ss, d = _residual_and_dot(a, x, m)
-        res_out[j] = math.sqrt(ss)
-        for i in range(n):
-            util[i] = x[i] / m[i] if abs(m[i]) > UTILISATION_MIN_SIGNAL else np.nan
-        if not (d > 0.0 and math.isfinite(d)) or math.sqrt(d) <= denom_tol:
-            for i in range(n):
-                cash[i] = 0.0
-                prev_cash[i] = 0.0
-            status_out[j] = STATUS_DEGENERATE
-            continue
-        nu = math.sqrt(d)
-        for i in range(n):
-            cash[i] = x[i] / nu / sigma[j, i]
-        if cap >= 0.0:
-            total = 0.0
-            for i in range(n):
-                p = prev_cash[i] if prev_cash[i] == prev_cash[i] else 0.0
-                total += abs(cash[i] - p)
-            if total > cap:
-                ratio = cap / total
-                for i in range(n):
-                    p = prev_cash[i] if prev_cash[i] == prev_cash[i] else 0.0
-                    cash[i] = p + (cash[i] - p) * ratio
-        for i in range(n):
-            prev_cash[i] = cash[i]
-        status_out[j] = STATUS_VALID
-    return n_rows, DONE
+    for j in range(radj.shape[0]):
+        _advance_state(xy, w, xs, radj[j], beta)
+        if not _scalings(xy, w, xs, lam, min_denom, t, u):
+            return j, STOP_VARIANCE
+        zero = _signal(mu[j], m) <= ZERO_SIGNAL_ATOL
+        method, ss, d = METHOD_NONE, 0.0, 0.0
+        if not zero:
+            _build(xy, t, u, lam, a, f)
+            method, ss, d = _solve_one(a, f, m, y, x)
+        status_out[j], method_out[j], res_out[j] = _finish_row(
+            zero, method, ss, d, x, m, sigma[j], cash_out[j], util_out[j], prev_cash, denom_tol, cap
+        )
+    return radj.shape[0], DONE
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -304,27 +398,29 @@ def advance_vol(
 
 @dataclass(frozen=True)
 class KernelOutputs:
-    """Per-row outputs filled by the kernel: cash (L, N), residual (L,), status (L,) int8,
-    utilisation (L, N)."""
+    """Per-row outputs filled by the kernel: cash (L, N), residual (L,), status and solver
+    codes (L,) int8, utilisation (L, N)."""
 
     cash: np.ndarray
     residual: np.ndarray
     status: np.ndarray
+    method: np.ndarray
     utilisation: np.ndarray
 
     @classmethod
     def empty(cls, n_rows: int, n_assets: int) -> KernelOutputs:
-        """NaN-filled outputs (status -1)."""
+        """NaN-filled outputs (codes -1)."""
         return cls(
             np.full((n_rows, n_assets), np.nan),
             np.full(n_rows, np.nan),
+            np.full(n_rows, -1, dtype=np.int8),
             np.full(n_rows, -1, dtype=np.int8),
             np.full((n_rows, n_assets), np.nan),
         )
 
 
 class RowKernel:
-    """Work buffers of one size N (O(N^2)) and the call into the compiled loop."""
+    """Work buffers of one size N (two (N, N) matrices) and the call into the compiled loop."""
 
     def __init__(self, n_assets: int) -> None:
         self.n_assets = n_assets
@@ -366,6 +462,7 @@ class RowKernel:
             out.cash,
             out.residual,
             out.status,
+            out.method,
             out.utilisation,
             self._a,
             self._f,
@@ -384,7 +481,6 @@ __all__ = [
     "STATUS_DEGENERATE",
     "STATUS_VALID",
     "STATUS_ZERO_SIGNAL",
-    "STOP_CHOLESKY",
     "STOP_VARIANCE",
     "KernelOutputs",
     "RowKernel",

@@ -87,14 +87,17 @@ def _solve_factor(f: np.ndarray, m: np.ndarray, y: np.ndarray, x: np.ndarray) ->
     for k in range(n):  # forward: L y = m, column-oriented (rows of f are contiguous)
         yk = y[k] / f[k, k]
         y[k] = yk
-        for i in range(k + 1, n):
-            y[i] -= f[k, i] * yk
+        col = f[k, k + 1 :]  # slices, not offset indices: the loop then vectorises
+        rest = y[k + 1 :]
+        for i in range(rest.shape[0]):
+            rest[i] -= col[i] * yk
     for i in range(n - 1, -1, -1):  # back: L' x = y, dot-product form
+        row = f[i, i + 1 :]
+        done = x[i + 1 :]
         s = 0.0
-        row = f[i]
-        for k in range(i + 1, n):
-            s += row[k] * x[k]
-        x[i] = (y[i] - s) / row[i]
+        for k in range(row.shape[0]):
+            s += row[k] * done[k]
+        x[i] = (y[i] - s) / f[i, i]
 
 
 @nb.njit(cache=True, fastmath={"reassoc"})

@@ -187,3 +187,31 @@ def test_solve_one_nan_matrix_gives_no_usable_denominator() -> None:
     which the row logic turns into ``degenerate``."""
     _, _, _, d = _solve(np.full((2, 2), np.nan), np.ones(2))
     assert not np.isfinite(d)
+
+
+@pytest.mark.parametrize("threads", ["2", "3"])
+def test_threads_change_the_schedule_not_the_numbers(
+    monkeypatch: pytest.MonkeyPatch, threads: str
+) -> None:
+    prices, mu = _gbm(300, 9, 6)
+    mu[100:104] = 0.0
+    cfg = OptimiserConfig(vola=8, corr=16, clip=3.0, shrink=0.4, aum=1.0, max_turnover=30.0)
+    p, m = Case(prices, mu, cfg, split=1).frames()
+    monkeypatch.setenv("ALGOTRADER_THREADS", "1")
+    one = run_batch(p, m, cfg)
+    monkeypatch.setenv("ALGOTRADER_THREADS", threads)
+    many = run_batch(p, m, cfg)
+    np.testing.assert_array_equal(many.cash, one.cash)
+    np.testing.assert_array_equal(many.residual, one.residual)
+    assert list(many.status) == list(one.status)
+
+
+def test_bad_thread_setting_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from algotrader.errors import ConfigError
+    from algotrader.portfolio.kernel import default_threads
+
+    monkeypatch.setenv("ALGOTRADER_THREADS", "many")
+    with pytest.raises(ConfigError, match="ALGOTRADER_THREADS must be a positive integer"):
+        default_threads()
+    monkeypatch.setenv("ALGOTRADER_THREADS", "0")
+    assert default_threads() == 1

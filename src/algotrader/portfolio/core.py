@@ -46,6 +46,8 @@ from algotrader.portfolio.kernel import (
     KernelOutputs,
     RowKernel,
     advance_vol,
+    block_rows,
+    default_threads,
 )
 from algotrader.portfolio.solve import COND_LIMIT, solve_symmetric
 
@@ -352,8 +354,11 @@ def run_kernel(
     pair = state.pair
     assert pair is not None
     n = radj.shape[1]
-    if state.kernel is None or state.kernel.n_assets != n:
-        state.kernel = RowKernel(n)
+    block, threads = (1, 1) if radj.shape[0] == 1 else (block_rows(n), default_threads())
+    kernel = state.kernel
+    if kernel is None or (kernel.n_assets, kernel.block, kernel.threads) != (n, block, threads):
+        state.kernel = RowKernel(n, block, threads)
+    assert state.kernel is not None
     # the previous cash may be an array handed out to a caller: never mutate it
     state.prev_cash = np.array(state.prev_cash, dtype=np.float64)
     done, _ = state.kernel.run(

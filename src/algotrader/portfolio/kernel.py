@@ -43,7 +43,11 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numba as nb
@@ -51,12 +55,16 @@ import numpy as np
 from numba import types
 from numba.np.linalg import _LAPACK, ensure_lapack
 
+from algotrader.errors import ConfigError
+
 #: Status codes written by the kernel (mapped to :class:`SolveStatus` by the caller).
 STATUS_ZERO_SIGNAL, STATUS_DEGENERATE, STATUS_VALID = 0, 1, 2
 #: Solver codes (``none``, ``cholesky``, ``eigen``, ``singular``).
 METHOD_NONE, METHOD_CHOLESKY, METHOD_EIGEN, METHOD_SINGULAR = 0, 1, 2, 3
 #: Stop codes: all rows done, a variance is undefined.
 DONE, STOP_VARIANCE = 0, 1
+#: Cache budget of a :class:`RowKernel` block's matrices, in bytes.
+BLOCK_BYTES = 2**20
 #: Largest 2-norm condition number accepted (as :data:`algotrader.portfolio.solve.COND_LIMIT`).
 COND_LIMIT = 1e12
 
@@ -274,44 +282,87 @@ def _finish_row(
     return STATUS_VALID, method, residual
 
 
-@nb.njit(cache=True, error_model="numpy")
-def _run_rows(
+@nb.njit(cache=True, error_model="numpy", nogil=True)
+def _prepare(
     xy: np.ndarray,
     w: np.ndarray,
     xs: np.ndarray,
-    prev_cash: np.ndarray,
     radj: np.ndarray,
     mu: np.ndarray,
-    sigma: np.ndarray,
-    cash_out: np.ndarray,
-    res_out: np.ndarray,
-    status_out: np.ndarray,
-    method_out: np.ndarray,
-    util_out: np.ndarray,
-    a: np.ndarray,
-    f: np.ndarray,
-    vec: np.ndarray,
     beta: float,
     lam: float,
     min_denom: float,
+    a: np.ndarray,
+    f: np.ndarray,
+    vec: np.ndarray,
+    zero: np.ndarray,
+) -> tuple[int, int]:  # pragma: no cover - compiled
+    """State updates and matrices of a block of rows (in order), into ``a[b]``, ``f[b]``,
+    ``vec[b]`` (t, u, m, y, x); stops after the update of a row with an undefined variance."""
+    for b in range(radj.shape[0]):
+        _advance_state(xy, w, xs, radj[b], beta)
+        if not _scalings(xy, w, xs, lam, min_denom, vec[b, 0], vec[b, 1]):
+            return b, STOP_VARIANCE
+        zero[b] = _signal(mu[b], vec[b, 2]) <= ZERO_SIGNAL_ATOL
+        if not zero[b]:
+            _build(xy, vec[b, 0], vec[b, 1], lam, a[b], f[b])
+    return radj.shape[0], DONE
+
+
+@nb.njit(cache=True, error_model="numpy", nogil=True)
+def _solve_range(
+    a: np.ndarray,
+    f: np.ndarray,
+    vec: np.ndarray,
+    zero: np.ndarray,
+    lo: int,
+    hi: int,
+    meth: np.ndarray,
+    ss: np.ndarray,
+    dd: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """Solve block rows ``lo .. hi - 1`` (independent of each other: any thread, any order)."""
+    for b in range(lo, hi):
+        if zero[b]:
+            meth[b], ss[b], dd[b] = METHOD_NONE, 0.0, 0.0
+        else:
+            meth[b], ss[b], dd[b] = _solve_one(a[b], f[b], vec[b, 2], vec[b, 3], vec[b, 4])
+
+
+@nb.njit(cache=True, error_model="numpy", nogil=True)
+def _finish(
+    rows: int,
+    zero: np.ndarray,
+    meth: np.ndarray,
+    ss: np.ndarray,
+    dd: np.ndarray,
+    vec: np.ndarray,
+    sigma: np.ndarray,
+    cash_out: np.ndarray,
+    util_out: np.ndarray,
+    res_out: np.ndarray,
+    status_out: np.ndarray,
+    method_out: np.ndarray,
+    prev_cash: np.ndarray,
     denom_tol: float,
     cap: float,
-) -> tuple[int, int]:  # pragma: no cover - compiled
-    """The rows in order: state update, matrix, solve, outputs."""
-    t, u, m, y, x = vec[0], vec[1], vec[2], vec[3], vec[4]
-    for j in range(radj.shape[0]):
-        _advance_state(xy, w, xs, radj[j], beta)
-        if not _scalings(xy, w, xs, lam, min_denom, t, u):
-            return j, STOP_VARIANCE
-        zero = _signal(mu[j], m) <= ZERO_SIGNAL_ATOL
-        method, ss, d = METHOD_NONE, 0.0, 0.0
-        if not zero:
-            _build(xy, t, u, lam, a, f)
-            method, ss, d = _solve_one(a, f, m, y, x)
-        status_out[j], method_out[j], res_out[j] = _finish_row(
-            zero, method, ss, d, x, m, sigma[j], cash_out[j], util_out[j], prev_cash, denom_tol, cap
+) -> None:  # pragma: no cover - compiled
+    """Outputs of the first ``rows`` block rows, in order (the turnover cap is sequential)."""
+    for b in range(rows):
+        status_out[b], method_out[b], res_out[b] = _finish_row(
+            zero[b],
+            meth[b],
+            ss[b],
+            dd[b],
+            vec[b, 4],
+            vec[b, 2],
+            sigma[b],
+            cash_out[b],
+            util_out[b],
+            prev_cash,
+            denom_tol,
+            cap,
         )
-    return radj.shape[0], DONE
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -422,14 +473,83 @@ class KernelOutputs:
         )
 
 
-class RowKernel:
-    """Work buffers of one size N (two (N, N) matrices) and the call into the compiled loop."""
+def default_threads() -> int:
+    """Threads for the batch solves: ``ALGOTRADER_THREADS`` or the usable cores (at most 4)."""
+    env = os.environ.get("ALGOTRADER_THREADS", "").strip()
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError as exc:
+            raise ConfigError(
+                f"ALGOTRADER_THREADS must be a positive integer, got {env!r}",
+                key="ALGOTRADER_THREADS",
+                hint="unset it to use the usable cores",
+            ) from exc
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores))
 
-    def __init__(self, n_assets: int) -> None:
+
+def block_rows(n_assets: int) -> int:
+    """Rows per block for the batch: their two (N, N) matrices within about 1 MiB
+    (cache-resident), between 2 and 64 rows."""
+    return max(2, min(64, BLOCK_BYTES // (16 * max(n_assets, 1) ** 2)))
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL._max_workers < workers:
+            _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="algotrader-solve")
+        return _POOL
+
+
+class RowKernel:
+    """Work buffers for blocks of ``block`` rows (two (N, N) matrices a row) and the calls
+    into the compiled code.
+
+    A block runs in three steps: state updates and matrices in row order (:func:`_prepare`),
+    the factorisations and solves, which are independent given their matrices, split over
+    ``threads`` threads (:func:`_solve_range`, GIL released), then statuses, cash and the
+    turnover cap in row order (:func:`_finish`). Block size and threads change only the
+    schedule, never a number: every row goes through the same compiled functions (the
+    stream uses blocks of one row).
+    """
+
+    def __init__(self, n_assets: int, block: int = 1, threads: int = 1) -> None:
         self.n_assets = n_assets
-        self._a = np.empty((n_assets, n_assets))
-        self._f = np.empty((n_assets, n_assets))
-        self._vec = np.empty((5, n_assets))
+        self.block = block
+        self.threads = threads
+        self._a = np.empty((block, n_assets, n_assets))
+        self._f = np.empty((block, n_assets, n_assets))
+        self._vec = np.empty((block, 5, n_assets))
+        self._zero = np.zeros(block, dtype=np.bool_)
+        self._meth = np.zeros(block, dtype=np.int64)
+        self._ss = np.zeros(block)
+        self._dd = np.zeros(block)
+
+    def _solve(self, rows: int) -> None:
+        args = (self._a, self._f, self._vec, self._zero)
+        res = (self._meth, self._ss, self._dd)
+        parts = min(self.threads, rows)
+        if parts <= 1:
+            _solve_range(*args, 0, rows, *res)
+            return
+        edges = np.linspace(0, rows, parts + 1).astype(int)
+        pool = _pool(parts - 1)
+        futures = [
+            pool.submit(_solve_range, *args, int(lo), int(hi), *res)
+            for lo, hi in itertools.pairwise(edges[1:])
+        ]
+        _solve_range(*args, 0, int(edges[1]), *res)
+        for fut in futures:
+            fut.result()
 
     def run(
         self,
@@ -454,29 +574,27 @@ class RowKernel:
         float64; ``cap < 0`` means no turnover cap. Returns ``(rows_done, code)``: with
         ``code != DONE`` row ``rows_done`` had its state updated but no output.
         """
-        done, code = _run_rows(
-            xy,
-            w,
-            x,
-            prev_cash,
-            np.ascontiguousarray(radj, dtype=np.float64),
-            np.ascontiguousarray(mu, dtype=np.float64),
-            np.ascontiguousarray(sigma, dtype=np.float64),
-            out.cash,
-            out.residual,
-            out.status,
-            out.method,
-            out.utilisation,
-            self._a,
-            self._f,
-            self._vec,
-            float(beta),
-            float(shrink),
-            float(min_denom),
-            float(denom_tol),
-            float(cap),
-        )
-        return int(done), int(code)
+        radj = np.ascontiguousarray(radj, dtype=np.float64)
+        mu = np.ascontiguousarray(mu, dtype=np.float64)
+        sigma = np.ascontiguousarray(sigma, dtype=np.float64)
+        n_rows = radj.shape[0]
+        start = 0
+        while start < n_rows:
+            sl = slice(start, min(start + self.block, n_rows))
+            rows, code = _prepare(
+                xy, w, x, radj[sl], mu[sl], float(beta), float(shrink), float(min_denom),
+                self._a, self._f, self._vec, self._zero,
+            )  # fmt: skip
+            self._solve(rows)
+            _finish(
+                rows, self._zero, self._meth, self._ss, self._dd, self._vec, sigma[sl],
+                out.cash[sl], out.utilisation[sl], out.residual[sl], out.status[sl],
+                out.method[sl], prev_cash, float(denom_tol), float(cap),
+            )  # fmt: skip
+            if code != DONE:
+                return start + rows, code
+            start = sl.stop
+        return n_rows, DONE
 
 
 __all__ = [
@@ -488,4 +606,6 @@ __all__ = [
     "KernelOutputs",
     "RowKernel",
     "advance_vol",
+    "block_rows",
+    "default_threads",
 ]

@@ -244,18 +244,39 @@ def _sequential(
 def _sequential_two(
     r0: Array, x: Array, do_arb: Array, noise: float, split: float, unroll: int
 ) -> tuple[Array, Array]:
+    """Two-asset scan carrying only the reserves; the volume is recomputed afterwards.
+
+    The loop is kept lean on purpose: XLA's CPU backend compiles a ``while`` loop into
+    one native kernel (instead of dispatching every fused op of every iteration) when
+    its cost model puts one iteration under 1 kB of memory traffic
+    (``xla_cpu_small_while_loop_byte_threshold``).  Two passes that carry ``R`` and
+    emit only ``R`` count about 0.9 kB; also emitting the volume, or unrolling, goes
+    over and makes the loop 3-5x slower.  ``unroll`` is therefore ignored here.
+    """
+    del unroll
     cols = (x[:, :2], x[:, 2], x[:, 3], x[:, 4], x[:, 5], x[:, 6], x[:, 7], do_arb)
 
     def body(res: Array, xs: tuple[Array, ...]) -> Any:
         p, ka, kb, wa, wb, gamma, lp, d = xs
         costs = PassCosts(gamma, 0.0, 0.0, d)
-        res, v1 = _pass_two_ratio(res, p, ka, wa, costs, noise, split)
-        res, v2 = _pass_two_ratio(res * lp, p, kb, wb, costs, noise, split)
-        return res, (res, v1 + v2)
+        res, _ = _pass_two_ratio(res, p, ka, wa, costs, noise, split)
+        res, _ = _pass_two_ratio(res * lp, p, kb, wb, costs, noise, split)
+        return res, res
 
-    _, (path, vol) = jax.lax.scan(body, r0, cols, unroll=unroll)
-    zero = jnp.zeros((1,), r0.dtype)
-    return jnp.concatenate([r0[None], path]), jnp.concatenate([zero, vol])
+    _, path = jax.lax.scan(body, r0, cols)
+    path = jnp.concatenate([r0[None], path])
+    return path, _volume(path, x, do_arb, noise, split)
+
+
+def _volume(path: Array, x: Array, do_arb: Array, noise: float, split: float) -> Array:
+    """Inbound notional ``(M + 1,)`` of each minute, recomputed from the reserves path.
+
+    Every minute's two passes are replayed at once (vectorised) from ``R_{t-1}``, with
+    the same operations as the scan; XLA removes this when the volume is not used.
+    """
+    step = jax.vmap(lambda r, xx, d: _step_r(r, xx, d, noise, split)[1])
+    vol = step(path[:-1], x, do_arb)
+    return jnp.concatenate([jnp.zeros((1,), path.dtype), vol])
 
 
 def _step_r(r: Array, x: Array, d: Any, noise: float, split: float) -> tuple[Array, Array]:

@@ -14,7 +14,8 @@ one thread for both (``OPENBLAS_NUM_THREADS=1``); polars keeps its default threa
 Cases (EWMA shrink config ``vola=16, corr=32, clip=3.5, shrink=0.5``; one-factor GBM
 prices, N(0,1) signal, seed 0, T=2,520 rows):
 
-* batch: build the engine and get the cash positions (ours: ``run_batch``);
+* batch: build the engine and get the cash positions (ours: ``run_batch``, with the
+  default solve threads (usable cores, at most 4) and with ``ALGOTRADER_THREADS=1``);
 * stream: ``from_warmup`` on T rows, then ``step`` on new rows: median / p90 step latency;
 * peak RSS of each subprocess (``ru_maxrss``; includes the interpreter and imports).
 
@@ -140,6 +141,7 @@ def _run_case(
     reps: int,
     timeout: float,
     dump: str = "",
+    threads: str = "",
 ) -> dict[str, Any]:
     env = {
         **os.environ,
@@ -147,6 +149,8 @@ def _run_case(
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
     }
+    if threads:
+        env["ALGOTRADER_THREADS"] = threads
     cmd = [
         python,
         __file__,
@@ -214,6 +218,7 @@ def main() -> None:
         ours_b = _run_case(
             sys.executable, "ours", "batch", n, args.rows, 0, reps, 600, str(tmp / f"ours_{n}.npy")
         )
+        ours_1 = _run_case(sys.executable, "ours", "batch", n, args.rows, 0, reps, 600, threads="1")
         ours_s = _run_case(sys.executable, "ours", "stream", n, args.rows, OUR_STEPS, 1, 600)
         ref_b: dict[str, Any] = {}
         ref_s: dict[str, Any] = {}
@@ -244,8 +249,8 @@ def main() -> None:
                 diff = _compare(
                     str(tmp / f"ours_{n}.npy"), str(tmp / f"ref_{n}.npy"), int(CFG["corr"])
                 )
-        results += [ours_b, ours_s, ref_b, ref_s]
-        for r in (ours_b, ours_s, ref_b, ref_s):
+        results += [ours_b, ours_1, ours_s, ref_b, ref_s]
+        for r in (ours_b, ours_1, ours_s, ref_b, ref_s):
             if r.get("error"):
                 print(f"{r['impl']} {r['kind']} N={n}: {r['error']}", file=sys.stderr)
         rows.append(
@@ -254,6 +259,8 @@ def main() -> None:
                 _fmt_s(ref_b.get("wall_s")),
                 _fmt_s(ours_b.get("wall_s")),
                 _ratio(ref_b.get("wall_s"), ours_b.get("wall_s")),
+                _fmt_s(ours_1.get("wall_s")),
+                _ratio(ref_b.get("wall_s"), ours_1.get("wall_s")),
                 _fmt_s(ref_s.get("step_median_s")),
                 _fmt_s(ours_s.get("step_median_s")),
                 _ratio(ref_s.get("step_median_s"), ours_s.get("step_median_s")),
@@ -267,6 +274,8 @@ def main() -> None:
         "N",
         "batch ref",
         "batch ours",
+        "speed-up",
+        "batch ours 1 thread",
         "speed-up",
         "step ref",
         "step ours",

@@ -30,7 +30,7 @@ Example:
 
 from __future__ import annotations
 
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 import jax
@@ -251,9 +251,16 @@ def _sequential_two(
     its cost model puts one iteration under 1 kB of memory traffic
     (``xla_cpu_small_while_loop_byte_threshold``).  Two passes that carry ``R`` and
     emit only ``R`` count about 0.9 kB; also emitting the volume, or unrolling, goes
-    over and makes the loop 3-5x slower.  ``unroll`` is therefore ignored here.
+    over and makes the loop 3-5x slower.  So one parameter set runs the loop
+    un-unrolled; under ``vmap`` (several sets: over the threshold anyway) the loop is
+    unrolled ``unroll`` times, which is then the faster choice.
     """
-    del unroll
+    path = _two_loop_fn(noise, split, unroll)(r0, x, do_arb)
+    path = jnp.concatenate([r0[None], path])
+    return path, _volume(path, x, do_arb, noise, split)
+
+
+def _two_loop(r0: Array, x: Array, do_arb: Array, noise: float, split: float, unroll: int) -> Array:
     cols = (x[:, :2], x[:, 2], x[:, 3], x[:, 4], x[:, 5], x[:, 6], x[:, 7], do_arb)
 
     def body(res: Array, xs: tuple[Array, ...]) -> Any:
@@ -263,9 +270,25 @@ def _sequential_two(
         res, _ = _pass_two_ratio(res * lp, p, kb, wb, costs, noise, split)
         return res, res
 
-    _, path = jax.lax.scan(body, r0, cols)
-    path = jnp.concatenate([r0[None], path])
-    return path, _volume(path, x, do_arb, noise, split)
+    return jax.lax.scan(body, r0, cols, unroll=unroll)[1]
+
+
+@lru_cache(maxsize=64)
+def _two_loop_fn(noise: float, split: float, unroll: int) -> Any:
+    """The 2-asset loop, one kernel when unbatched, unrolled ``unroll`` times under vmap."""
+
+    @jax.custom_batching.custom_vmap
+    def loop(r0: Array, x: Array, do_arb: Array) -> Array:
+        return _two_loop(r0, x, do_arb, noise, split, 1)
+
+    @loop.def_vmap
+    def loop_batched(axis_size: int, in_batched: list[bool], *args: Array) -> tuple[Array, bool]:
+        del axis_size
+        axes = [0 if b else None for b in in_batched]
+        run = partial(_two_loop, noise=noise, split=split, unroll=max(unroll, 1))
+        return jax.vmap(run, in_axes=axes)(*args), True
+
+    return loop
 
 
 def _volume(path: Array, x: Array, do_arb: Array, noise: float, split: float) -> Array:

@@ -262,8 +262,8 @@ def _pass_many_lean(
     ``1``), so ``R * factors == R``; the in and out moves of a token are summed in one
     reduction (``sel * gain * keep`` by row plus ``sel * (keep_out - 1)`` by column),
     which rounds like two sums as long as a token is only paid in or only paid out.
-    Three reductions per pass instead of seven: XLA's CPU runtime dispatches each
-    reduction separately in every iteration of the scan.
+    Two reductions per pass (max, factor sums) instead of six: XLA's CPU runtime
+    dispatches each reduction separately in every iteration of the scan.
     """
     s = jnp.log(res) + shift
     r = res * prices / weights

@@ -110,7 +110,10 @@ def test_reference_validity_executes_no_trade_or_a_profitable_pair(
     w = rng.dirichlet(np.ones(n))
     p = np.exp(rng.normal(0.0, 2.0, n))
     r = w * 1e6 / p * np.exp(rng.normal(0.0, 0.02, n))
-    delta, best = (np.asarray(x) for x in reference_delta(jnp.asarray(r), p, jnp.asarray(w), gamma))
+    delta, best = (
+        np.asarray(x)
+        for x in reference_delta(jnp.asarray(r), jnp.asarray(p), jnp.asarray(w), gamma)
+    )
     big_l, gain, loss, _ = (
         np.asarray(x) for x in pair_trades(jnp.log(jnp.asarray(r * p / w)), jnp.asarray(w), gamma)
     )

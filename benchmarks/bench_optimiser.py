@@ -15,7 +15,8 @@ Cases (EWMA shrink config ``vola=16, corr=32, clip=3.5, shrink=0.5``; one-factor
 prices, N(0,1) signal, seed 0, T=2,520 rows):
 
 * batch: build the engine and get the cash positions (ours: ``run_batch``, with the
-  default solve threads (usable cores, at most 4) and with ``ALGOTRADER_THREADS=1``);
+  the default solve threads (one below 150 assets, the usable cores from 150 on) and
+  with ``ALGOTRADER_THREADS=1``);
 * stream: ``from_warmup`` on T rows, then ``step`` on new rows: median / p90 step latency;
 * peak RSS of each subprocess (``ru_maxrss``; includes the interpreter and imports).
 

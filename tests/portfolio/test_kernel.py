@@ -212,6 +212,11 @@ def test_bad_thread_setting_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -
 
     monkeypatch.setenv("ALGOTRADER_THREADS", "many")
     with pytest.raises(ConfigError, match="ALGOTRADER_THREADS must be a positive integer"):
-        default_threads()
+        default_threads(10)
     monkeypatch.setenv("ALGOTRADER_THREADS", "0")
-    assert default_threads() == 1
+    assert default_threads(500) == 1
+    monkeypatch.setenv("ALGOTRADER_THREADS", "3")
+    assert default_threads(10) == 3
+    monkeypatch.delenv("ALGOTRADER_THREADS")
+    assert default_threads(10) == 1  # small problems stay on the calling thread
+    assert default_threads(500) >= 1

@@ -354,7 +354,7 @@ def run_kernel(
     pair = state.pair
     assert pair is not None
     n = radj.shape[1]
-    block, threads = (1, 1) if radj.shape[0] == 1 else (block_rows(n), default_threads())
+    block, threads = (1, 1) if radj.shape[0] == 1 else (block_rows(n), default_threads(n))
     kernel = state.kernel
     if kernel is None or (kernel.n_assets, kernel.block, kernel.threads) != (n, block, threads):
         state.kernel = RowKernel(n, block, threads)

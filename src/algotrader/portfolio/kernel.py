@@ -63,6 +63,8 @@ STATUS_ZERO_SIGNAL, STATUS_DEGENERATE, STATUS_VALID = 0, 1, 2
 METHOD_NONE, METHOD_CHOLESKY, METHOD_EIGEN, METHOD_SINGULAR = 0, 1, 2, 3
 #: Stop codes: all rows done, a variance is undefined.
 DONE, STOP_VARIANCE = 0, 1
+#: Smallest number of assets for which the batch solves use several threads by default.
+PARALLEL_MIN_ASSETS = 150
 #: Cache budget of a :class:`RowKernel` block's matrices, in bytes.
 BLOCK_BYTES = 2**20
 #: Largest 2-norm condition number accepted (as :data:`algotrader.portfolio.solve.COND_LIMIT`).
@@ -473,8 +475,14 @@ class KernelOutputs:
         )
 
 
-def default_threads() -> int:
-    """Threads for the batch solves: ``ALGOTRADER_THREADS`` or the usable cores (at most 4)."""
+def default_threads(n_assets: int) -> int:
+    """Threads for the batch solves of ``n_assets`` assets.
+
+    ``ALGOTRADER_THREADS`` when set; otherwise the usable cores (at most 4) from
+    :data:`PARALLEL_MIN_ASSETS` assets on, one thread below (a factorisation there is too
+    short to pay for handing rows to another thread: measured 1 thread 0.146 s vs 2 threads
+    0.165 s at N = 100, but 2.65 s vs 2.31 s at N = 300, on a 2-core machine).
+    """
     env = os.environ.get("ALGOTRADER_THREADS", "").strip()
     if env:
         try:
@@ -483,8 +491,10 @@ def default_threads() -> int:
             raise ConfigError(
                 f"ALGOTRADER_THREADS must be a positive integer, got {env!r}",
                 key="ALGOTRADER_THREADS",
-                hint="unset it to use the usable cores",
+                hint="unset it to let the optimiser choose",
             ) from exc
+    if n_assets < PARALLEL_MIN_ASSETS:
+        return 1
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux

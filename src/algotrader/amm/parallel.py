@@ -72,6 +72,28 @@ def _pass_two_ratio(
     return jnp.where(execute, res * factors, res), jnp.where(execute, inbound, 0.0)
 
 
+def _pair_matrices(
+    res: Array, prices: Array, shift: Array, weights: Array, gamma: Any
+) -> tuple[Array, Array, Array, Array, Array, Array, Array]:
+    """Every pair's trade, ``(n, n)`` (row = token in): ``gain``, ``keep_out``, the notional
+    ``(n,)``, inbound and outbound notionals, ``valid`` (``L > 0``) and the profit (0 where
+    not valid); see :func:`_pass_many_ratio`."""
+    s = jnp.log(res) + shift
+    r = res * prices / weights
+    big_l = jnp.log(gamma) + s[None, :] - s[:, None]
+    rho = gamma * r[None, :] / r[:, None]
+    wh_in = weights[:, None] / (weights[:, None] + weights[None, :])
+    e = jnp.exp((1.0 - wh_in) * big_l)
+    gain = (e - 1.0) / gamma
+    keep_out = e / rho
+    notional = res * prices
+    inbound_m = notional[:, None] * gain
+    outbound_m = notional[None, :] * (1.0 - keep_out)
+    valid = big_l > 0.0
+    profit = jnp.where(valid, outbound_m - inbound_m, 0.0)
+    return gain, keep_out, notional, inbound_m, outbound_m, valid, profit
+
+
 def _pass_many_ratio(
     res: Array,
     prices: Array,
@@ -87,19 +109,9 @@ def _pass_many_ratio(
     paid-in reserve grows by ``(e - 1)/gamma`` and the paid-out one is multiplied by
     ``e / rho`` with ``rho = gamma r_j / r_i`` (``r = R p / w``), i.e. ``exp(-wh_i L)``.
     """
-    s = jnp.log(res) + shift
-    r = res * prices / weights
-    big_l = jnp.log(c.gamma) + s[None, :] - s[:, None]
-    rho = c.gamma * r[None, :] / r[:, None]
-    wh_in = weights[:, None] / (weights[:, None] + weights[None, :])
-    e = jnp.exp((1.0 - wh_in) * big_l)
-    gain = (e - 1.0) / c.gamma
-    keep_out = e / rho
-    notional = res * prices
-    inbound_m = notional[:, None] * gain
-    outbound_m = notional[None, :] * (1.0 - keep_out)
-    valid = big_l > 0.0
-    profit = jnp.where(valid, outbound_m - inbound_m, 0.0)
+    gain, keep_out, notional, inbound_m, outbound_m, valid, profit = _pair_matrices(
+        res, prices, shift, weights, c.gamma
+    )
     best = jnp.max(profit)
     sel = ((profit == best) & valid).astype(res.dtype)
     inbound, outbound = jnp.sum(sel * inbound_m), jnp.sum(sel * outbound_m)
@@ -265,19 +277,9 @@ def _pass_many_lean(
     Two reductions per pass (max, factor sums) instead of six: XLA's CPU runtime
     dispatches each reduction separately in every iteration of the scan.
     """
-    s = jnp.log(res) + shift
-    r = res * prices / weights
-    big_l = jnp.log(gamma) + s[None, :] - s[:, None]
-    rho = gamma * r[None, :] / r[:, None]
-    wh_in = weights[:, None] / (weights[:, None] + weights[None, :])
-    e = jnp.exp((1.0 - wh_in) * big_l)
-    gain = (e - 1.0) / gamma
-    keep_out = e / rho
-    notional = res * prices
-    inbound_m = notional[:, None] * gain
-    outbound_m = notional[None, :] * (1.0 - keep_out)
-    valid = big_l > 0.0
-    profit = jnp.where(valid, outbound_m - inbound_m, 0.0)
+    gain, keep_out, notional, inbound_m, _, valid, profit = _pair_matrices(
+        res, prices, shift, weights, gamma
+    )
     sel = (profit == jnp.max(profit)) & valid
     keep = 1.0 - split * (1.0 - gamma)
     moves = jnp.where(sel, gain * keep, 0.0) + jnp.where(sel, keep_out - 1.0, 0.0).T

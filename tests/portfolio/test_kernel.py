@@ -17,14 +17,14 @@ from tests.portfolio.test_property import Case, cases
 from algotrader.portfolio import OptimiserConfig, run_batch
 from algotrader.portfolio.core import CoreState, kernel_ready, vector_rows
 from algotrader.portfolio.ewm import VolAccumulator
-from algotrader.portfolio.kernel import (
+from algotrader.portfolio.kernel_linalg import (
     METHOD_CHOLESKY,
     METHOD_EIGEN,
     METHOD_SINGULAR,
     _cholesky_upper,
-    _solve_one,
-    advance_vol,
+    solve_one,
 )
+from algotrader.portfolio.kernel_vol import advance_vol
 from algotrader.portfolio.solve import solve_symmetric
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
@@ -150,7 +150,7 @@ def test_lapack_binding_factors_like_numpy() -> None:
 def _solve(a: np.ndarray, m: np.ndarray) -> tuple[int, np.ndarray, float, float]:
     n = m.shape[0]
     y, x = np.empty(n), np.empty(n)
-    method, ss, d = _solve_one(a, a.copy(), m, y, x)
+    method, ss, d = solve_one(a, a.copy(), m, y, x)
     return int(method), x, float(ss), float(d)
 
 

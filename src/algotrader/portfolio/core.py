@@ -45,10 +45,10 @@ from algotrader.portfolio.kernel import (
     ZERO_SIGNAL_ATOL,
     KernelOutputs,
     RowKernel,
-    advance_vol,
     block_rows,
     default_threads,
 )
+from algotrader.portfolio.kernel_vol import advance_vol
 from algotrader.portfolio.solve import COND_LIMIT, solve_symmetric
 
 

@@ -4,15 +4,17 @@ While no row has had a gap the pairwise EWM state is compact (one weight sum ``w
 sums ``x`` (N,) and ``xy`` (N, N)) and every asset is tradeable. For such rows the whole
 per-row recursion runs here without returning to Python:
 
-1. ``xy <- beta xy + r r'``, ``w <- beta w + 1``, ``x <- beta x + r`` (upper triangle
-   computed, mirrored: the matrix stays exactly symmetric);
+1. ``xy <- beta xy + r r'``, ``w <- beta w + 1``, ``x <- beta x + r`` (row by row; the
+   matrix stays exactly symmetric);
 2. ``mean = x / w``, ``var = xy_ii / w - mean^2``; ``t = sqrt(shrink / w) / sd``,
    ``u = sqrt(shrink) mean / sd``;
 3. ``A_ij = clip(xy_ij t_i t_j - u_i u_j, +-shrink)``, ``A_ii = 1``
    (= ``shrink * corr + (1 - shrink) * I``);
-4. zero-signal test, Cholesky factor (LAPACK ``potrf`` on a copy of the upper triangle),
-   forward and back substitution, residual ``||A x - m||``, ``d = m'x``, status, cash
+4. zero-signal test, Cholesky factor, forward and back substitution, residual
+   ``||A x - m||``, ``d = m'x`` (:mod:`algotrader.portfolio.kernel_linalg`), status, cash
    ``x / sqrt(d) / sigma``, turnover cap, utilisation ``x_i / m_i``.
+
+The per-asset volatilities come from :mod:`algotrader.portfolio.kernel_vol`.
 
 A matrix that is not numerically positive definite is solved on its well-determined
 eigen-directions (the policy of :mod:`algotrader.portfolio.solve`). A row with a
@@ -20,8 +22,9 @@ variance at or below ``min_corr_denom`` stops the kernel *after* its state updat
 caller handles that row's matrix in Python (:func:`algotrader.portfolio.core.matrix_part`)
 and resumes.
 
-The stream runs the same kernel on one row, so batch and stream agree bit for bit.
-Memory: two (N, N) work buffers, no (T, N, N) arrays.
+Rows run in blocks (see :class:`RowKernel`); the stream runs the same compiled functions
+on one row, so batch and stream agree bit for bit. Memory: two (N, N) work buffers per
+block row (about 1 MiB a block), no (T, N, N) arrays.
 
 Only used when the condition number of ``A`` is provably below the solver's limit
 (``shrink < 1``, see :func:`algotrader.portfolio.core._cond_bound`), so no condition
@@ -52,79 +55,21 @@ from dataclasses import dataclass
 
 import numba as nb
 import numpy as np
-from numba import types
-from numba.np.linalg import _LAPACK, ensure_lapack
 
 from algotrader.errors import ConfigError
+from algotrader.portfolio.kernel_linalg import METHOD_NONE, METHOD_SINGULAR, solve_one
 
 #: Status codes written by the kernel (mapped to :class:`SolveStatus` by the caller).
 STATUS_ZERO_SIGNAL, STATUS_DEGENERATE, STATUS_VALID = 0, 1, 2
-#: Solver codes (``none``, ``cholesky``, ``eigen``, ``singular``).
-METHOD_NONE, METHOD_CHOLESKY, METHOD_EIGEN, METHOD_SINGULAR = 0, 1, 2, 3
 #: Stop codes: all rows done, a variance is undefined.
 DONE, STOP_VARIANCE = 0, 1
 #: Smallest number of assets for which the batch solves use several threads by default.
 PARALLEL_MIN_ASSETS = 150
 #: Cache budget of a :class:`RowKernel` block's matrices, in bytes.
 BLOCK_BYTES = 2**20
-#: Largest 2-norm condition number accepted (as :data:`algotrader.portfolio.solve.COND_LIMIT`).
-COND_LIMIT = 1e12
 
 ZERO_SIGNAL_ATOL = 1e-8
 UTILISATION_MIN_SIGNAL = 1e-14
-
-ensure_lapack()
-# numba's binding of LAPACK ``?potrf`` (resolved by symbol at run time, so the compiled
-# kernel can be cached on disk); called with uplo 'L' on a C-ordered buffer, i.e. the
-# Fortran-lower (fast) variant factors the C-upper triangle.
-_POTRF = _LAPACK().numba_xxpotrf(types.float64)
-_KIND_D, _UPLO_L = ord("d"), ord("L")
-
-
-@nb.njit(cache=True)
-def _cholesky_upper(f: np.ndarray) -> int:  # pragma: no cover - compiled
-    """Factor ``f`` (C-ordered, symmetric, upper triangle read) in place; LAPACK info."""
-    n = f.shape[0]
-    return _POTRF(_KIND_D, _UPLO_L, n, f.ctypes, n)
-
-
-@nb.njit(cache=True, fastmath={"reassoc"})
-def _solve_factor(f: np.ndarray, m: np.ndarray, y: np.ndarray, x: np.ndarray) -> None:
-    """``x = A^-1 m`` from the factor: ``L[k, i] = f[i, k]`` for ``k >= i`` (C upper)."""
-    n = m.shape[0]
-    for i in range(n):
-        y[i] = m[i]
-    for k in range(n):  # forward: L y = m, column-oriented (rows of f are contiguous)
-        yk = y[k] / f[k, k]
-        y[k] = yk
-        col = f[k, k + 1 :]  # slices, not offset indices: the loop then vectorises
-        rest = y[k + 1 :]
-        for i in range(rest.shape[0]):
-            rest[i] -= col[i] * yk
-    for i in range(n - 1, -1, -1):  # back: L' x = y, dot-product form
-        row = f[i, i + 1 :]
-        done = x[i + 1 :]
-        s = 0.0
-        for k in range(row.shape[0]):
-            s += row[k] * done[k]
-        x[i] = (y[i] - s) / f[i, i]
-
-
-@nb.njit(cache=True, fastmath={"reassoc"})
-def _residual_and_dot(a: np.ndarray, x: np.ndarray, m: np.ndarray) -> tuple[float, float]:
-    """``||A x - m||^2`` and ``m'x`` (vectorised sums)."""  # pragma: no cover - compiled
-    n = m.shape[0]
-    ss = 0.0
-    d = 0.0
-    for i in range(n):
-        s = 0.0
-        row = a[i]
-        for k in range(n):
-            s += row[k] * x[k]
-        s -= m[i]
-        ss += s * s
-        d += m[i] * x[i]
-    return ss, d
 
 
 @nb.njit(cache=True)
@@ -196,41 +141,6 @@ def _signal(mu_row: np.ndarray, m: np.ndarray) -> float:  # pragma: no cover - c
         m[i] = mi
         top = max(top, abs(mi))
     return top
-
-
-@nb.njit(cache=True, error_model="numpy")
-def _eigen_solve(a: np.ndarray, m: np.ndarray, x: np.ndarray) -> int:  # pragma: no cover
-    """Minimum-norm solution on the eigen-directions with ``lambda > max|lambda| / COND_LIMIT``
-    (the policy of :mod:`algotrader.portfolio.solve`); returns the method code."""
-    if not np.all(np.isfinite(a)):
-        return METHOD_SINGULAR
-    vals, vecs = np.linalg.eigh(a)
-    top = np.max(np.abs(vals)) if vals.size else 0.0
-    floor = top / COND_LIMIT
-    if top <= 0.0 or not np.any(vals > floor):
-        return METHOD_SINGULAR
-    x[:] = 0.0
-    for e in range(vals.shape[0]):
-        if vals[e] > floor:
-            c = np.dot(vecs[:, e], m) / vals[e]
-            x += c * vecs[:, e]
-    return METHOD_EIGEN
-
-
-@nb.njit(cache=True, error_model="numpy")
-def _solve_one(
-    a: np.ndarray, f: np.ndarray, m: np.ndarray, y: np.ndarray, x: np.ndarray
-) -> tuple[int, float, float]:  # pragma: no cover - compiled
-    """Solve ``a x = m`` (Cholesky of ``f``, else eigen); ``(method, ||ax - m||^2, m'x)``."""
-    if _cholesky_upper(f) == 0:
-        _solve_factor(f, m, y, x)
-        method = METHOD_CHOLESKY
-    else:
-        method = _eigen_solve(a, m, x)
-        if method == METHOD_SINGULAR:
-            return method, np.nan, np.nan
-    ss, d = _residual_and_dot(a, x, m)
-    return method, ss, d
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -328,7 +238,7 @@ def _solve_range(
         if zero[b]:
             meth[b], ss[b], dd[b] = METHOD_NONE, 0.0, 0.0
         else:
-            meth[b], ss[b], dd[b] = _solve_one(a[b], f[b], vec[b, 2], vec[b, 3], vec[b, 4])
+            meth[b], ss[b], dd[b] = solve_one(a[b], f[b], vec[b, 2], vec[b, 3], vec[b, 4])
 
 
 @nb.njit(cache=True, error_model="numpy", nogil=True)
@@ -365,91 +275,6 @@ def _finish(
             denom_tol,
             cap,
         )
-
-
-@nb.njit(cache=True, error_model="numpy")
-def _vol_rows(
-    sums: np.ndarray,
-    counts: np.ndarray,
-    lr: np.ndarray,
-    q: np.ndarray,
-    beta: float,
-    min_samples: int,
-    clip: float,
-    radj: np.ndarray,
-    sigma: np.ndarray,
-) -> None:  # pragma: no cover - compiled
-    """EWM vol of log (series 0) and simple (series 1) returns, row by row.
-
-    ``sums`` (4, 2, N): weighted sums of x, x^2, weights, squared weights; ``counts``
-    (2, N). Missing (non-finite) returns add no observation; the decay still advances.
-    Std: ``sqrt(max(sx2/sw - (sx/sw)^2, 0) sw^2 / (sw^2 - sw2))``, 0 after exactly one
-    observation, NaN below the minimum count (1 for series 0, ``min_samples`` for
-    series 1) or with ``sw^2 <= sw2``.
-    """
-    n_rows, n = lr.shape
-    beta2 = beta * beta
-    for j in range(n_rows):
-        for s in range(2):
-            x = lr[j] if s == 0 else q[j]
-            need = 1 if s == 0 else min_samples
-            for i in range(n):
-                v = x[i]
-                obs = math.isfinite(v)
-                u = v if obs else 0.0
-                wt = 1.0 if obs else 0.0
-                sx = sums[0, s, i] * beta + u
-                sx2 = sums[1, s, i] * beta + u * u
-                sw = sums[2, s, i] * beta + wt
-                sw2 = sums[3, s, i] * beta2 + wt
-                sums[0, s, i], sums[1, s, i], sums[2, s, i], sums[3, s, i] = sx, sx2, sw, sw2
-                c = counts[s, i] + (1 if obs else 0)
-                counts[s, i] = c
-                mean = sx / sw
-                var = sx2 / sw - mean * mean
-                if var < 0.0:
-                    var = 0.0
-                sw_sq = sw * sw
-                denom = sw_sq - sw2
-                std = math.sqrt(var * sw_sq / denom)
-                if not denom > 0.0:
-                    std = np.nan
-                if c == 1:
-                    std = 0.0
-                if c < need or c < 1:
-                    std = np.nan
-                if s == 0:
-                    r = v / std
-                    if r > clip:
-                        r = clip
-                    elif r < -clip:
-                        r = -clip
-                    radj[j, i] = r if math.isfinite(r) else np.nan
-                else:
-                    sigma[j, i] = std if obs else np.nan
-
-
-def advance_vol(
-    sums: np.ndarray,
-    counts: np.ndarray,
-    lr: np.ndarray,
-    q: np.ndarray,
-    *,
-    beta: float,
-    min_samples: int,
-    clip: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Feed log returns ``lr`` and simple returns ``q`` (T, N) to the vol sums (in place).
-
-    Returns the vol-adjusted log returns ``clip(lr / std_log, +-clip)`` (NaN where
-    undefined) and ``sigma`` (the simple-return std, NaN where the return is missing),
-    each (T, N). Batch and stream both call it (one row at a time for the stream).
-    """
-    lr = np.ascontiguousarray(lr, dtype=np.float64)
-    q = np.ascontiguousarray(q, dtype=np.float64)
-    radj, sigma = np.empty_like(lr), np.empty_like(q)
-    _vol_rows(sums, counts, lr, q, float(beta), int(min_samples), float(clip), radj, sigma)
-    return radj, sigma
 
 
 @dataclass(frozen=True)
@@ -615,7 +440,6 @@ __all__ = [
     "STOP_VARIANCE",
     "KernelOutputs",
     "RowKernel",
-    "advance_vol",
     "block_rows",
     "default_threads",
 ]

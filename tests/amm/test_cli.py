@@ -9,6 +9,7 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 import polars as pl
+from click.testing import Result
 from typer.testing import CliRunner
 
 import algotrader.amm as amm
@@ -47,25 +48,16 @@ def _setup(tmp_path: Path) -> tuple[Path, Path, Path]:
     return cfg_path, prices_path, params_path
 
 
+def _run(cfg: Path, prices: Path, params: Path, out: Path, *extra: str) -> Result:
+    """``algotrader --quiet amm run`` with the three inputs, the output folder and ``extra``."""
+    args = ["--config", str(cfg), "--prices", str(prices), "--params", str(params)]
+    return CliRunner().invoke(app, ["--quiet", "amm", "run", *args, "--out", str(out), *extra])
+
+
 def test_amm_run_writes_tables_and_metrics(tmp_path: Path) -> None:
     cfg, prices, params = _setup(tmp_path)
     out = tmp_path / "out"
-    res = CliRunner().invoke(
-        app,
-        [
-            "--quiet",
-            "amm",
-            "run",
-            "--config",
-            str(cfg),
-            "--prices",
-            str(prices),
-            "--params",
-            str(params),
-            "--out",
-            str(out),
-        ],
-    )
+    res = _run(cfg, prices, params, out)
     assert res.exit_code == 0, res.output
     assert "final value" in res.output
     per_step = pl.read_parquet(out / "per_step.parquet")
@@ -87,22 +79,7 @@ def test_amm_run_writes_tables_and_metrics(tmp_path: Path) -> None:
 def test_amm_run_bad_params_exit_code_2(tmp_path: Path) -> None:
     cfg, prices, params = _setup(tmp_path)
     params.write_text(json.dumps({"log_k": [1, 2]}))
-    res = CliRunner().invoke(
-        app,
-        [
-            "--quiet",
-            "amm",
-            "run",
-            "--config",
-            str(cfg),
-            "--prices",
-            str(prices),
-            "--params",
-            str(params),
-            "--out",
-            str(tmp_path),
-        ],
-    )
+    res = _run(cfg, prices, params, tmp_path)
     assert res.exit_code != 0
 
 
@@ -113,24 +90,7 @@ def test_coarse_weights_cli_and_equivalence(tmp_path: Path) -> None:
     coarse = tmp_path / "coarse.csv"
     pl.DataFrame({"unix": unix, "weight_BTC": w, "weight_ETH": 1 - w}).write_csv(coarse)
     out = tmp_path / "out"
-    res = CliRunner().invoke(
-        app,
-        [
-            "--quiet",
-            "amm",
-            "run",
-            "--config",
-            str(cfg),
-            "--prices",
-            str(prices),
-            "--params",
-            str(params),
-            "--out",
-            str(out),
-            "--coarse-weights",
-            str(coarse),
-        ],
-    )
+    res = _run(cfg, prices, params, out, "--coarse-weights", str(coarse))
     assert res.exit_code == 0, res.output
     got = pl.read_parquet(out / "per_step.parquet")["weight_BTC"].to_numpy()
     assert got[0] == 0.3 and got[-1] > 0.69

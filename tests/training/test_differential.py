@@ -48,17 +48,24 @@ def _params(rule: str, n: int, seed: int) -> dict[str, Any]:
     return out
 
 
-@pytest.mark.parametrize("rule,n,extra,bout", CASES)
-def test_fast_objective_matches_forward_pass(
-    rule: str, n: int, extra: dict[str, Any], bout: int
-) -> None:
+def _case(
+    rule: str, n: int, extra: dict[str, Any], bout: int, params_seed: int
+) -> tuple[np.ndarray, SimConfig, dict[str, Any], dict[str, Any]]:
+    """16 days of prices, the config, perturbed parameters and the fast objective's data."""
     prices = _prices(16, n, seed=n)
     cfg = SimConfig(rule=rule, n_assets=n, bout_length=bout, scan_unroll=1, **extra)
-    params = _params(rule, n, seed=1)
     data = {
         "train_prices": jnp.asarray(prices),
         **{k: jnp.asarray(v) for k, v in prefix_sums(prices).items()},
     }
+    return prices, cfg, _params(rule, n, seed=params_seed), data
+
+
+@pytest.mark.parametrize("rule,n,extra,bout", CASES)
+def test_fast_objective_matches_forward_pass(
+    rule: str, n: int, extra: dict[str, Any], bout: int
+) -> None:
+    prices, cfg, params, data = _case(rule, n, extra, bout, params_seed=1)
     p_all = jnp.asarray(prices)
 
     @jax.jit
@@ -85,13 +92,7 @@ def test_fast_objective_matches_forward_pass(
 def test_fast_gradient_matches_forward_pass(
     rule: str, n: int, extra: dict[str, Any], bout: int
 ) -> None:
-    prices = _prices(16, n, seed=n)
-    cfg = SimConfig(rule=rule, n_assets=n, bout_length=bout, scan_unroll=1, **extra)
-    params = _params(rule, n, seed=2)
-    data = {
-        "train_prices": jnp.asarray(prices),
-        **{k: jnp.asarray(v) for k, v in prefix_sums(prices).items()},
-    }
+    prices, cfg, params, data = _case(rule, n, extra, bout, params_seed=2)
     start = 3 * DAY + 11
 
     def slow(p: dict[str, Any]) -> Any:

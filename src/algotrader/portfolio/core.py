@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from algotrader.errors import StateError
 from algotrader.portfolio.config import OptimiserConfig, SlidingWindowConfig
 from algotrader.portfolio.ewm import (
     PairwiseEwmCov,
@@ -337,6 +338,14 @@ def kernel_status(out: KernelOutputs, rows: int) -> tuple[np.ndarray, np.ndarray
     return _KERNEL_STATUS[out.status[:rows]], _KERNEL_METHOD[out.method[:rows]]
 
 
+def _flat_view(arr: np.ndarray) -> np.ndarray:
+    """A 1-d view of a compact state array (the kernel updates it in place: never a copy)."""
+    flat = arr.reshape(-1)
+    if not np.shares_memory(flat, arr):  # pragma: no cover - state arrays are contiguous
+        raise StateError("optimiser state array is not contiguous", key="pair")
+    return flat
+
+
 def run_kernel(
     state: CoreState,
     cfg: OptimiserConfig,
@@ -363,8 +372,8 @@ def run_kernel(
     state.prev_cash = np.array(state.prev_cash, dtype=np.float64)
     done, _ = state.kernel.run(
         pair.xy,
-        pair.w.reshape(1),
-        pair.x.reshape(n),
+        _flat_view(pair.w),
+        _flat_view(pair.x),
         state.prev_cash,
         radj,
         mu,

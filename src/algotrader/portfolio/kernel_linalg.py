@@ -20,10 +20,10 @@ import numpy as np
 from numba import types
 from numba.np.linalg import _LAPACK, ensure_lapack
 
+from algotrader.portfolio.solve import COND_LIMIT
+
 #: Solver codes (``none``, ``cholesky``, ``eigen``, ``singular``).
 METHOD_NONE, METHOD_CHOLESKY, METHOD_EIGEN, METHOD_SINGULAR = 0, 1, 2, 3
-#: Largest 2-norm condition number accepted (as :data:`algotrader.portfolio.solve.COND_LIMIT`).
-COND_LIMIT = 1e12
 
 ensure_lapack()
 # numba's binding of LAPACK ``?potrf`` (resolved by symbol at run time, so the compiled
@@ -117,7 +117,6 @@ def _solve_one(
 solve_one = _solve_one
 
 __all__ = [
-    "COND_LIMIT",
     "METHOD_CHOLESKY",
     "METHOD_EIGEN",
     "METHOD_NONE",

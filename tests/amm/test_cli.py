@@ -9,8 +9,7 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 import polars as pl
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 import algotrader.amm as amm
 from algotrader.amm.forward import _window_rows

@@ -6,7 +6,7 @@ UV := .tools/bin/uv
 RUN := $(UV) run --frozen --no-sync
 PYTEST_ARGS ?=
 
-.PHONY: setup run test lint typecheck unit bench clean
+.PHONY: setup run test lint typecheck unit pytest-all bench clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -20,7 +20,14 @@ run: setup
 	$(RUN) algotrader
 
 ## lint, type-check and run the whole test suite (slow tests included)
-test: setup lint typecheck unit
+test: setup lint typecheck pytest-all
+
+## the fast suite for your own loop (slow tests left out)
+unit: setup
+	$(RUN) pytest -n 2 --dist loadfile -m "not slow" $(PYTEST_ARGS)
+
+pytest-all:
+	$(RUN) pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 lint:
 	$(RUN) ruff check src tests benchmarks
@@ -28,9 +35,6 @@ lint:
 
 typecheck:
 	$(RUN) mypy
-
-unit:
-	$(RUN) pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 bench: setup
 	for b in benchmarks/bench_*.py; do $(RUN) python $$b || exit 1; done

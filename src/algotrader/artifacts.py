@@ -1,0 +1,333 @@
+"""The one place for run ids, run manifests, atomic writes, ``.npz`` pytrees and result tables.
+
+- :func:`run_id` hashes the *resolved* config (a pydantic model or a JSON-able mapping) and
+  the inputs' content hashes into a stable 12-hex id; secrets never enter it (see
+  :func:`redact`).
+- :class:`RunManifest` / :func:`write_manifest` record what a run was: kind, id, resolved
+  config, package versions, input hashes, seeds, host, start/end and timings.
+- :func:`save_pytree` / :func:`load_pytree` store nested dicts of arrays in one ``.npz``
+  (keys joined by ``/``), loaded with ``allow_pickle=False``.
+- :class:`ResultsTable` is an append-only Parquet table (one immutable part file per append),
+  so a killed run loses at most the part being written and a resumed run reads the rest.
+
+Every write is atomic (temp file + rename): see :mod:`algotrader.io`.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> rid = run_id({"a": 1, "b": [1, 2]}, {"prices": "abc"})
+    >>> rid == run_id({"b": [1, 2], "a": 1}, {"prices": "abc"}), len(rid)
+    (True, 12)
+    >>> p = save_pytree(d / "s.npz", {"w": {"x": [1.0, 2.0]}, "n": 3})
+    >>> load_pytree(p)["w"]["x"].tolist()
+    [1.0, 2.0]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib.metadata
+import io
+import json
+import math
+import os
+import platform
+import re
+import socket
+import time
+import zipfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
+
+from algotrader.errors import StateError
+from algotrader.io import (
+    atomic_path,
+    write_bytes_atomic,
+    write_json_atomic,
+    write_text_atomic,
+)
+
+__all__ = [
+    "ResultsTable",
+    "RunManifest",
+    "Timer",
+    "atomic_path",
+    "canonical_json",
+    "file_hash",
+    "json_ready",
+    "load_pytree",
+    "package_versions",
+    "redact",
+    "run_id",
+    "save_pytree",
+    "write_bytes_atomic",
+    "write_json_atomic",
+    "write_manifest",
+    "write_parquet_atomic",
+    "write_text_atomic",
+]
+
+_SECRET_KEYS = re.compile(r"(password|passwd|secret|token|api_key|apikey)", re.IGNORECASE)
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][\w+.-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@/\s]+)@")
+_PACKAGES = (
+    "algotrader",
+    "numpy",
+    "scipy",
+    "polars",
+    "pydantic",
+    "jax",
+    "optax",
+    "numpyro",
+    "optuna",
+)
+
+
+# ----------------------------------------------------------------- JSON helpers
+def json_ready(obj: Any) -> Any:
+    """``obj`` as plain JSON types: models dumped, numpy scalars/arrays listed, NaN/inf -> None."""
+    if isinstance(obj, BaseModel):
+        return json_ready(obj.model_dump(mode="json"))
+    if isinstance(obj, Mapping):
+        return {str(k): json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_ready(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return json_ready(obj.tolist())
+    if isinstance(obj, np.generic):
+        return json_ready(obj.item())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, dt.datetime | dt.date):
+        return obj.isoformat()
+    return obj
+
+
+def canonical_json(obj: Any) -> str:
+    """Deterministic compact JSON (sorted keys, NaN as null) used for hashing."""
+    return json.dumps(json_ready(obj), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def redact(obj: Any) -> Any:
+    """A copy of ``obj`` with passwords in URLs and values of secret-named keys replaced.
+
+    >>> redact({"storage": "postgresql://u:pw@h/db", "api_key": "x", "n": 1})
+    {'storage': 'postgresql://u:***@h/db', 'api_key': '***', 'n': 1}
+    """
+    if isinstance(obj, BaseModel):
+        return redact(obj.model_dump(mode="json"))
+    if isinstance(obj, Mapping):
+        return {
+            k: ("***" if _SECRET_KEYS.search(str(k)) and v is not None else redact(v))
+            for k, v in obj.items()
+        }
+    if isinstance(obj, list | tuple):
+        return [redact(v) for v in obj]
+    if isinstance(obj, str):
+        return _URL_PASSWORD.sub(r"\g<scheme>\g<user>:***@", obj)
+    return obj
+
+
+def run_id(config: Any, inputs: Mapping[str, str] | None = None, *, length: int = 12) -> str:
+    """Stable id of a run: SHA-256 of the redacted resolved config and the inputs' hashes."""
+    payload = canonical_json({"config": redact(config), "inputs": dict(inputs or {})})
+    return hashlib.sha256(payload.encode()).hexdigest()[:length]
+
+
+def file_hash(path: str | os.PathLike[str], *, chunk: int = 1 << 20) -> str:
+    """SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def package_versions(extra: Sequence[str] = ()) -> dict[str, str]:
+    """Installed versions of the packages that shape results (absent ones omitted)."""
+    out: dict[str, str] = {"python": platform.python_version()}
+    for name in (*_PACKAGES, *extra):
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+# --------------------------------------------------------------------- manifest
+class RunManifest(BaseModel):
+    """What a run was. Written as ``run_manifest.json`` (or the name the caller picks)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: str = Field(description="run kind: optimise, backtest, amm-run, simulate, ...")
+    run_id: str
+    config: dict[str, Any] = Field(default_factory=dict, description="resolved, redacted config")
+    inputs: dict[str, str] = Field(default_factory=dict, description="input name -> sha256")
+    seeds: dict[str, int] = Field(default_factory=dict)
+    versions: dict[str, str] = Field(default_factory=package_versions)
+    host: str = Field(default_factory=socket.gethostname)
+    started_at: str | None = None
+    finished_at: str | None = None
+    timings: dict[str, float] = Field(default_factory=dict, description="stage -> seconds")
+    outputs: list[str] = Field(default_factory=list, description="files written, relative")
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def create(
+        cls,
+        kind: str,
+        config: Any,
+        inputs: Mapping[str, str] | None = None,
+        **fields: Any,
+    ) -> RunManifest:
+        """A manifest whose ``run_id`` and ``config`` come from the resolved ``config``."""
+        cfg = json_ready(redact(config))
+        return cls(
+            kind=kind,
+            run_id=run_id(config, inputs),
+            config=cfg if isinstance(cfg, dict) else {"value": cfg},
+            inputs=dict(inputs or {}),
+            **fields,
+        )
+
+
+def write_manifest(
+    folder: str | os.PathLike[str], manifest: RunManifest, name: str = "run_manifest.json"
+) -> Path:
+    """Write ``manifest`` atomically into ``folder``."""
+    return write_json_atomic(Path(folder) / name, json_ready(manifest.model_dump(mode="json")))
+
+
+def now_utc() -> str:
+    """The current UTC time in ISO-8601 (seconds)."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+class Timer:
+    """Collect stage timings: ``with timer("fit"): ...`` then ``timer.timings``."""
+
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - t0
+
+
+# ----------------------------------------------------------------------- tables
+def write_parquet_atomic(target: str | os.PathLike[str], frame: pl.DataFrame) -> Path:
+    """Write ``frame`` as Parquet atomically with a deterministic layout (byte-identical reruns)."""
+    with atomic_path(target) as tmp:
+        frame.write_parquet(tmp, compression="zstd", statistics=True, row_group_size=65_536)
+    return Path(target)
+
+
+class ResultsTable:
+    """An append-only Parquet table stored as numbered immutable parts in a folder.
+
+    Each :meth:`append` writes one new part atomically; :meth:`read` concatenates them in
+    order. A crash mid-append leaves no part (only a temp file, removed on the next open),
+    so the rows already appended are exactly what a resumed run sees.
+
+    >>> import tempfile
+    >>> t = ResultsTable(tempfile.mkdtemp())
+    >>> _ = t.append(pl.DataFrame({"k": [1], "score": [0.5]}))
+    >>> _ = t.append(pl.DataFrame({"k": [2], "score": [0.7]}))
+    >>> t.read()["k"].to_list()
+    [1, 2]
+    """
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for stale in self.folder.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+
+    def parts(self) -> list[Path]:
+        """The part files, in append order."""
+        return sorted(self.folder.glob("part-*.parquet"))
+
+    def append(self, rows: pl.DataFrame) -> Path:
+        """Append ``rows`` as a new part; an empty frame writes nothing."""
+        parts = self.parts()
+        n = int(parts[-1].stem.split("-")[1]) + 1 if parts else 0
+        if parts:
+            schema = pl.read_parquet_schema(parts[0])
+            if dict(rows.schema) != dict(schema):
+                raise StateError(
+                    f"rows' schema {dict(rows.schema)} differs from the table's {dict(schema)}",
+                    file=str(self.folder),
+                )
+        target = self.folder / f"part-{n:06d}.parquet"
+        if rows.height:
+            write_parquet_atomic(target, rows)
+        return target
+
+    def read(self) -> pl.DataFrame:
+        """All rows appended so far (an empty frame when none)."""
+        parts = self.parts()
+        if not parts:
+            return pl.DataFrame()
+        return pl.concat([pl.read_parquet(p) for p in parts], how="vertical")
+
+
+# ----------------------------------------------------------------------- pytrees
+def _flatten(tree: Any, prefix: str, out: dict[str, np.ndarray]) -> None:
+    if isinstance(tree, Mapping):
+        for k, v in tree.items():
+            key = str(k)
+            if "/" in key or not key:
+                raise StateError(
+                    f"pytree key {key!r} must be non-empty and contain no '/'", key=key
+                )
+            _flatten(v, f"{prefix}{key}/", out)
+        return
+    arr = np.asarray(tree)
+    if arr.dtype == object:
+        raise StateError(
+            f"pytree leaf {prefix[:-1]!r} is not a numeric/string array", key=prefix[:-1]
+        )
+    out[prefix[:-1]] = arr
+
+
+def save_pytree(path: str | os.PathLike[str], tree: Mapping[str, Any]) -> Path:
+    """Save a nested mapping of arrays to one uncompressed ``.npz`` (byte-reproducible)."""
+    flat: dict[str, np.ndarray] = {}
+    _flatten(tree, "", flat)
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
+        for key in sorted(flat):
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, flat[key], allow_pickle=False)
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, buf.getvalue())
+    return Path(path)
+
+
+def load_pytree(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load a ``.npz`` written by :func:`save_pytree` into a nested dict (no pickle)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            tree: dict[str, Any] = {}
+            for key in z.files:
+                node = tree
+                *parents, leaf = key.split("/")
+                for p in parents:
+                    node = node.setdefault(p, {})
+                node[leaf] = z[key]
+            return tree
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise StateError(f"cannot read array archive ({exc})", file=str(path)) from exc

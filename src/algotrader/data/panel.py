@@ -1,0 +1,425 @@
+"""The one time-first panel every family reads: ``(T, A)`` or ``(T, A, F)`` values with a mask.
+
+A :class:`Panel` holds UTC ``dates`` (strictly increasing), ``assets``, float64 ``values`` of
+shape (T, A) or (T, A, F), a boolean ``mask`` of the same shape (True = observed and usable)
+and, for 3-d panels, the ``features`` names. Arrays are read-only, so a strategy handed a
+slice of the past cannot write into it.
+
+NaN policy: where ``mask`` is True the value is finite (checked); where it is False the value
+is NaN by convention and must never be read. Nothing is filled.
+
+Causality: ``values[t]`` is information known after the close of ``dates[t]``. Slicing
+(:meth:`Panel.take`, :meth:`Panel.until`) never looks past the rows it keeps.
+
+Example:
+    >>> import polars as pl, datetime as dt
+    >>> df = pl.DataFrame({"date": [dt.date(2024, 1, 1), dt.date(2024, 1, 2)],
+    ...                    "A": [1.0, 2.0], "B": [3.0, None]})
+    >>> p = Panel.from_wide(df)
+    >>> p.shape, p.assets, p.mask.tolist()
+    ((2, 2), ('A', 'B'), [[True, True], [True, False]])
+    >>> p.take([1]).values.tolist()
+    [[2.0, nan]]
+    >>> len(p.content_hash())
+    64
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import os
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+from numpy.typing import ArrayLike, NDArray
+
+from algotrader.errors import DataError, StateError
+from algotrader.io import atomic_path
+
+__all__ = ["Panel", "load_panel_npz", "save_panel_npz"]
+
+_NPZ_KEYS = ("values", "mask", "dates", "assets", "features", "name")
+_DATE_COLUMNS = ("date", "timestamp")
+
+
+def _readonly(a: NDArray[Any]) -> NDArray[Any]:
+    a = np.ascontiguousarray(a)
+    a.setflags(write=False)
+    return a
+
+
+def _as_dates(dates: ArrayLike) -> NDArray[np.datetime64]:
+    arr = np.asarray(dates)
+    if arr.dtype.kind == "M":
+        return arr.astype("datetime64[us]")
+    try:
+        return np.asarray(arr, dtype="datetime64[us]")
+    except (TypeError, ValueError) as exc:
+        raise DataError(
+            f"panel dates are not datetimes ({exc})", column="date", hint="pass UTC datetimes"
+        ) from exc
+
+
+@dataclass(frozen=True, eq=False)
+class Panel:
+    """Aligned time x asset (x feature) values with an observation mask.
+
+    Attributes:
+        dates: ``datetime64[us]`` array of shape (T,), UTC (naive = UTC), strictly increasing.
+        assets: asset names, length A, unique.
+        values: float64 array of shape (T, A) or (T, A, F).
+        mask: bool array of ``values``' shape; True where the value is observed.
+        features: feature names (length F) for a 3-d panel, ``None`` for a 2-d one.
+        name: what the values are (``"close"``, ``"returns"``, ``"features"`` ...).
+    """
+
+    dates: NDArray[np.datetime64]
+    assets: tuple[str, ...]
+    values: NDArray[np.float64]
+    mask: NDArray[np.bool_]
+    features: tuple[str, ...] | None = None
+    name: str = "values"
+
+    def __post_init__(self) -> None:
+        dates = _as_dates(self.dates)
+        values = np.asarray(self.values, dtype=np.float64)
+        mask = np.asarray(self.mask, dtype=np.bool_)
+        assets = tuple(str(a) for a in self.assets)
+        features = None if self.features is None else tuple(str(f) for f in self.features)
+        self._check(dates, assets, values, mask, features)
+        object.__setattr__(self, "dates", _readonly(dates))
+        object.__setattr__(self, "values", _readonly(values))
+        object.__setattr__(self, "mask", _readonly(mask))
+        object.__setattr__(self, "assets", assets)
+        object.__setattr__(self, "features", features)
+
+    @staticmethod
+    def _check(
+        dates: NDArray[np.datetime64],
+        assets: tuple[str, ...],
+        values: NDArray[np.float64],
+        mask: NDArray[np.bool_],
+        features: tuple[str, ...] | None,
+    ) -> None:
+        if values.ndim not in (2, 3):
+            raise DataError(f"panel values must be (T, A) or (T, A, F), got shape {values.shape}")
+        if mask.shape != values.shape:
+            raise DataError(f"panel mask shape {mask.shape} != values shape {values.shape}")
+        if dates.ndim != 1 or dates.shape[0] != values.shape[0]:
+            raise DataError(f"panel has {values.shape[0]} rows but {dates.shape[0]} dates")
+        if len(assets) != values.shape[1]:
+            raise DataError(f"panel has {values.shape[1]} asset columns but {len(assets)} names")
+        if len(set(assets)) != len(assets):
+            dup = sorted({a for a in assets if assets.count(a) > 1})
+            raise DataError(f"duplicate asset names {dup}", column=dup[0])
+        if values.ndim == 3:
+            if features is None or len(features) != values.shape[2]:
+                raise DataError(
+                    f"a 3-d panel needs {values.shape[2]} feature names, got "
+                    f"{None if features is None else len(features)}"
+                )
+            if len(set(features)) != len(features):
+                raise DataError("duplicate feature names", key=str(features))
+        elif features is not None:
+            raise DataError("a 2-d panel takes no feature names")
+        if dates.size > 1:
+            bad = np.flatnonzero(np.diff(dates) <= np.timedelta64(0, "us"))
+            if bad.size:
+                i = int(bad[0]) + 1
+                raise DataError(
+                    f"panel dates not strictly increasing at {dates[i]}",
+                    row=i + 1,
+                    column="date",
+                    hint="sort the rows and remove duplicate dates",
+                )
+        if not np.isfinite(values[mask]).all():
+            idx = np.argwhere(mask & ~np.isfinite(values))[0]
+            raise DataError(
+                f"non-finite value marked observed at {dates[idx[0]]}",
+                row=int(idx[0]) + 1,
+                column=assets[int(idx[1])],
+            )
+
+    # ----------------------------------------------------------------- properties
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The values' shape, (T, A) or (T, A, F)."""
+        return tuple(self.values.shape)
+
+    @property
+    def n_dates(self) -> int:
+        """T, the number of rows."""
+        return int(self.values.shape[0])
+
+    @property
+    def n_assets(self) -> int:
+        """A, the number of assets."""
+        return int(self.values.shape[1])
+
+    # -------------------------------------------------------------- constructors
+    @classmethod
+    def from_arrays(
+        cls,
+        dates: ArrayLike,
+        assets: Sequence[str],
+        values: ArrayLike,
+        *,
+        mask: ArrayLike | None = None,
+        features: Sequence[str] | None = None,
+        name: str = "values",
+    ) -> Panel:
+        """Build from arrays; the mask defaults to ``isfinite(values)``."""
+        v = np.asarray(values, dtype=np.float64)
+        m = np.isfinite(v) if mask is None else np.asarray(mask, dtype=np.bool_)
+        v = np.where(m, v, np.nan)
+        return cls(
+            _as_dates(dates),
+            tuple(assets),
+            v,
+            m,
+            None if features is None else tuple(features),
+            name,
+        )
+
+    @classmethod
+    def from_wide(
+        cls,
+        frame: pl.DataFrame,
+        *,
+        date_col: str | None = None,
+        assets: Sequence[str] | None = None,
+        name: str = "values",
+        source: str | None = None,
+    ) -> Panel:
+        """Build a 2-d panel from a wide frame (a date column + one float column per asset).
+
+        ``date_col`` defaults to ``date`` or ``timestamp``, whichever exists. Nulls and NaNs
+        become masked entries; timezone-aware dates are converted to UTC.
+        """
+        col = date_col or next((c for c in _DATE_COLUMNS if c in frame.columns), None)
+        if col is None or col not in frame.columns:
+            raise DataError(
+                "wide table has no date column",
+                file=source,
+                column=date_col or "date",
+                hint="name the first column 'date' or 'timestamp'",
+            )
+        names = list(assets) if assets is not None else [c for c in frame.columns if c != col]
+        missing = [a for a in names if a not in frame.columns]
+        if missing:
+            raise DataError(
+                f"asset column {missing[0]!r} not in table", file=source, column=missing[0]
+            )
+        for a in names:
+            if not frame.schema[a].is_numeric():
+                raise DataError(
+                    f"asset column {a!r} is {frame.schema[a]}, not numeric", file=source, column=a
+                )
+        values = (
+            frame.select(pl.col(a).cast(pl.Float64) for a in names).to_numpy().astype(np.float64)
+            if names
+            else np.empty((frame.height, 0))
+        )
+        return cls.from_arrays(_frame_dates(frame, col), names, values, name=name)
+
+    @classmethod
+    def from_long(
+        cls,
+        frame: pl.DataFrame,
+        value_cols: Sequence[str],
+        *,
+        date_col: str = "timestamp",
+        asset_col: str = "asset",
+        name: str = "features",
+        source: str | None = None,
+    ) -> Panel:
+        """Build a 3-d panel from a long frame (``date, asset, f1, f2, ...``).
+
+        Every (date, asset) pair may appear at most once; absent pairs are masked.
+        """
+        for c in (date_col, asset_col, *value_cols):
+            if c not in frame.columns:
+                raise DataError(f"long table has no column {c!r}", file=source, column=c)
+        dup = frame.select(date_col, asset_col).is_duplicated()
+        if dup.any():
+            i = int(np.flatnonzero(dup.to_numpy())[0])
+            raise DataError(
+                f"duplicate ({date_col}, {asset_col}) pair",
+                file=source,
+                row=i + 1,
+                column=asset_col,
+            )
+        dates_all = _frame_dates(frame, date_col)
+        dates, t_idx = np.unique(dates_all, return_inverse=True)
+        assets, a_idx = np.unique(frame[asset_col].cast(pl.Utf8).to_numpy(), return_inverse=True)
+        values = np.full((dates.size, assets.size, len(value_cols)), np.nan)
+        block = frame.select(pl.col(c).cast(pl.Float64) for c in value_cols).to_numpy()
+        values[t_idx, a_idx, :] = block
+        return cls.from_arrays(
+            dates, [str(a) for a in assets], values, features=list(value_cols), name=name
+        )
+
+    @classmethod
+    def from_lake(cls, folder: str | os.PathLike[str], table: str = "returns") -> Panel:
+        """Read a wide lake table (``returns``, ...) of a lake version folder as a panel."""
+        from algotrader.data.lake import read_lake_table
+
+        frame = read_lake_table(folder, table)
+        return cls.from_wide(frame, name=table, source=str(Path(folder) / f"{table}.parquet"))
+
+    # ------------------------------------------------------------------- slicing
+    def take(self, rows: ArrayLike) -> Panel:
+        """The rows at the integer (or boolean) index ``rows``, in increasing order."""
+        idx = np.asarray(rows)
+        if idx.dtype == np.bool_:
+            idx = np.flatnonzero(idx)
+        idx = idx.astype(np.int64)
+        if idx.size and (idx.min() < 0 or idx.max() >= self.n_dates):
+            raise StateError(f"row index out of range 0..{self.n_dates - 1}")
+        return Panel(
+            self.dates[idx], self.assets, self.values[idx], self.mask[idx], self.features, self.name
+        )
+
+    def between(self, start: Any = None, end: Any = None) -> Panel:
+        """Rows with ``start <= date <= end`` (either bound may be None)."""
+        keep = np.ones(self.n_dates, dtype=bool)
+        if start is not None:
+            keep &= self.dates >= _to_dt(start)
+        if end is not None:
+            keep &= self.dates <= _to_dt(end)
+        return self.take(keep)
+
+    def until(self, end: Any) -> Panel:
+        """Rows dated at or before ``end``: the past as seen at ``end``."""
+        return self.between(None, end)
+
+    def select_assets(self, assets: Sequence[str]) -> Panel:
+        """The columns of ``assets``, in that order (each must exist)."""
+        pos = {a: i for i, a in enumerate(self.assets)}
+        bad = [a for a in assets if a not in pos]
+        if bad:
+            raise DataError(f"asset {bad[0]!r} not in panel", column=bad[0])
+        j = [pos[a] for a in assets]
+        return Panel(
+            self.dates, tuple(assets), self.values[:, j], self.mask[:, j], self.features, self.name
+        )
+
+    def select_features(self, features: Sequence[str]) -> Panel:
+        """The feature channels named ``features`` of a 3-d panel, in that order."""
+        if self.features is None:
+            raise StateError("a 2-d panel has no features")
+        pos = {f: i for i, f in enumerate(self.features)}
+        bad = [f for f in features if f not in pos]
+        if bad:
+            raise DataError(f"feature {bad[0]!r} not in panel", key=bad[0])
+        k = [pos[f] for f in features]
+        return Panel(
+            self.dates,
+            self.assets,
+            self.values[:, :, k],
+            self.mask[:, :, k],
+            tuple(features),
+            self.name,
+        )
+
+    # -------------------------------------------------------------------- output
+    def to_wide(self, date_col: str = "date") -> pl.DataFrame:
+        """A 2-d panel as a wide polars frame (masked entries null), dates in UTC."""
+        if self.values.ndim != 2:
+            raise StateError("to_wide needs a 2-d panel")
+        cols: dict[str, Any] = {
+            date_col: pl.Series(self.dates).dt.replace_time_zone("UTC"),
+        }
+        for j, a in enumerate(self.assets):
+            cols[a] = pl.Series(a, self.values[:, j]).fill_nan(None)
+        return pl.DataFrame(cols)
+
+    def content_hash(self) -> str:
+        """SHA-256 of the panel's content (dates, names, values, mask); stable across runs."""
+        h = hashlib.sha256()
+        h.update(self.name.encode())
+        h.update(b"\0".join(a.encode() for a in self.assets))
+        h.update(b"|")
+        h.update(b"\0".join(f.encode() for f in (self.features or ())))
+        h.update(str(self.values.shape).encode())
+        h.update(self.dates.astype("datetime64[us]").astype(np.int64).tobytes())
+        h.update(np.where(self.mask, self.values, 0.0).tobytes())
+        h.update(np.packbits(self.mask).tobytes())
+        return h.hexdigest()
+
+    def save_npz(self, path: str | os.PathLike[str]) -> Path:
+        """Write to ``path`` atomically; see :func:`save_panel_npz`."""
+        return save_panel_npz(path, self)
+
+
+def _frame_dates(frame: pl.DataFrame, col: str) -> NDArray[np.datetime64]:
+    s = frame[col]
+    if s.dtype == pl.Date:
+        s = s.cast(pl.Datetime("us"))
+    elif isinstance(s.dtype, pl.Datetime):
+        if s.dtype.time_zone is not None:
+            s = s.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+        s = s.dt.cast_time_unit("us")
+    else:
+        raise DataError(f"column {col!r} is {s.dtype}, not a date", column=col)
+    if s.null_count():
+        i = int(np.flatnonzero(s.is_null().to_numpy())[0])
+        raise DataError("missing date", row=i + 1, column=col)
+    return s.to_numpy().astype("datetime64[us]")
+
+
+def _to_dt(x: Any) -> np.datetime64:
+    """A bound (str, date, datetime, numpy datetime; aware datetimes converted to UTC)."""
+    if isinstance(x, dt.datetime) and x.tzinfo is not None:
+        x = x.astimezone(dt.UTC).replace(tzinfo=None)
+    return np.datetime64(x).astype("datetime64[us]")
+
+
+def save_panel_npz(path: str | os.PathLike[str], panel: Panel) -> Path:
+    """Write ``panel`` as an uncompressed ``.npz``, atomically and byte-reproducibly."""
+    arrays = {
+        "values": panel.values,
+        "mask": panel.mask,
+        "dates": panel.dates,
+        "assets": np.array(panel.assets, dtype=np.str_),
+        "features": np.array(panel.features or (), dtype=np.str_),
+        "name": np.array(panel.name, dtype=np.str_),
+    }
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
+        for key in _NPZ_KEYS:
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.asarray(arrays[key]), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, buf.getvalue())
+    return Path(path)
+
+
+def load_panel_npz(path: str | os.PathLike[str]) -> Panel:
+    """Read a panel written by :func:`save_panel_npz` (``allow_pickle=False``)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            missing = [k for k in _NPZ_KEYS if k not in z.files]
+            if missing:
+                raise StateError(
+                    f"panel archive lacks {missing[0]!r}", file=str(path), key=missing[0]
+                )
+            values = z["values"]
+            features = tuple(str(f) for f in z["features"]) if values.ndim == 3 else None
+            return Panel(
+                z["dates"],
+                tuple(str(a) for a in z["assets"]),
+                values,
+                z["mask"],
+                features,
+                str(z["name"]),
+            )
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise StateError(f"cannot read panel archive ({exc})", file=str(path)) from exc

@@ -25,7 +25,15 @@ app = typer.Typer(
 )
 
 # Stage modules (``algotrader.cli.<name>``), each with ``register(app)``. Add a line per stage.
-_STAGES: tuple[str, ...] = ("pipeline", "datasets", "data", "optimise", "backtest", "amm")
+_STAGES: tuple[str, ...] = (
+    "pipeline",
+    "datasets",
+    "data",
+    "optimise",
+    "backtest",
+    "amm",
+    "historical",
+)
 
 
 @app.callback(invoke_without_command=True)

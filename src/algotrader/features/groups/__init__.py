@@ -1,0 +1,1 @@
+"""The seven feature groups, one module each (see :mod:`algotrader.features.registry`)."""

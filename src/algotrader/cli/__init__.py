@@ -33,6 +33,7 @@ _STAGES: tuple[str, ...] = (
     "backtest",
     "amm",
     "historical",
+    "report",
 )
 
 

@@ -90,7 +90,7 @@ def detect_kind(run_dir: Path, manifest: dict[str, Any]) -> str:
         return "pipeline"
     if (run_dir / "returns.parquet").exists():
         return "run"
-    if any(run_dir.glob("*.png")):
+    if any(run_dir.rglob("*.png")):
         return "run"
     raise DataError(
         "not a run directory: no manifest, returns table or known result files",

@@ -55,7 +55,12 @@ def equity_plot(
         for name, r in returns.items():
             ax.plot(dates, _equity(r), lw=1.6 if name == next(iter(returns)) else 1.1, label=name)
         if log:
+            from matplotlib.ticker import FuncFormatter
+
             ax.set_yscale("log")
+            plain = FuncFormatter(lambda y, _pos: f"{y:g}")
+            ax.yaxis.set_major_formatter(plain)
+            ax.yaxis.set_minor_formatter(plain)
         ax.set_title(title + (" - log scale" if log else ""))
         ax.legend(loc="upper left")
         return fig_to_uri(fig)

@@ -15,6 +15,7 @@ default ``./algotrader_data``) so the default run needs no configuration.
 | ``LOG_LEVEL`` | ``INFO`` | ``DEBUG``, ``INFO``, ``WARNING``, ``ERROR`` |
 | ``LOG_DEST`` | ``console`` | ``console``, ``file`` or ``both`` |
 | ``LOG_FILE_PATH`` | (none) | JSON-lines log file; required when ``LOG_DEST`` includes file |
+| ``ALGOTRADER_THREADS`` | (auto) | solve threads of the optimiser batch (:func:`threads_from_env`) |
 
 Example:
     >>> s = Settings.from_env({"ALGOTRADER_HOME": "/tmp/at", "LOG_LEVEL": "debug"})
@@ -118,4 +119,28 @@ class Settings(BaseModel):
             ) from exc
 
 
-__all__ = ["LogDest", "Settings"]
+def threads_from_env(env: Mapping[str, str] | None = None) -> int | None:
+    """``ALGOTRADER_THREADS`` (default ``os.environ``) as an int, or None when unset/empty.
+
+    Values below 1 mean 1. Read on every call (not cached), so a change of the process
+    environment takes effect at the next optimiser run. Raises :class:`ConfigError` on a
+    non-integer value.
+
+    Example:
+        >>> threads_from_env({"ALGOTRADER_THREADS": "2"}), threads_from_env({})
+        (2, None)
+    """
+    raw = (os.environ if env is None else env).get("ALGOTRADER_THREADS", "").strip()
+    if not raw:
+        return None
+    try:
+        return max(1, int(raw))
+    except ValueError as exc:
+        raise ConfigError(
+            f"ALGOTRADER_THREADS must be a positive integer, got {raw!r}",
+            key="ALGOTRADER_THREADS",
+            hint="unset it to let the optimiser choose",
+        ) from exc
+
+
+__all__ = ["LogDest", "Settings", "threads_from_env"]

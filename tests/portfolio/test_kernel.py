@@ -208,7 +208,7 @@ def test_threads_change_the_schedule_not_the_numbers(
 
 def test_bad_thread_setting_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
     from algotrader.errors import ConfigError
-    from algotrader.portfolio.kernel import default_threads
+    from algotrader.portfolio.parallel import PARALLEL_MIN_ASSETS, default_threads
 
     monkeypatch.setenv("ALGOTRADER_THREADS", "many")
     with pytest.raises(ConfigError, match="ALGOTRADER_THREADS must be a positive integer"):
@@ -219,4 +219,5 @@ def test_bad_thread_setting_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -
     assert default_threads(10) == 3
     monkeypatch.delenv("ALGOTRADER_THREADS")
     assert default_threads(10) == 1  # small problems stay on the calling thread
-    assert default_threads(500) >= 1
+    assert default_threads(PARALLEL_MIN_ASSETS - 1) == 1
+    assert default_threads(PARALLEL_MIN_ASSETS) >= 1

@@ -47,9 +47,9 @@ from algotrader.portfolio.kernel import (
     KernelOutputs,
     RowKernel,
     block_rows,
-    default_threads,
 )
 from algotrader.portfolio.kernel_vol import advance_vol
+from algotrader.portfolio.parallel import default_threads
 from algotrader.portfolio.solve import COND_LIMIT, solve_symmetric
 
 

@@ -45,6 +45,7 @@ from algotrader.portfolio.core import (
 )
 from algotrader.portfolio.frames import DATE, OptimiserInputs, prepare_inputs
 from algotrader.portfolio.kernel import KernelOutputs
+from algotrader.portfolio.parallel import single_threaded_blas
 from algotrader.portfolio.signal_quality import SignalQuality, information_coefficients
 
 logger = logging.getLogger(__name__)
@@ -175,10 +176,15 @@ class OptimiserResult:
         row = row % t_len
         state = CoreState.initial(self.config, len(self.assets))
         out: RowOutput | None = None
-        for t in range(row + 1):
-            out = step_core(
-                state, self.config, self.inputs.prices[t], self.inputs.mu[t], keep_matrix=t == row
-            )
+        with single_threaded_blas():
+            for t in range(row + 1):
+                out = step_core(
+                    state,
+                    self.config,
+                    self.inputs.prices[t],
+                    self.inputs.mu[t],
+                    keep_matrix=t == row,
+                )
         assert out is not None
         full = np.full((len(self.assets), len(self.assets)), np.nan)
         if out.matrix is not None and out.matrix.size:
@@ -218,7 +224,22 @@ def run_rows(
     *,
     diagnostics: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Run the recursion over ``prices``/``mu`` (T, N) from ``state`` (mutated in place)."""
+    """Run the recursion over ``prices``/``mu`` (T, N) from ``state`` (mutated in place).
+
+    The BLAS runs single-threaded throughout (:mod:`algotrader.portfolio.parallel`).
+    """
+    with single_threaded_blas():
+        return _run_rows(state, cfg, prices, mu, diagnostics=diagnostics)
+
+
+def _run_rows(
+    state: CoreState,
+    cfg: OptimiserConfig,
+    prices: np.ndarray,
+    mu: np.ndarray,
+    *,
+    diagnostics: bool,
+) -> dict[str, np.ndarray]:
     t_len, n = prices.shape
     out = {
         "cash": np.full((t_len, n), np.nan),

@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -56,15 +55,12 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-from algotrader.errors import ConfigError
 from algotrader.portfolio.kernel_linalg import METHOD_NONE, METHOD_SINGULAR, solve_one
 
 #: Status codes written by the kernel (mapped to :class:`SolveStatus` by the caller).
 STATUS_ZERO_SIGNAL, STATUS_DEGENERATE, STATUS_VALID = 0, 1, 2
 #: Stop codes: all rows done, a variance is undefined.
 DONE, STOP_VARIANCE = 0, 1
-#: Smallest number of assets for which the batch solves use several threads by default.
-PARALLEL_MIN_ASSETS = 150
 #: Cache budget of a :class:`RowKernel` block's matrices, in bytes.
 BLOCK_BYTES = 2**20
 
@@ -300,33 +296,6 @@ class KernelOutputs:
         )
 
 
-def default_threads(n_assets: int) -> int:
-    """Threads for the batch solves of ``n_assets`` assets.
-
-    ``ALGOTRADER_THREADS`` when set; otherwise the usable cores (at most 4) from
-    :data:`PARALLEL_MIN_ASSETS` assets on, one thread below (a factorisation there is too
-    short to pay for handing rows to another thread: measured 1 thread 0.146 s vs 2 threads
-    0.165 s at N = 100, but 2.65 s vs 2.31 s at N = 300, on a 2-core machine).
-    """
-    env = os.environ.get("ALGOTRADER_THREADS", "").strip()
-    if env:
-        try:
-            return max(1, int(env))
-        except ValueError as exc:
-            raise ConfigError(
-                f"ALGOTRADER_THREADS must be a positive integer, got {env!r}",
-                key="ALGOTRADER_THREADS",
-                hint="unset it to let the optimiser choose",
-            ) from exc
-    if n_assets < PARALLEL_MIN_ASSETS:
-        return 1
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(4, cores))
-
-
 def block_rows(n_assets: int) -> int:
     """Rows per block for the batch: their two (N, N) matrices within about 1 MiB
     (cache-resident), between 2 and 64 rows."""
@@ -441,5 +410,4 @@ __all__ = [
     "KernelOutputs",
     "RowKernel",
     "block_rows",
-    "default_threads",
 ]

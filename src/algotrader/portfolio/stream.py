@@ -47,6 +47,7 @@ from algotrader.portfolio.core import (
 )
 from algotrader.portfolio.engine import OptimiserResult, result_from_rows, run_rows
 from algotrader.portfolio.frames import prepare_inputs
+from algotrader.portfolio.parallel import single_threaded_blas
 
 #: Version of the ``.npz`` layout written by :meth:`OptimiserStream.save`.
 FORMAT_VERSION = 1
@@ -169,7 +170,8 @@ class OptimiserStream:
         price = self._row(prices, "prices")
         signal = self._row(mu, "mu")
         self._check(price, signal, date)
-        out = step_core(self._state, self._cfg, price, signal)
+        with single_threaded_blas():
+            out = step_core(self._state, self._cfg, price, signal)
         if date is not None:
             self._last_date = date
         return StepResult(date, out.cash, out.status, out.vola)

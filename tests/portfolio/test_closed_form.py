@@ -255,6 +255,8 @@ def test_diagnostics_are_consistent_with_the_solved_matrix() -> None:
         "status",
         "solver",
         "solver_residual",
+        "position_error_bound",
+        "cg_iterations",
         "leverage",
         "condition_number",
         "effective_rank",

@@ -85,6 +85,13 @@ class OptimiserConfig(BaseModel):
         covariance_config: ``ewma_shrink`` (default) or ``sliding_window``.
         cost_per_unit: trading cost per unit of cash traded (analytics only).
         max_turnover: optional L1 cap on the cash change of a ``valid`` row.
+        solver: ``exact`` (Cholesky, default) or ``cg``: conjugate gradients on the shrunk
+            correlation warm-started from the previous row's solution, O(N^2) per
+            iteration (EWMA mode with ``shrink < 1`` only; rows after a gap and rows where
+            CG does not reach ``cg_tol`` within ``cg_max_iter`` iterations are solved exactly).
+        cg_tol: CG stops once the proven bound on the relative 2-norm error of the row's
+            position vector (versus the exact solve of the same matrix) is <= this.
+        cg_max_iter: most CG iterations per row before the exact fallback.
     """
 
     model_config = _FROZEN
@@ -101,6 +108,9 @@ class OptimiserConfig(BaseModel):
     covariance_config: CovarianceConfig = Field(default_factory=EwmaShrinkConfig)
     cost_per_unit: float = Field(default=0.0, ge=0)
     max_turnover: float | None = Field(default=None, gt=0)
+    solver: Literal["exact", "cg"] = "exact"
+    cg_tol: float = Field(default=1e-8, gt=0, lt=0.1)
+    cg_max_iter: int = Field(default=200, gt=0)
 
     @model_validator(mode="before")
     @classmethod
@@ -120,6 +130,13 @@ class OptimiserConfig(BaseModel):
     def _corr_at_least_vola(self) -> OptimiserConfig:
         if self.corr < self.vola:
             raise ValueError(f"corr ({self.corr}) must be >= vola ({self.vola})")
+        if self.solver == "cg":
+            if isinstance(self.covariance_config, SlidingWindowConfig):
+                raise ValueError("solver 'cg' needs covariance_mode ewma_shrink")
+            if self.shrink >= 1.0:
+                raise ValueError(
+                    "solver 'cg' needs shrink < 1 (its error bound uses lambda_min >= 1 - shrink)"
+                )
         return self
 
     @property

@@ -44,6 +44,7 @@ from algotrader.portfolio.factor import FactorModel
 from algotrader.portfolio.kernel import (
     UTILISATION_MIN_SIGNAL,
     ZERO_SIGNAL_ATOL,
+    CgParams,
     KernelOutputs,
     RowKernel,
     block_rows,
@@ -67,6 +68,8 @@ class CoreState:
     """Everything the recursion carries from one row to the next: O(N^2) (EWMA) or O(W N).
 
     ``pair`` is None in sliding-window mode, ``window`` has shape (0, N) in EWMA mode.
+    ``cg_x`` (solver ``cg``): the last CG-solved row's ``A^-1 m``, the next warm start
+    (shape (0,) until the first such row).
     """
 
     step_count: int
@@ -76,6 +79,7 @@ class CoreState:
     window: np.ndarray
     window_pos: int
     prev_cash: np.ndarray
+    cg_x: np.ndarray = field(default_factory=lambda: np.zeros(0))
     kernel: RowKernel | None = field(default=None, repr=False, compare=False)
 
     @classmethod
@@ -107,6 +111,8 @@ class RowOutput:
     utilisation: np.ndarray = field(default_factory=lambda: np.empty(0))
     method: str = ""
     matrix: np.ndarray | None = None
+    error_bound: float = np.nan
+    iterations: int = 0
 
 
 def _returns(price: np.ndarray, prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -330,7 +336,7 @@ def kernel_ready(state: CoreState, cfg: OptimiserConfig) -> bool:
 _KERNEL_STATUS = np.array(
     [SolveStatus.ZERO_SIGNAL, SolveStatus.DEGENERATE, SolveStatus.VALID], dtype=object
 )
-_KERNEL_METHOD = np.array(["none", "cholesky", "eigen", "singular"], dtype=object)
+_KERNEL_METHOD = np.array(["none", "cholesky", "eigen", "singular", "cg"], dtype=object)
 
 
 def kernel_status(out: KernelOutputs, rows: int) -> tuple[np.ndarray, np.ndarray]:
@@ -364,10 +370,19 @@ def run_kernel(
     assert pair is not None
     n = radj.shape[1]
     block, threads = (1, 1) if radj.shape[0] == 1 else (block_rows(n), default_threads(n))
+    solver = cfg.solver
+    if solver == "cg":
+        threads = 1
     kernel = state.kernel
-    if kernel is None or (kernel.n_assets, kernel.block, kernel.threads) != (n, block, threads):
-        state.kernel = RowKernel(n, block, threads)
+    key = (n, block, threads, solver)
+    if kernel is None or (kernel.n_assets, kernel.block, kernel.threads, kernel.solver) != key:
+        state.kernel = RowKernel(n, block, threads, solver)
     assert state.kernel is not None
+    cg = None
+    if solver == "cg":
+        if state.cg_x.shape != (n,):
+            state.cg_x = np.zeros(n)
+        cg = CgParams(state.cg_x, cfg.cg_tol, cfg.cg_max_iter)
     # the previous cash may be an array handed out to a caller: never mutate it
     state.prev_cash = np.array(state.prev_cash, dtype=np.float64)
     done, _ = state.kernel.run(
@@ -384,6 +399,7 @@ def run_kernel(
         min_denom=cfg.min_corr_denom,
         denom_tol=cfg.denom_tol,
         cap=-1.0 if cfg.max_turnover is None else cfg.max_turnover,
+        cg=cg,
     )
     state.step_count += done
     return done
@@ -400,7 +416,15 @@ def _kernel_row(
     status, method = kernel_status(out, 1)
     mask = np.ones(n, dtype=bool)
     return RowOutput(
-        out.cash[0], status[0], vola, mask, float(out.residual[0]), out.utilisation[0], method[0]
+        out.cash[0],
+        status[0],
+        vola,
+        mask,
+        float(out.residual[0]),
+        out.utilisation[0],
+        method[0],
+        error_bound=float(out.error_bound[0]),
+        iterations=int(out.iterations[0]),
     )
 
 
@@ -481,6 +505,7 @@ def state_arrays(state: CoreState) -> dict[str, np.ndarray]:
         "window": state.window,
         "window_pos": np.asarray(state.window_pos, dtype=np.int64),
         "prev_cash": state.prev_cash,
+        "cg_x": state.cg_x,
     }
     for f in fields(VolAccumulator):
         out[f"vol_{f.name}"] = getattr(state.vol_acc, f.name)
@@ -494,6 +519,8 @@ def state_keys(cfg: OptimiserConfig) -> tuple[str, ...]:
     """Names :func:`state_arrays` produces for ``cfg``."""
     keys = ["step_count", "prev_price", "window", "window_pos", "prev_cash"]
     keys += [f"vol_{f.name}" for f in fields(VolAccumulator)]
+    if cfg.solver == "cg":
+        keys.append("cg_x")
     if not isinstance(cfg.covariance_config, SlidingWindowConfig):
         keys += [f"pair_{f.name}" for f in fields(PairwiseEwmCov)]
     return tuple(keys)
@@ -523,6 +550,7 @@ def state_from_arrays(cfg: OptimiserConfig, arrays: dict[str, np.ndarray]) -> Co
         window=np.array(arrays["window"]),
         window_pos=int(arrays["window_pos"]),
         prev_cash=np.array(arrays["prev_cash"]),
+        cg_x=np.array(arrays.get("cg_x", np.zeros(0)), dtype=np.float64),
     )
 
 

@@ -78,7 +78,12 @@ class OptimiserResult:
         status: per-row :class:`SolveStatus` values.
         residual: ``||A x - m||_2`` of the solve (0 for zero-signal rows).
         utilisation: per asset ``(A^-1 m)_i / m_i`` (NaN where ``|m_i| <= 1e-14`` or untraded).
-        method: solver used per row (``cholesky``, ``eigen``, ``singular``, ``none``, ``""``).
+        method: solver used per row (``cholesky``, ``eigen``, ``cg``, ``singular``, ``none``,
+            ``""``).
+        error_bound: proven bound on the relative 2-norm error of the row's positions
+            against the exact solve of the same matrix (from the residual; kernel rows
+            only, NaN elsewhere): ~1e-13 for Cholesky rows, <= ``cg_tol`` for CG rows.
+        iterations: CG iterations per row (0 for the exact solver).
         diagnostics: condition numbers and effective ranks (only with ``diagnostics=True``).
     """
 
@@ -90,6 +95,8 @@ class OptimiserResult:
     residual: np.ndarray
     utilisation: np.ndarray
     method: np.ndarray
+    error_bound: np.ndarray
+    iterations: np.ndarray
     diagnostics_: Diagnostics | None = None
 
     @property
@@ -141,6 +148,8 @@ class OptimiserResult:
             "status": self.status.astype(str),
             "solver": self.method.astype(str),
             "solver_residual": self.residual,
+            "position_error_bound": self.error_bound,
+            "cg_iterations": self.iterations,
             "leverage": self.leverage,
         }
         if self.diagnostics_ is not None:
@@ -250,6 +259,8 @@ def _run_rows(
         "method": np.empty(t_len, dtype=object),
         "cond": np.full(t_len, np.nan),
         "erank": np.full(t_len, np.nan),
+        "error_bound": np.full(t_len, np.nan),
+        "iterations": np.zeros(t_len, dtype=np.int32),
     }
     radj, sigma = vector_rows(state, cfg, prices)
     out["vola"] = sigma
@@ -277,6 +288,8 @@ def _store(out: dict[str, np.ndarray], t: int, r: RowOutput) -> None:
     out["status"][t] = r.status
     out["method"][t] = r.method
     out["residual"][t] = r.residual
+    out["error_bound"][t] = r.error_bound
+    out["iterations"][t] = r.iterations
     if r.utilisation.size:
         out["utilisation"][t] = r.utilisation
 
@@ -300,7 +313,13 @@ def _kernel_span(
     sl = slice(start, end)
     codes = np.full((2, end - start), -1, dtype=np.int8)
     kout = KernelOutputs(
-        out["cash"][sl], out["residual"][sl], codes[0], codes[1], out["utilisation"][sl]
+        out["cash"][sl],
+        out["residual"][sl],
+        codes[0],
+        codes[1],
+        out["utilisation"][sl],
+        out["error_bound"][sl],
+        out["iterations"][sl],
     )
     done = run_kernel(state, cfg, mu[sl], radj[sl], sigma[sl], kout)
     status, method = kernel_status(kout, done)
@@ -328,6 +347,8 @@ def result_from_rows(
         residual=rows["residual"],
         utilisation=rows["utilisation"],
         method=np.array([str(s) for s in rows["method"]], dtype=object),
+        error_bound=rows["error_bound"],
+        iterations=rows["iterations"],
         diagnostics_=diag,
     )
 

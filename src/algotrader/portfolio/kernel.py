@@ -55,7 +55,14 @@ from dataclasses import dataclass
 import numba as nb
 import numpy as np
 
-from algotrader.portfolio.kernel_linalg import METHOD_NONE, METHOD_SINGULAR, solve_one
+from algotrader.portfolio.kernel_linalg import (
+    METHOD_CG,
+    METHOD_NONE,
+    METHOD_SINGULAR,
+    cg_solve,
+    position_error_bound,
+    solve_one,
+)
 
 #: Status codes written by the kernel (mapped to :class:`SolveStatus` by the caller).
 STATUS_ZERO_SIGNAL, STATUS_DEGENERATE, STATUS_VALID = 0, 1, 2
@@ -111,19 +118,24 @@ def _scalings(
 
 @nb.njit(cache=True)
 def _build(
-    xy: np.ndarray, t: np.ndarray, u: np.ndarray, lam: float, a: np.ndarray, f: np.ndarray
+    xy: np.ndarray,
+    t: np.ndarray,
+    u: np.ndarray,
+    lam: float,
+    a: np.ndarray,
+    f: np.ndarray,
+    copy_f: bool,
 ) -> None:  # pragma: no cover - compiled
-    """The shrunk correlation in ``a`` and a copy in ``f`` (for the factorisation)."""
+    """The shrunk correlation in ``a`` and (``copy_f``) a copy in ``f`` for the factorisation."""
     diag = lam * 1.0 + (1.0 - lam)
     for i in range(t.shape[0]):
         ti, ui = t[i], u[i]
-        xrow, arow, frow = xy[i], a[i], f[i]
+        xrow, arow = xy[i], a[i]
         for k in range(t.shape[0]):
-            v = min(max(xrow[k] * (ti * t[k]) - ui * u[k], -lam), lam)
-            arow[k] = v
-            frow[k] = v
+            arow[k] = min(max(xrow[k] * (ti * t[k]) - ui * u[k], -lam), lam)
         arow[i] = diag
-        frow[i] = diag
+        if copy_f:
+            f[i, :] = arow
 
 
 @nb.njit(cache=True)
@@ -204,6 +216,7 @@ def _prepare(
     f: np.ndarray,
     vec: np.ndarray,
     zero: np.ndarray,
+    copy_f: bool,
 ) -> tuple[int, int]:  # pragma: no cover - compiled
     """State updates and matrices of a block of rows (in order), into ``a[b]``, ``f[b]``,
     ``vec[b]`` (t, u, m, y, x); stops after the update of a row with an undefined variance."""
@@ -213,7 +226,7 @@ def _prepare(
             return b, STOP_VARIANCE
         zero[b] = _signal(mu[b], vec[b, 2]) <= ZERO_SIGNAL_ATOL
         if not zero[b]:
-            _build(xy, vec[b, 0], vec[b, 1], lam, a[b], f[b])
+            _build(xy, vec[b, 0], vec[b, 1], lam, a[b], f[b], copy_f)
     return radj.shape[0], DONE
 
 
@@ -228,13 +241,61 @@ def _solve_range(
     meth: np.ndarray,
     ss: np.ndarray,
     dd: np.ndarray,
+    eb: np.ndarray,
+    lam_min: float,
+    kappa: float,
 ) -> None:  # pragma: no cover - compiled
     """Solve block rows ``lo .. hi - 1`` (independent of each other: any thread, any order)."""
     for b in range(lo, hi):
         if zero[b]:
-            meth[b], ss[b], dd[b] = METHOD_NONE, 0.0, 0.0
+            meth[b], ss[b], dd[b], eb[b] = METHOD_NONE, 0.0, 0.0, 0.0
         else:
             meth[b], ss[b], dd[b] = solve_one(a[b], f[b], vec[b, 2], vec[b, 3], vec[b, 4])
+            x = vec[b, 4]
+            eb[b] = position_error_bound(math.sqrt(ss[b]), math.sqrt(np.dot(x, x)), lam_min, kappa)
+
+
+@nb.njit(cache=True, error_model="numpy", nogil=True)
+def _solve_range_cg(
+    a: np.ndarray,
+    f: np.ndarray,
+    vec: np.ndarray,
+    zero: np.ndarray,
+    rows: int,
+    carry: np.ndarray,
+    meth: np.ndarray,
+    ss: np.ndarray,
+    dd: np.ndarray,
+    eb: np.ndarray,
+    iters: np.ndarray,
+    lam_min: float,
+    kappa: float,
+    tol: float,
+    max_iter: int,
+) -> None:  # pragma: no cover - compiled
+    """CG solves of block rows ``0 .. rows - 1`` in order, each warm-started from the previous
+    solved row's ``x`` (``carry``, updated); a row CG cannot bring to ``tol`` within
+    ``max_iter`` iterations is solved exactly (Cholesky of a copy of its matrix)."""
+    for b in range(rows):
+        iters[b] = 0
+        if zero[b]:
+            meth[b], ss[b], dd[b], eb[b] = METHOD_NONE, 0.0, 0.0, 0.0
+            continue
+        x = vec[b, 4]
+        x[:] = carry
+        # t and u (vec[b, 0], vec[b, 1]) are no longer needed: CG work vectors
+        it, ss[b], dd[b], eb[b] = cg_solve(
+            a[b], vec[b, 2], x, vec[b, 3], vec[b, 0], vec[b, 1], lam_min, kappa, tol, max_iter
+        )
+        meth[b] = METHOD_CG
+        iters[b] = it
+        if it < 0:
+            iters[b] = max_iter
+            f[b, :, :] = a[b]
+            meth[b], ss[b], dd[b] = solve_one(a[b], f[b], vec[b, 2], vec[b, 3], x)
+            eb[b] = position_error_bound(math.sqrt(ss[b]), math.sqrt(np.dot(x, x)), lam_min, kappa)
+        if meth[b] != METHOD_SINGULAR:
+            carry[:] = x
 
 
 @nb.njit(cache=True, error_model="numpy", nogil=True)
@@ -274,15 +335,28 @@ def _finish(
 
 
 @dataclass(frozen=True)
+class CgParams:
+    """Conjugate-gradient settings of a kernel run: the warm start ``carry`` (N,) (the last
+    solved row's ``A^-1 m``; updated in place), the bound target ``tol`` and ``max_iter``."""
+
+    carry: np.ndarray
+    tol: float
+    max_iter: int
+
+
+@dataclass(frozen=True)
 class KernelOutputs:
     """Per-row outputs filled by the kernel: cash (L, N), residual (L,), status and solver
-    codes (L,) int8, utilisation (L, N)."""
+    codes (L,) int8, utilisation (L, N), the proven bound on the relative position error
+    (L,) and the CG iterations (L,) int32 (0 for the exact solver)."""
 
     cash: np.ndarray
     residual: np.ndarray
     status: np.ndarray
     method: np.ndarray
     utilisation: np.ndarray
+    error_bound: np.ndarray
+    iterations: np.ndarray
 
     @classmethod
     def empty(cls, n_rows: int, n_assets: int) -> KernelOutputs:
@@ -293,6 +367,8 @@ class KernelOutputs:
             np.full(n_rows, -1, dtype=np.int8),
             np.full(n_rows, -1, dtype=np.int8),
             np.full((n_rows, n_assets), np.nan),
+            np.full(n_rows, np.nan),
+            np.zeros(n_rows, dtype=np.int32),
         )
 
 
@@ -326,10 +402,13 @@ class RowKernel:
     stream uses blocks of one row).
     """
 
-    def __init__(self, n_assets: int, block: int = 1, threads: int = 1) -> None:
+    def __init__(
+        self, n_assets: int, block: int = 1, threads: int = 1, solver: str = "exact"
+    ) -> None:
         self.n_assets = n_assets
         self.block = block
-        self.threads = threads
+        self.threads = 1 if solver == "cg" else threads  # CG rows chain: sequential
+        self.solver = solver
         self._a = np.empty((block, n_assets, n_assets))
         self._f = np.empty((block, n_assets, n_assets))
         self._vec = np.empty((block, 5, n_assets))
@@ -337,21 +416,27 @@ class RowKernel:
         self._meth = np.zeros(block, dtype=np.int64)
         self._ss = np.zeros(block)
         self._dd = np.zeros(block)
+        self._eb = np.zeros(block)
+        self._it = np.zeros(block, dtype=np.int32)
 
-    def _solve(self, rows: int) -> None:
+    def _solve(self, rows: int, bound: tuple[float, float], cg: CgParams | None) -> None:
         args = (self._a, self._f, self._vec, self._zero)
-        res = (self._meth, self._ss, self._dd)
+        res = (self._meth, self._ss, self._dd, self._eb)
+        self._it[:rows] = 0
+        if cg is not None:
+            _solve_range_cg(*args, rows, cg.carry, *res, self._it, *bound, cg.tol, cg.max_iter)
+            return
         parts = min(self.threads, rows)
         if parts <= 1:
-            _solve_range(*args, 0, rows, *res)
+            _solve_range(*args, 0, rows, *res, *bound)
             return
         edges = np.linspace(0, rows, parts + 1).astype(int)
         pool = _pool(parts - 1)
         futures = [
-            pool.submit(_solve_range, *args, int(lo), int(hi), *res)
+            pool.submit(_solve_range, *args, int(lo), int(hi), *res, *bound)
             for lo, hi in itertools.pairwise(edges[1:])
         ]
-        _solve_range(*args, 0, int(edges[1]), *res)
+        _solve_range(*args, 0, int(edges[1]), *res, *bound)
         for fut in futures:
             fut.result()
 
@@ -371,13 +456,20 @@ class RowKernel:
         min_denom: float,
         denom_tol: float,
         cap: float,
+        cg: CgParams | None = None,
     ) -> tuple[int, int]:
         """Process the rows of ``radj``/``mu``/``sigma`` (L, N); state arrays updated in place.
 
         ``xy`` (N, N), ``w`` (1,), ``x`` (N,), ``prev_cash`` (N,) must be C-contiguous
-        float64; ``cap < 0`` means no turnover cap. Returns ``(rows_done, code)``: with
-        ``code != DONE`` row ``rows_done`` had its state updated but no output.
+        float64; ``cap < 0`` means no turnover cap; ``shrink < 1``. ``cg`` (required when the
+        kernel was built with ``solver="cg"``) carries the warm start, updated in place.
+        Returns ``(rows_done, code)``: with ``code != DONE`` row ``rows_done`` had its
+        state updated but no output.
         """
+        if (cg is not None) != (self.solver == "cg"):
+            raise ValueError("pass cg parameters exactly when the kernel's solver is 'cg'")
+        n = self.n_assets
+        bound = (1.0 - shrink, (shrink * n + 1.0 - shrink) / (1.0 - shrink))
         radj = np.ascontiguousarray(radj, dtype=np.float64)
         mu = np.ascontiguousarray(mu, dtype=np.float64)
         sigma = np.ascontiguousarray(sigma, dtype=np.float64)
@@ -387,14 +479,16 @@ class RowKernel:
             sl = slice(start, min(start + self.block, n_rows))
             rows, code = _prepare(
                 xy, w, x, radj[sl], mu[sl], float(beta), float(shrink), float(min_denom),
-                self._a, self._f, self._vec, self._zero,
+                self._a, self._f, self._vec, self._zero, cg is None,
             )  # fmt: skip
-            self._solve(rows)
+            self._solve(rows, bound, cg)
             _finish(
                 rows, self._zero, self._meth, self._ss, self._dd, self._vec, sigma[sl],
                 out.cash[sl], out.utilisation[sl], out.residual[sl], out.status[sl],
                 out.method[sl], prev_cash, float(denom_tol), float(cap),
             )  # fmt: skip
+            out.error_bound[sl][:rows] = self._eb[:rows]
+            out.iterations[sl][:rows] = self._it[:rows]
             if code != DONE:
                 return start + rows, code
             start = sl.stop
@@ -407,6 +501,7 @@ __all__ = [
     "STATUS_VALID",
     "STATUS_ZERO_SIGNAL",
     "STOP_VARIANCE",
+    "CgParams",
     "KernelOutputs",
     "RowKernel",
     "block_rows",

@@ -22,8 +22,8 @@ from numba.np.linalg import _LAPACK, ensure_lapack
 
 from algotrader.portfolio.solve import COND_LIMIT
 
-#: Solver codes (``none``, ``cholesky``, ``eigen``, ``singular``).
-METHOD_NONE, METHOD_CHOLESKY, METHOD_EIGEN, METHOD_SINGULAR = 0, 1, 2, 3
+#: Solver codes (``none``, ``cholesky``, ``eigen``, ``singular``, ``cg``).
+METHOD_NONE, METHOD_CHOLESKY, METHOD_EIGEN, METHOD_SINGULAR, METHOD_CG = 0, 1, 2, 3, 4
 
 ensure_lapack()
 # numba's binding of LAPACK ``?potrf`` (resolved by symbol at run time, so the compiled
@@ -116,10 +116,122 @@ def _solve_one(
 
 solve_one = _solve_one
 
+
+@nb.njit(cache=True, fastmath={"reassoc"})
+def _matvec(a: np.ndarray, v: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
+    """``out = a v`` (row by row, contiguous)."""
+    n = v.shape[0]
+    for i in range(n):
+        s = 0.0
+        row = a[i]
+        for k in range(n):
+            s += row[k] * v[k]
+        out[i] = s
+
+
+@nb.njit(cache=True, fastmath={"reassoc"})
+def _dot(u: np.ndarray, v: np.ndarray) -> float:  # pragma: no cover - compiled
+    s = 0.0
+    for i in range(u.shape[0]):
+        s += u[i] * v[i]
+    return s
+
+
+@nb.njit(cache=True, error_model="numpy")
+def position_error_bound(
+    res_norm: float, x_norm: float, lam_min: float, kappa: float
+) -> float:  # pragma: no cover - compiled
+    """Proven bound on ``||p - p*|| / ||p*||`` for ``p = x / sqrt(m'x)`` (``p*`` exact).
+
+    With ``A`` symmetric, ``lambda_min(A) >= lam_min`` and ``cond(A) <= kappa``, a residual
+    ``r = A x - m`` gives ``eps = ||x - x*|| / ||x*|| <= rho / (1 - rho)`` with
+    ``rho = ||r|| / (lam_min ||x||)``; then ``|m'x - m'x*| / m'x* <= eta = sqrt(kappa) eps``
+    and ``||p - p*|| / ||p*|| <= (eps + 1) / sqrt(1 - eta) - 1``. ``inf`` when the bound
+    does not apply (``rho >= 1`` or ``eta >= 1``), NaN without a usable ``x``.
+    """
+    if not (x_norm > 0.0) or not np.isfinite(res_norm) or not np.isfinite(x_norm):
+        return np.nan
+    rho = res_norm / (lam_min * x_norm)
+    if rho >= 1.0:
+        return np.inf
+    eps = rho / (1.0 - rho)
+    eta = np.sqrt(kappa) * eps
+    if eta >= 1.0:
+        return np.inf
+    return (eps + 1.0) / np.sqrt(1.0 - eta) - 1.0
+
+
+@nb.njit(cache=True, error_model="numpy")
+def cg_solve(
+    a: np.ndarray,
+    m: np.ndarray,
+    x: np.ndarray,
+    r: np.ndarray,
+    p: np.ndarray,
+    q: np.ndarray,
+    lam_min: float,
+    kappa: float,
+    tol: float,
+    max_iter: int,
+) -> tuple[int, float, float, float]:  # pragma: no cover - compiled
+    """Conjugate gradients for symmetric positive definite ``a x = m`` from the start ``x``.
+
+    Stops when :func:`position_error_bound` of the *true* residual (recomputed as
+    ``A x - m`` after the recurrence has converged, so rounding drift cannot fake
+    convergence) is ``<= tol``. Returns ``(iterations, ||A x - m||^2, m'x, bound)``;
+    ``iterations = -1`` when the bound was not reached within ``max_iter`` iterations.
+    O(n^2) per iteration (one product with ``a``); ``x`` holds the solution on return.
+    """
+    n = m.shape[0]
+    for i in range(n):
+        if not np.isfinite(x[i]):
+            x[:] = 0.0
+            break
+    it = 0
+    while True:
+        _matvec(a, x, q)
+        for i in range(n):
+            r[i] = m[i] - q[i]
+        ss = _dot(r, r)
+        bound = position_error_bound(np.sqrt(ss), np.sqrt(_dot(x, x)), lam_min, kappa)
+        if bound <= tol:
+            return it, ss, _dot(m, x), bound
+        if it >= max_iter:
+            return -1, ss, _dot(m, x), bound
+        for i in range(n):
+            p[i] = r[i]
+        rr = ss
+        stepped = False
+        while it < max_iter:
+            _matvec(a, p, q)
+            pq = _dot(p, q)
+            if not (pq > 0.0) or not (rr > 0.0):
+                break
+            alpha = rr / pq
+            for i in range(n):
+                x[i] += alpha * p[i]
+                r[i] -= alpha * q[i]
+            it += 1
+            stepped = True
+            rr_new = _dot(r, r)
+            est = position_error_bound(np.sqrt(rr_new), np.sqrt(_dot(x, x)), lam_min, kappa)
+            if est <= 0.5 * tol:  # margin for the drift of the recurrence residual
+                break
+            beta = rr_new / rr
+            for i in range(n):
+                p[i] = r[i] + beta * p[i]
+            rr = rr_new
+        if not stepped:
+            return -1, ss, _dot(m, x), bound
+
+
 __all__ = [
+    "METHOD_CG",
     "METHOD_CHOLESKY",
     "METHOD_EIGEN",
     "METHOD_NONE",
     "METHOD_SINGULAR",
+    "cg_solve",
+    "position_error_bound",
     "solve_one",
 ]

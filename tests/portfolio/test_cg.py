@@ -1,0 +1,166 @@
+"""The opt-in conjugate-gradient solver (``solver: cg``).
+
+Claims tested: on every CG row the reported ``position_error_bound`` is <= ``cg_tol`` and
+bounds the actual relative 2-norm error of the positions against the exact (Cholesky)
+solve of the same matrix; batch == stream bit for bit (warm starts included) and across
+save/load; a row CG cannot finish falls back to the exact solve; bad configs are refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from tests.portfolio.test_property import Case, cases
+
+from algotrader.errors import ConfigError
+from algotrader.portfolio import OptimiserConfig, OptimiserStream, config_from_mapping, run_batch
+from algotrader.portfolio.kernel_linalg import cg_solve, position_error_bound
+
+BASE = {"vola": 4, "corr": 8, "clip": 3.5, "shrink": 0.5, "aum": 1.0}
+
+
+def _cg_case(case: Case, tol: float, turnover: bool = True) -> Case:
+    assume(case.cfg.covariance_mode == "ewma_shrink" and case.cfg.shrink < 1.0)
+    update: dict[str, object] = {"solver": "cg", "cg_tol": tol}
+    if not turnover:
+        update["max_turnover"] = None
+    return Case(case.prices, case.mu, case.cfg.model_copy(update=update), case.split)
+
+
+def _gbm(t_len: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    rets = 0.01 * (0.6 * rng.standard_normal((t_len, 1)) + rng.standard_normal((t_len, n)))
+    return 100.0 * np.exp(np.cumsum(rets, axis=0)), rng.standard_normal((t_len, n))
+
+
+def _row_rel_err(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(a - b, axis=1) / np.linalg.norm(b, axis=1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(cases())
+def test_cg_batch_equals_stream_bit_for_bit(case: Case) -> None:
+    case = _cg_case(case, 1e-9)
+    p, m = case.frames()
+    batch = run_batch(p, m, case.cfg)
+    stream = OptimiserStream.from_warmup(p.head(case.split), m.head(case.split), case.cfg)
+    for t in range(case.split, len(case.prices)):
+        out = stream.step(case.prices[t], case.mu[t], t)
+        np.testing.assert_array_equal(out.cash_position, batch.cash[t])
+        assert out.status == batch.status[t]
+
+
+@settings(max_examples=60, deadline=None)
+@given(cases(), st.sampled_from([1e-6, 1e-8, 1e-10]))
+def test_cg_error_bound_holds_against_the_exact_solve(case: Case, tol: float) -> None:
+    case = _cg_case(case, tol, turnover=False)
+    p, m = case.frames()
+    cg = run_batch(p, m, case.cfg)
+    exact = run_batch(p, m, case.cfg.model_copy(update={"solver": "exact"}))
+    assert list(cg.status) == list(exact.status)
+    rows = (cg.method == "cg") & (cg.status == "valid")
+    assert np.all(cg.error_bound[cg.method == "cg"] <= tol)
+    if rows.any():
+        err = _row_rel_err(np.nan_to_num(cg.risk[rows]), np.nan_to_num(exact.risk[rows]))
+        # exact solve's own rounding: its bound (~1e-13) on top
+        assert np.all(err <= cg.error_bound[rows] + exact.error_bound[rows] + 1e-12)
+    np.testing.assert_array_equal(cg.vola, exact.vola)
+
+
+def test_cg_on_a_larger_gap_free_history_meets_the_stated_accuracy() -> None:
+    prices, mu = _gbm(400, 60, 3)
+    mu[200:203] = 0.0
+    cfg = OptimiserConfig(**{**BASE, "vola": 10, "corr": 25, "shrink": 0.6}, solver="cg")
+    p, m = Case(prices, mu, cfg, 1).frames()
+    cg = run_batch(p, m, cfg)
+    exact = run_batch(p, m, cfg.model_copy(update={"solver": "exact"}))
+    valid = cg.status == "valid"
+    assert valid.sum() == 400 - 25 - 3
+    # the first row after the warm-up runs in the Python path (exact solve), then CG
+    assert list(cg.method[valid][:1]) == ["cholesky"] and set(cg.method[valid][1:]) == {"cg"}
+    rows = cg.method == "cg"
+    err = _row_rel_err(cg.risk[rows], exact.risk[rows])
+    assert err.max() <= 1e-8 and np.all(err <= cg.error_bound[rows] + 1e-12)
+    assert np.all(cg.iterations[rows] > 0) and np.all(exact.iterations == 0)
+    frame = cg.diagnostics_frame
+    assert {"position_error_bound", "cg_iterations", "solver_residual"} <= set(frame.columns)
+    # exact rows report their (tiny) bound too
+    assert np.nanmax(exact.error_bound[rows]) < 1e-11
+
+
+def test_cg_falls_back_to_the_exact_solve_when_it_cannot_finish() -> None:
+    prices, mu = _gbm(80, 30, 4)
+    cfg = OptimiserConfig(**BASE, solver="cg", cg_tol=1e-10, cg_max_iter=1)
+    p, m = Case(prices, mu, cfg, 1).frames()
+    cg = run_batch(p, m, cfg)
+    exact = run_batch(p, m, cfg.model_copy(update={"solver": "exact"}))
+    valid = cg.status == "valid"
+    assert (cg.method[valid] == "cholesky").any()
+    fell_back = valid & (cg.method == "cholesky")
+    fell_back[np.argmax(valid)] = False  # first row after warm-up: Python path, no CG
+    assert fell_back.sum() > 40 and np.all(cg.iterations[fell_back] == 1)
+    np.testing.assert_allclose(cg.cash[valid], exact.cash[valid], rtol=1e-9, atol=1e-12)
+
+
+def test_cg_state_survives_save_and_load(tmp_path: Path) -> None:
+    prices, mu = _gbm(90, 12, 5)
+    cfg = OptimiserConfig(**BASE, solver="cg")
+    p, m = Case(prices, mu, cfg, 1).frames()
+    a = OptimiserStream.from_warmup(p.head(50), m.head(50), cfg)
+    a.save(tmp_path / "s.npz")
+    with np.load(tmp_path / "s.npz") as z:
+        assert z["cg_x"].shape == (12,)
+    b = OptimiserStream.load(tmp_path / "s.npz")
+    for t in range(50, 90):
+        np.testing.assert_array_equal(
+            a.step(prices[t], mu[t]).cash_position, b.step(prices[t], mu[t]).cash_position
+        )
+
+
+def test_cg_solve_closed_form_and_bound() -> None:
+    a = np.array([[1.0, 0.4, 0.0], [0.4, 1.0, 0.2], [0.0, 0.2, 1.0]])
+    m = np.array([1.0, -2.0, 0.5])
+    x = np.zeros(3)
+    work = [np.empty(3) for _ in range(3)]
+    it, ss, d, bound = cg_solve(a, m, x, *work, 0.5, 3.0, 1e-12, 50)
+    exact = np.linalg.solve(a, m)
+    assert 0 < it <= 6  # CG is exact in n steps up to rounding
+    np.testing.assert_allclose(x, exact, rtol=1e-13)
+    assert bound <= 1e-12 and np.isclose(d, m @ exact) and ss < 1e-24
+    # the bound itself: zero residual -> 0; residual as large as lam_min ||x|| -> no bound
+    assert position_error_bound(0.0, 1.0, 0.5, 10.0) == 0.0
+    assert position_error_bound(0.5, 1.0, 0.5, 10.0) == np.inf
+    assert np.isnan(position_error_bound(1.0, 0.0, 0.5, 10.0))
+    # rho = 1e-3: eps = rho / (1 - rho), eta = sqrt(kappa) eps
+    eps = 1e-3 / (1 - 1e-3)
+    expected = (eps + 1.0) / np.sqrt(1.0 - 2.0 * eps) - 1.0
+    assert position_error_bound(0.5e-3, 1.0, 0.5, 4.0) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("update", "match"),
+    [
+        ({"solver": "cg", "shrink": 1.0}, "needs shrink < 1"),
+        (
+            {
+                "solver": "cg",
+                "covariance_config": {
+                    "covariance_mode": "sliding_window",
+                    "window": 10,
+                    "n_factors": 2,
+                },
+            },
+            "needs covariance_mode ewma_shrink",
+        ),
+        ({"solver": "lu"}, "solver"),
+        ({"solver": "cg", "cg_tol": 0.5}, "cg_tol"),
+        ({"solver": "cg", "cg_max_iter": 0}, "cg_max_iter"),
+    ],
+)
+def test_cg_config_is_validated(update: dict[str, object], match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        config_from_mapping({**BASE, **update})

@@ -253,6 +253,9 @@ class SimulationData:
 
     def content_hash(self) -> str:
         """SHA-256 over dates, assets, targets, features and prices (the input hash)."""
+        cached = self.__dict__.get("_content_hash")
+        if cached is not None:
+            return str(cached)
         h = hashlib.sha256()
         h.update(self.dates.astype(np.int64).tobytes())
         h.update("\x1f".join(self.assets).encode())
@@ -261,7 +264,9 @@ class SimulationData:
         h.update(f"{self.horizon}|{self.periods_per_year}|{self.target_kind}".encode())
         if self.features:
             h.update("\x1f".join(self.features).encode())
-        return h.hexdigest()
+        digest = h.hexdigest()
+        object.__setattr__(self, "_content_hash", digest)
+        return digest
 
 
 # ------------------------------------------------------------------------- call context
@@ -298,7 +303,8 @@ class Decision:
     """What ``decide`` returns for ``n`` test rows and ``A`` assets.
 
     Attributes:
-        weights: (n, A) float64 target weights (fractions of NAV; the rest is cash).
+        weights: (n, A) float64 target weights (fractions of NAV; the rest is cash); a row
+            that is entirely NaN means "hold" (no trade, weights drift).
         mean: optional (n, A) predictive mean of ``y[test_idx]``.
         samples: optional (S, n, A) predictive samples of ``y[test_idx]``.
         payload: free-form, JSON-able or array-valued extras (selection payloads,
@@ -314,8 +320,13 @@ class Decision:
         w = np.asarray(self.weights, dtype=np.float64)
         if w.ndim != 2:
             raise ShapeError(f"weights must be (n, A), got shape {w.shape}", key="weights")
-        if not np.isfinite(w).all():
-            raise ShapeError("weights hold NaN or inf", key="weights", hint="decide every row")
+        nan_rows = np.isnan(w).all(axis=1) if w.shape[1] else np.zeros(w.shape[0], bool)
+        if not np.isfinite(w[~nan_rows]).all():
+            raise ShapeError(
+                "weights hold NaN or inf in a row that is not entirely NaN",
+                key="weights",
+                hint="decide every asset of a row, or set the whole row NaN to hold",
+            )
         object.__setattr__(self, "weights", w)
         if self.mean is not None:
             m = np.asarray(self.mean, dtype=np.float64)
@@ -356,6 +367,7 @@ class Scorer(Protocol):
         decision: Decision,
         net_returns: FloatArray,
         ctx: FamilyContext,
+        /,
     ) -> float: ...
 
 

@@ -1,0 +1,300 @@
+"""The ``simulation.yml`` configuration: one frozen pydantic tree, ``extra="forbid"`` everywhere.
+
+Sections follow spec section 4.1 (data, cv, outer, preprocessing, model, tuning, scoring,
+predictive, allocation, cost, model_selection, diagnostics, ``simulation_mode``,
+``stop_after``) plus ``family``, ``data.end``, ``outer.window``/``max_train_groups`` and
+``outer.refit_every``. ``cv.group_len`` and ``cv.q`` have no defaults: a config without them
+is refused.
+
+Example:
+    >>> cfg = SimulationConfig.model_validate({
+    ...     "family": "equal_weight", "cv": {"group_len": 4, "q": 1}, "outer": {"last_n": 2}})
+    >>> cfg.cv.horizon, cfg.outer.window, cfg.tuning.engine
+    (1, 'expanding', 'local')
+    >>> try:
+    ...     config_from_mapping({"family": "x", "cv": {"q": 1}})
+    ... except ConfigError as exc:
+    ...     print(exc.key)
+    cv.group_len
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from algotrader.backtest.costs import CostModel
+from algotrader.errors import ConfigError
+from algotrader.tuning import ParamSpec, SearchSpace
+
+__all__ = [
+    "CVConfig",
+    "DataConfig",
+    "OuterConfig",
+    "SimulationConfig",
+    "TuningConfig",
+    "load_simulation_config",
+]
+
+StopAfter = Literal["inputs", "cv", "inner", "outer", "results"]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DataConfig(_Frozen):
+    """Where the panel comes from and which rows are used.
+
+    ``source: bundled`` resamples a bundled daily-close dataset to weeks ending on the last
+    trading day of each Monday-anchored week; ``source: npz`` reads a price
+    :class:`~algotrader.data.panel.Panel` (``prices_npz``) and optional 3-d features
+    (``features_npz``). ``y[t]`` is the close-to-close simple return from row ``t`` to
+    ``t + 1``; the last row has no target (masked). ``end`` drops every row after that date
+    (use only weeks <= end); ``start`` drops rows before it.
+    """
+
+    source: Literal["bundled", "npz"] = "bundled"
+    dataset: str = "sp500_20_stocks"
+    prices_npz: str | None = None
+    features_npz: str | None = None
+    frequency: Literal["weekly", "daily"] = "weekly"
+    assets: tuple[str, ...] | None = None
+    start: dt.date | None = None
+    end: dt.date | None = None
+    output_root: str | None = Field(
+        None, description="root folder; default env SIMULATION_SOURCE, else ./runs/simulation"
+    )
+    simulation_output_path: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$", description="run label"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> DataConfig:
+        if self.source == "npz" and not self.prices_npz:
+            raise ValueError("data.source npz needs data.prices_npz")
+        if self.simulation_output_path and ".." in self.simulation_output_path.split("/"):
+            raise ValueError("data.simulation_output_path must not contain '..'")
+        if self.start and self.end and self.start >= self.end:
+            raise ValueError("data.start must be before data.end")
+        return self
+
+
+class CVConfig(_Frozen):
+    """Groups and inner CPCV (all lengths in rows). ``group_len`` and ``q`` are required."""
+
+    warmup_len: int = Field(0, ge=0)
+    group_len: int = Field(gt=0)
+    horizon: int = Field(1, ge=1)
+    embargo_len: int = Field(0, ge=0)
+    q: int = Field(ge=1, description="inner test groups per CPCV split")
+    max_inner_combos: int | None = Field(None, ge=1)
+    seed: int = Field(0, ge=0)
+    exclude_warmup: bool = False
+    source_compatible_purge: bool = Field(
+        False, description="purge one extra sample after every test block, as the source"
+    )
+
+
+class OuterConfig(_Frozen):
+    """Outer walk-forward: which groups are outer tests and how the train window moves."""
+
+    test_group_ids: tuple[int, ...] | None = None
+    last_n: int | None = Field(None, ge=1)
+    window: Literal["expanding", "rolling"] = "expanding"
+    max_train_groups: int | None = Field(None, ge=1)
+    refit_every: int | None = Field(
+        None, ge=1, description="refit the family every n test rows (None: once per fold)"
+    )
+    min_inner_groups: int = Field(2, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> OuterConfig:
+        if self.test_group_ids is not None and self.last_n is not None:
+            raise ValueError("give outer.test_group_ids or outer.last_n, not both")
+        if self.window == "rolling" and self.max_train_groups is None:
+            raise ValueError("outer.window rolling needs outer.max_train_groups")
+        return self
+
+
+class PreprocessingConfig(_Frozen):
+    """Per-split preprocessing (fitted on each split's train rows only)."""
+
+    method: Literal["identity"] = "identity"
+
+
+class PrebuildConfig(_Frozen):
+    """Optional family hook run once before tuning on rows no inner test ever uses."""
+
+    enabled: bool = False
+
+
+class ModelConfig(_Frozen):
+    """Base parameters of the family (tuning paths ``model.params.<key>`` override them)."""
+
+    params: dict[str, Any] = Field(default_factory=dict)
+    prebuild: PrebuildConfig = Field(default_factory=PrebuildConfig)
+
+
+class AggregateConfig(_Frozen):
+    """How split scores become one candidate score."""
+
+    method: Literal["mean", "median", "mean_minus_std"] = "mean"
+    penalty: float = Field(0.5, ge=0.0)
+
+
+class RayConfig(_Frozen):
+    """Ray engine: cluster address (null = start a local one), CPUs per task, chunking."""
+
+    address: str | None = None
+    num_cpus: float = Field(1.0, gt=0)
+    init_num_cpus: int | None = Field(None, ge=1, description="CPUs of a local cluster")
+    chunk_splits: bool = Field(False, description="one task per (candidate, split)")
+
+
+class OptunaConfig(_Frozen):
+    """Optuna engine: enqueued candidates, optional median pruner, journal or RDB storage."""
+
+    storage: str | None = Field(
+        None, description="SQLAlchemy URL; None = journal file in the run folder"
+    )
+    study_name: str | None = None
+    pruner: Literal["none", "median"] = "none"
+    n_warmup_steps: int = Field(3, ge=0)
+
+
+class TuningConfig(_Frozen):
+    """Candidates (Sobol per categorical stratum) and the engine that scores them."""
+
+    space: tuple[ParamSpec, ...] = ()
+    num_samples: int = Field(1, ge=1)
+    seed: int = Field(0, ge=0)
+    engine: Literal["local", "ray", "optuna"] = "local"
+    workers: int = Field(1, ge=1, description="local engine: processes (1 = sequential)")
+    aggregate: AggregateConfig = Field(default_factory=AggregateConfig)
+    ray: RayConfig = Field(default_factory=RayConfig)
+    optuna: OptunaConfig = Field(default_factory=OptunaConfig)
+
+    @model_validator(mode="after")
+    def _check(self) -> TuningConfig:
+        SearchSpace(params=self.space)
+        return self
+
+    @property
+    def search_space(self) -> SearchSpace:
+        """The space as a :class:`~algotrader.tuning.SearchSpace`."""
+        return SearchSpace(params=self.space)
+
+
+class ScoringConfig(_Frozen):
+    """The tuning objective: a registered metric (higher is better)."""
+
+    metric_name: str = "sharpe"
+
+
+class PredictiveConfig(_Frozen):
+    """Predictive samples wanted from forecasting families."""
+
+    num_samples_inner: int = Field(100, ge=0)
+    num_samples_outer: int = Field(100, ge=0)
+
+
+class AllocationConfig(_Frozen):
+    """Baselines evaluated on every outer fold next to the chosen candidate."""
+
+    baselines: tuple[str, ...] = ("equal_weight", "hodl")
+
+
+class ModelSelectionConfig(_Frozen):
+    """Post-tune selection scope: per fold only; ``global_report`` never feeds the outer run."""
+
+    selection_scope: Literal["per_fold", "global_report"] = "per_fold"
+
+
+class DiagnosticsConfig(_Frozen):
+    """Overfitting statistics over the candidates' outer returns."""
+
+    pbo_blocks: int = Field(8, ge=2)
+    outer_candidate_returns: bool = Field(
+        True, description="evaluate every candidate on the outer blocks (for PBO and DSR)"
+    )
+
+
+class SimulationConfig(_Frozen):
+    """The whole run (see the module docstring)."""
+
+    family: str = Field(min_length=1)
+    simulation_mode: Literal["dry_run", "stub", "full"] = "full"
+    stop_after: StopAfter | None = None
+    seed: int = Field(0, ge=0)
+    data: DataConfig = Field(default_factory=DataConfig)
+    cv: CVConfig
+    outer: OuterConfig = Field(default_factory=OuterConfig)
+    preprocessing: PreprocessingConfig = Field(default_factory=PreprocessingConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    tuning: TuningConfig = Field(default_factory=TuningConfig)
+    scoring: ScoringConfig = Field(default_factory=ScoringConfig)
+    predictive: PredictiveConfig = Field(default_factory=PredictiveConfig)
+    allocation: AllocationConfig = Field(default_factory=AllocationConfig)
+    cost: CostModel = Field(default_factory=CostModel)
+    model_selection: ModelSelectionConfig = Field(default_factory=ModelSelectionConfig)
+    diagnostics: DiagnosticsConfig = Field(default_factory=DiagnosticsConfig)
+
+    @model_validator(mode="after")
+    def _check(self) -> SimulationConfig:
+        if self.simulation_mode == "dry_run" and self.stop_after not in (None, "inputs", "cv"):
+            raise ValueError(
+                f"simulation_mode dry_run stops after cv; stop_after {self.stop_after!r} "
+                "needs simulation_mode stub or full"
+            )
+        for spec in self.tuning.space:
+            if not spec.path.startswith("model.params."):
+                raise ValueError(
+                    f"tuning path {spec.path!r} must start with model.params. "
+                    "(families read their parameters there)"
+                )
+        return self
+
+    @property
+    def last_phase(self) -> StopAfter:
+        """The last phase this run executes (dry_run = cv; null stop_after = results)."""
+        if self.stop_after is not None:
+            return self.stop_after
+        return "cv" if self.simulation_mode == "dry_run" else "results"
+
+
+def load_simulation_config(path: str | Path) -> SimulationConfig:
+    """Load and validate a ``simulation.yml`` (YAML safe_load).
+
+    Raises:
+        ConfigError: unreadable file, invalid YAML, or a validation error (key named).
+    """
+    p = Path(path)
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read the simulation config ({exc})", file=str(p)) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"simulation config is not valid YAML: {exc}", file=str(p)) from exc
+    if not isinstance(raw, dict):
+        raise ConfigError("simulation config must be a mapping", file=str(p))
+    return config_from_mapping(raw, source=str(p))
+
+
+def config_from_mapping(raw: dict[str, Any], *, source: str | None = None) -> SimulationConfig:
+    """Validate a mapping into a :class:`SimulationConfig` (errors name the key)."""
+    try:
+        return SimulationConfig.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(x) for x in err["loc"]) or None
+        raise ConfigError(
+            f"invalid simulation config: {err['msg']}",
+            file=source,
+            key=key,
+            hint="see `algotrader simulate --example optimiser` for a complete config",
+        ) from exc

@@ -1,0 +1,166 @@
+"""One (fold, candidate, split) evaluation, and the outer walk-forward evaluation of a config.
+
+:class:`Evaluator` is what every engine ships to its workers (pickled once per worker, or
+``ray.put`` once): the data, the CV structure, the candidates and the config. Its family
+instance is created lazily in each process and never pickled.
+
+Inner evaluation (one score): params = ``model.params`` with the candidate applied;
+preprocessing fitted on the split's train rows (identity for now); ``fit`` on the train rows,
+``decide`` on the test rows, net returns through the backtest with the run's cost model,
+then the configured scorer. ``simulation_mode: stub`` scores 0.0 without calling the family.
+
+Outer evaluation: the test block is cut into chunks of ``outer.refit_every`` rows (one chunk
+when null); each chunk is decided by a fit on the outer train rows plus the earlier test rows
+whose labels end before the chunk starts (purged), so a fold never sees its own future.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from algotrader.backtest import BacktestResult, run_backtest
+from algotrader.simulation.config import SimulationConfig
+from algotrader.simulation.family import (
+    Decision,
+    Family,
+    FamilyContext,
+    FloatArray,
+    IntArray,
+    SimulationData,
+    get_family,
+)
+from algotrader.simulation.scoring import get_scorer, net_returns
+from algotrader.simulation.structure import CVStructure, OuterFold
+from algotrader.tuning import Candidate, apply_candidate
+
+__all__ = ["Evaluator", "backtest_block", "call_seed"]
+
+
+def call_seed(seed: int, outer_k: int, split_id: int, candidate_id: int) -> int:
+    """A deterministic 31-bit seed for one family call."""
+    return (seed * 1_000_003 + (outer_k + 1) * 10_007 + (split_id + 1) * 101 + candidate_id + 1) % (
+        2**31 - 1
+    )
+
+
+def backtest_block(
+    data: SimulationData, idx: IntArray, weights: FloatArray, cfg: SimulationConfig
+) -> BacktestResult:
+    """The backtest behind :func:`~algotrader.simulation.scoring.net_returns` (for reports)."""
+    r = np.where(data.y_mask[idx], data.y[idx], 0.0)
+    n, a = r.shape
+    prices = np.ones((n + 1, a))
+    prices[1:] = np.cumprod(1.0 + r, axis=0)
+    decisions = np.full((n + 1, a), np.nan)
+    decisions[:n] = weights
+    return run_backtest(prices, decisions, lag=0, costs=cfg.cost, asset_names=data.assets)
+
+
+@dataclass
+class Evaluator:
+    """Everything needed to score a (fold, candidate, split) anywhere (see module doc)."""
+
+    cfg: SimulationConfig
+    data: SimulationData
+    structure: CVStructure
+    candidates: list[Candidate]
+    token: str
+    _family: Family | None = field(default=None, repr=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_family"] = None
+        return state
+
+    @property
+    def family(self) -> Family:
+        """This process's family instance."""
+        if self._family is None:
+            import algotrader.simulation.families  # noqa: F401  (registers built-ins)
+
+            self._family = get_family(self.cfg.family)
+        return self._family
+
+    def fold(self, k: int) -> OuterFold:
+        """The outer fold with test group ``k``."""
+        for f in self.structure.folds:
+            if f.k == k:
+                return f
+        raise KeyError(k)
+
+    def params(self, candidate_id: int) -> dict[str, Any]:
+        """``model.params`` with candidate ``candidate_id`` applied (-1: base params)."""
+        base = {"model": {"params": dict(self.cfg.model.params)}}
+        if candidate_id < 0:
+            return base["model"]["params"]
+        out = apply_candidate(base, self.candidates[candidate_id].params)
+        return dict(out["model"]["params"])
+
+    def evaluate(self, k: int, candidate_id: int, split_id: int) -> tuple[float, float]:
+        """Score of candidate on inner split ``split_id`` of fold ``k`` and its seconds."""
+        t0 = time.perf_counter()
+        if self.cfg.simulation_mode == "stub":
+            return 0.0, time.perf_counter() - t0
+        split = self.fold(k).splits[split_id]
+        params = self.params(candidate_id)
+        ctx = FamilyContext(
+            phase="inner",
+            outer_k=k,
+            split_id=split_id,
+            candidate_id=candidate_id,
+            seed=call_seed(self.cfg.seed, k, split_id, candidate_id),
+            cost=self.cfg.cost,
+            num_samples=self.cfg.predictive.num_samples_inner,
+        )
+        fam = self.family
+        state = fam.fit(self.data, split.train, params, ctx)
+        dec = fam.decide(state, self.data, split.test, params, ctx)
+        dec.check(split.test.size, self.data.n_assets, self.cfg.family)
+        net = net_returns(self.data, split.test, dec.weights, self.cfg.cost)
+        score = float(
+            get_scorer(self.cfg.scoring.metric_name, fam)(self.data, split.test, dec, net, ctx)
+        )
+        return score, time.perf_counter() - t0
+
+    def evaluate_many(
+        self, tasks: list[tuple[int, int, int]]
+    ) -> list[tuple[int, int, int, float, float]]:
+        """Evaluate ``(k, candidate, split)`` tasks in order."""
+        return [(k, c, s, *self.evaluate(k, c, s)) for k, c, s in tasks]
+
+    # ------------------------------------------------------------------ outer
+    def outer_weights(self, k: int, candidate_id: int, family: Family | None = None) -> Decision:
+        """Weights over fold ``k``'s test block for a candidate (-1 = base params)."""
+        fold = self.fold(k)
+        fam = family if family is not None else self.family
+        params = self.params(candidate_id) if family is None else {}
+        test = fold.test_idx
+        step = self.cfg.outer.refit_every or test.size
+        h = self.cfg.cv.horizon
+        parts = []
+        payload: dict[str, Any] = {}
+        for j in range(0, test.size, step):
+            chunk = test[j : j + step]
+            earlier = test[:j]
+            earlier = earlier[earlier + h <= chunk[0]]
+            train = np.concatenate([fold.train_idx, earlier]).astype(np.int64)
+            ctx = FamilyContext(
+                phase="outer",
+                outer_k=k,
+                split_id=-1,
+                candidate_id=candidate_id,
+                seed=call_seed(self.cfg.seed, k, -1, candidate_id),
+                cost=self.cfg.cost,
+                num_samples=self.cfg.predictive.num_samples_outer,
+                stub=self.cfg.simulation_mode == "stub",
+            )
+            state = fam.fit(self.data, train, params, ctx)
+            dec = fam.decide(state, self.data, chunk, params, ctx)
+            dec.check(chunk.size, self.data.n_assets, getattr(fam, "name", "?"))
+            parts.append(dec.weights)
+            payload[f"chunk_{j}"] = dict(dec.payload)
+        return Decision(np.concatenate(parts, axis=0), payload=payload)

@@ -1,0 +1,266 @@
+"""Built-in families: ``optimiser``, ``amm`` (TFMM momentum weight rule), baselines.
+
+- ``optimiser``: signal ``s[t] = P[t] / P[t - lookback] - 1`` (known at ``t``); ``fit``
+  estimates the pooled OLS slope ``beta`` of ``y`` on ``s`` over the training rows only;
+  ``decide`` runs the correlation-aware optimiser (:func:`algotrader.portfolio.run_batch`)
+  on ``mu = sign(beta) * s`` and scales each row's cash positions to gross exposure
+  ``gross`` (rows the optimiser leaves undefined are flat). The optimiser is a causal
+  stream (row ``t`` depends on rows ``<= t`` only), so its path is computed once per
+  (parameters, sign) over all rows and cached per process. Tuned keys: ``lookback``,
+  ``vola``, ``corr``, ``clip``, ``shrink``, ``gross``.
+- ``amm``: the temporal-function market-maker momentum rule on the row prices: EWMA price
+  ``pbar_t = lam pbar_{t-1} + (1 - lam) P_t`` with ``lam = 2^(-1/memory)``, gradient
+  ``g_t = (pbar_t - pbar_{t-1}) / pbar_t``, weights ``w_t = w_{t-1} + k (g_t - mean g_t)``,
+  floored at ``w_min`` and renormalised (long-only, fully invested). This is the pool's weight
+  rule only: arbitrage and fees of the JAX pool simulator are not simulated here. Tuned keys:
+  ``memory``, ``k``, ``w_min``.
+- ``equal_weight``: 1/A every row (rebalanced). ``hodl``: 1/A bought on the first test row,
+  then held (weights drift).
+
+Example:
+    >>> import numpy as np
+    >>> from algotrader.simulation.family import SimulationData, FamilyContext, get_family
+    >>> d = SimulationData.from_arrays(np.zeros((4, 2)))
+    >>> get_family("hodl").decide(None, d, np.array([1, 2]), {}, FamilyContext()).weights.tolist()
+    [[0.5, 0.5], [nan, nan]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from algotrader.errors import ConfigError
+from algotrader.portfolio import OptimiserConfig, run_batch
+from algotrader.simulation.family import (
+    Decision,
+    FamilyContext,
+    FloatArray,
+    IntArray,
+    Scorer,
+    SimulationData,
+    register_family,
+)
+
+__all__ = ["AmmRuleFamily", "EqualWeightFamily", "HodlFamily", "OptimiserFamily"]
+
+
+def _int_param(params: Mapping[str, Any], key: str, default: int) -> int:
+    v = params.get(key, default)
+    if isinstance(v, bool) or int(v) != v or int(v) < 1:
+        raise ConfigError(f"model.params.{key} must be an integer >= 1, got {v!r}", key=key)
+    return int(v)
+
+
+class EqualWeightFamily:
+    """1/A on every row, rebalanced."""
+
+    name = "equal_weight"
+
+    def fit(
+        self,
+        data: SimulationData,
+        train_idx: IntArray,
+        params: Mapping[str, Any],
+        ctx: FamilyContext,
+    ) -> Any:
+        return None
+
+    def decide(
+        self,
+        state: Any,
+        data: SimulationData,
+        test_idx: IntArray,
+        params: Mapping[str, Any],
+        ctx: FamilyContext,
+    ) -> Decision:
+        return Decision(np.full((len(test_idx), data.n_assets), 1.0 / data.n_assets))
+
+    def scorers(self) -> Mapping[str, Scorer]:
+        return {}
+
+
+class HodlFamily(EqualWeightFamily):
+    """1/A bought on the first test row, then held (NaN rows = hold)."""
+
+    name = "hodl"
+
+    def decide(
+        self,
+        state: Any,
+        data: SimulationData,
+        test_idx: IntArray,
+        params: Mapping[str, Any],
+        ctx: FamilyContext,
+    ) -> Decision:
+        w = np.full((len(test_idx), data.n_assets), np.nan)
+        if len(test_idx):
+            w[0] = 1.0 / data.n_assets
+        return Decision(w)
+
+
+def momentum(prices: FloatArray, lookback: int) -> FloatArray:
+    """``P[t] / P[t - lookback] - 1`` (NaN for the first ``lookback`` rows)."""
+    s = np.full_like(prices, np.nan)
+    s[lookback:] = prices[lookback:] / prices[:-lookback] - 1.0
+    return s
+
+
+class OptimiserFamily:
+    """Momentum signal -> correlation-aware optimiser -> gross-scaled positions."""
+
+    name = "optimiser"
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[Any, ...], FloatArray] = {}
+
+    @staticmethod
+    def _config(params: Mapping[str, Any]) -> OptimiserConfig:
+        keys = ("vola", "corr", "clip", "shrink")
+        try:
+            return OptimiserConfig(
+                vola=_int_param(params, "vola", 20),
+                corr=_int_param(params, "corr", 60),
+                clip=float(params.get("clip", 3.5)),
+                shrink=float(params.get("shrink", 0.5)),
+                aum=1.0,
+            )
+        except ValueError as exc:
+            raise ConfigError(
+                f"invalid optimiser parameters {[params.get(k) for k in keys]}: {exc}",
+                key="model.params",
+            ) from exc
+
+    def fit(
+        self,
+        data: SimulationData,
+        train_idx: IntArray,
+        params: Mapping[str, Any],
+        ctx: FamilyContext,
+    ) -> dict[str, float]:
+        if data.prices is None:
+            raise ConfigError("family optimiser needs prices in the simulation data", key="data")
+        lb = _int_param(params, "lookback", 12)
+        s = self._signal(data, lb)[train_idx]
+        y = data.y[train_idx]
+        ok = np.isfinite(s) & data.y_mask[train_idx]
+        if ok.sum() < 2:
+            return {"beta": 1.0}
+        x, t = s[ok], y[ok]
+        xc = x - x.mean()
+        den = float(np.sum(xc * xc))  # no BLAS: a 1-d dot under a loaded BLAS pool is slow
+        beta = float(np.sum(xc * (t - t.mean()))) / den if den > 0 else 1.0
+        return {"beta": beta}
+
+    def _signal(self, data: SimulationData, lookback: int) -> FloatArray:
+        key = ("signal", data.content_hash(), lookback)
+        hit = self._cache.get(key)
+        if hit is None:
+            assert data.prices is not None
+            hit = self._cache[key] = momentum(data.prices, lookback)
+        return hit
+
+    def _path(self, data: SimulationData, params: Mapping[str, Any], sign: float) -> FloatArray:
+        lb = _int_param(params, "lookback", 12)
+        key = (
+            data.content_hash(),
+            lb,
+            *(params.get(k) for k in ("vola", "corr", "clip", "shrink")),
+            sign,
+        )
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        assert data.prices is not None
+        cfg = self._config(params)
+        dates = pl.Series("date", data.dates.astype("datetime64[us]"))
+        px = pl.DataFrame(
+            {"date": dates, **{a: data.prices[:, i] for i, a in enumerate(data.assets)}}
+        )
+        mu_arr = sign * self._signal(data, lb)
+        mu = pl.DataFrame(
+            {"date": dates, **{a: mu_arr[:, i] for i, a in enumerate(data.assets)}}
+        ).fill_nan(None)
+        cash = np.asarray(run_batch(px, mu, cfg).cash, dtype=np.float64)
+        gross = np.nansum(np.abs(cash), axis=1)
+        w = np.where(
+            (gross[:, None] > 0) & np.isfinite(cash),
+            cash / np.where(gross > 0, gross, 1.0)[:, None],
+            0.0,
+        )
+        if len(self._cache) > 256:
+            self._cache.clear()
+        self._cache[key] = w
+        return w
+
+    def decide(
+        self,
+        state: Any,
+        data: SimulationData,
+        test_idx: IntArray,
+        params: Mapping[str, Any],
+        ctx: FamilyContext,
+    ) -> Decision:
+        beta = float(state["beta"]) if state else 1.0
+        sign = -1.0 if beta < 0 else 1.0
+        w = self._path(data, params, sign)[test_idx] * float(params.get("gross", 1.0))
+        return Decision(w, payload={"beta": beta})
+
+    def scorers(self) -> Mapping[str, Scorer]:
+        return {}
+
+
+class AmmRuleFamily:
+    """TFMM momentum weight rule (see the module docstring); nothing to fit."""
+
+    name = "amm"
+
+    def fit(
+        self,
+        data: SimulationData,
+        train_idx: IntArray,
+        params: Mapping[str, Any],
+        ctx: FamilyContext,
+    ) -> Any:
+        return None
+
+    def decide(
+        self,
+        state: Any,
+        data: SimulationData,
+        test_idx: IntArray,
+        params: Mapping[str, Any],
+        ctx: FamilyContext,
+    ) -> Decision:
+        if data.prices is None:
+            raise ConfigError("family amm needs prices in the simulation data", key="data")
+        memory = float(params.get("memory", 8.0))
+        k = float(params.get("k", 1.0))
+        w_min = float(params.get("w_min", 0.01))
+        a = data.n_assets
+        if memory <= 0 or not 0 <= w_min < 1.0 / a:
+            raise ConfigError(f"amm needs memory > 0 and 0 <= w_min < 1/{a}", key="model.params")
+        lam = 2.0 ** (-1.0 / memory)
+        p = data.prices[: int(test_idx.max()) + 1]
+        w = np.full(a, 1.0 / a)
+        pbar = p[0].copy()
+        out = np.empty_like(p)
+        out[0] = w
+        for t in range(1, p.shape[0]):
+            new = lam * pbar + (1.0 - lam) * p[t]
+            g = (new - pbar) / new
+            pbar = new
+            w = np.maximum(w + k * (g - g.mean()), w_min)
+            w = w / w.sum()
+            out[t] = w
+        return Decision(out[test_idx])
+
+    def scorers(self) -> Mapping[str, Scorer]:
+        return {}
+
+
+for _fam in (EqualWeightFamily, HodlFamily, OptimiserFamily, AmmRuleFamily):
+    register_family(_fam.name, _fam, replace=True)

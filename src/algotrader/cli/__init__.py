@@ -34,6 +34,7 @@ _STAGES: tuple[str, ...] = (
     "amm",
     "historical",
     "report",
+    "simulate",
 )
 
 

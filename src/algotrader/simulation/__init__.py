@@ -6,6 +6,8 @@ optimiser, AMM, baseline and forecast families all implement ``fit``/``decide``.
 
 from __future__ import annotations
 
+from algotrader.simulation import families as _families  # noqa: F401  (registers built-ins)
+from algotrader.simulation.config import SimulationConfig, load_simulation_config
 from algotrader.simulation.family import (
     Decision,
     Family,
@@ -17,6 +19,7 @@ from algotrader.simulation.family import (
     get_family,
     register_family,
 )
+from algotrader.simulation.runner import SimulationResult, run_simulation
 
 __all__ = [
     "Decision",
@@ -24,8 +27,12 @@ __all__ = [
     "FamilyContext",
     "FamilyFactory",
     "Scorer",
+    "SimulationConfig",
     "SimulationData",
+    "SimulationResult",
     "available_families",
     "get_family",
+    "load_simulation_config",
     "register_family",
+    "run_simulation",
 ]

@@ -53,7 +53,7 @@ from algotrader.simulation.engines import Row, Task, run_chunks
 from algotrader.simulation.evaluate import Evaluator, backtest_block
 from algotrader.simulation.family import FamilyContext, SimulationData, get_family
 from algotrader.simulation.inputs import load_inputs
-from algotrader.simulation.scoring import get_scorer
+from algotrader.simulation.scoring import block_returns, get_scorer
 from algotrader.simulation.structure import build_structure
 
 __all__ = ["SimulationResult", "config_hash", "run_dir_for", "run_simulation"]
@@ -404,7 +404,7 @@ def run_simulation(
         best = result.chosen[f.k]
         dec = ev.outer_weights(f.k, best)
         bt = backtest_block(data, f.test_idx, dec.weights, cfg)
-        net = np.asarray(bt.simple_returns)
+        net = block_returns(bt)
         ctx = FamilyContext(phase="outer", outer_k=f.k, candidate_id=best, cost=cfg.cost)
         oos_metric[f.k] = float(scorer(data, f.test_idx, dec, net, ctx))
         cols: dict[str, Any] = {
@@ -416,14 +416,14 @@ def run_simulation(
         for name in cfg.allocation.baselines:
             bdec = ev.outer_weights(f.k, -1, family=get_family(name))
             bbt = backtest_block(data, f.test_idx, bdec.weights, cfg)
-            cols[name] = np.asarray(bbt.simple_returns)
+            cols[name] = block_returns(bbt)
             base_perf[name] = _perf(cols[name], ppy, bbt.turnover[:-1], bbt.costs[:-1])
         ret_frames.append(pl.DataFrame(cols))
         if cfg.diagnostics.outer_candidate_returns:
             cc: dict[str, Any] = {"date": data.dates[f.test_idx], "outer_k": cols["outer_k"]}
             for c in candidates:
                 w = dec.weights if c.id == best else ev.outer_weights(f.k, c.id).weights
-                cc[f"c{c.id}"] = np.asarray(backtest_block(data, f.test_idx, w, cfg).simple_returns)
+                cc[f"c{c.id}"] = block_returns(backtest_block(data, f.test_idx, w, cfg))
             cand_frames.append(pl.DataFrame(cc))
         fold_res = {
             "outer_k": f.k,

@@ -5,7 +5,7 @@ price path ``P_0 = 1, P_{j+1} = P_j (1 + y[t_j])`` (a missing target counts as a
 and backtests the weights with :func:`algotrader.backtest.run_backtest` at ``lag=0``: the
 weights decided at row ``t_j`` (after its close) are traded at ``P_j`` (the start of the
 period ``y[t_j]`` is earned over) and held over it, with drift, costs on every trade
-including the first, all from the run's one :class:`~algotrader.backtest.CostModel`. A CPCV
+including the first (the first return is measured from the NAV before it), all from the run's one :class:`~algotrader.backtest.CostModel`. A CPCV
 test set with several blocks is one path (the gap is skipped; the rebalance across it pays
 costs).
 
@@ -28,7 +28,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from algotrader import metrics
-from algotrader.backtest import CostModel, run_backtest
+from algotrader.backtest import BacktestResult, CostModel, run_backtest
 from algotrader.errors import ConfigError
 from algotrader.simulation.family import (
     Decision,
@@ -40,7 +40,7 @@ from algotrader.simulation.family import (
     SimulationData,
 )
 
-__all__ = ["get_scorer", "net_returns", "register_scorer", "scorer_names"]
+__all__ = ["block_returns", "get_scorer", "net_returns", "register_scorer", "scorer_names"]
 
 
 def net_returns(
@@ -54,7 +54,18 @@ def net_returns(
     decisions = np.full((n + 1, a), np.nan)
     decisions[:n] = weights
     res = run_backtest(prices, decisions, lag=0, costs=cost, asset_names=data.assets)
-    return np.asarray(res.simple_returns, dtype=np.float64)
+    return block_returns(res)
+
+
+def block_returns(res: BacktestResult) -> FloatArray:
+    """Per-period net returns of a block backtest, measured between pre-trade values.
+
+    ``r_j = Vpre_{j+1} / Vpre_j - 1`` with ``Vpre_j = V_j + (trade costs at j)`` (the value
+    before the trade of row ``j``; ``Vpre_0`` is the starting NAV): the cost of the trade
+    decided at row ``j`` is charged to ``r_j``, the first trade included.
+    """
+    pre = res.values + res.costs - res.cost_breakdown["holding"]
+    return np.asarray(pre[1:] / pre[:-1] - 1.0, dtype=np.float64)
 
 
 def _sharpe(

@@ -133,7 +133,7 @@ def test_bad_configs_are_refused_with_the_key(make_config: Any) -> None:
         _run(make_config("bad2", family="nope"))
     raw = make_config("bad3")
     raw["tuning"]["space"][0]["path"] = "cost.proportional_bps"
-    with pytest.raises(ConfigError, match="model.params"):
+    with pytest.raises(ConfigError, match=r"model\.params"):
         config_from_mapping(raw)
 
 

@@ -79,6 +79,9 @@ def data_cleaning(
         None, "--data-source", help="Raw layout folder; default DATA_SOURCE."
     ),
     lake: Path | None = typer.Option(None, "--lake", help="Lake root; default DATA_LAKE_SOURCE."),
+    force: bool = typer.Option(
+        False, "--force", help="Replace a week folder that holds another dataset/asset set."
+    ),
 ) -> None:
     """Clean bars into DATA_LAKE_SOURCE/YYYY-WW/: daily/weekly OHLC, weekly returns, return tensor."""
     st = state()
@@ -110,6 +113,7 @@ def data_cleaning(
             input_file=input_file,
             dataset=dataset,
             on_asset=on_asset,
+            force=force,
         )
         if raw is None:
             prog.advance(task)

@@ -15,6 +15,15 @@ the same inputs give byte-identical files):
 
 CSV timestamps are ISO-8601 UTC (``2024-01-05T21:00:00Z``), empty cells are missing values.
 
+A version is written whole: every file goes into a hidden temporary folder
+``.YYYY-WW.<pid>.<random>.tmp`` beside it, which is renamed into place only when
+complete, so a reader never sees a folder mixing two runs. ``manifest.json`` lists
+the SHA-256 of every file and :func:`read_lake_table` checks it. A folder whose
+manifest describes other content (other assets, source or options) is **refused**
+unless ``force=True`` (``--force`` on the CLI); re-running the same inputs
+replaces it with byte-identical files. Temporary folders and files left by a
+killed writer (whose process is gone) are removed by the next write.
+
 Example:
     >>> import polars as pl, tempfile, pathlib
     >>> from datetime import datetime, timezone
@@ -29,25 +38,35 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import re
+import secrets
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from algotrader.data.cleaning import ReturnType, daily_ohlc, weekly_ohlc, weekly_returns
 from algotrader.data.meta import ISO_FORMAT, daily_meta, weekly_meta
 from algotrader.data.tensor import ReturnTensor, save_return_tensor, tensor_from_returns
-from algotrader.errors import DataError
-from algotrader.io import write_csv_atomic, write_json_atomic, write_parquet_atomic
+from algotrader.errors import DataError, StateError
+from algotrader.io import atomic_path, write_csv_atomic, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
 LAKE_VERSION = 1
 _WEEK_DIR = re.compile(r"^\d{4}-\d{2}$")
+_TMP_DIR = re.compile(r"^\.(\d{4}-\d{2})\.(\d+)\.[0-9a-f]+(\.old)?\.tmp$")
+#: Rows per Parquet row group: fixed, so the file layout never depends on threads or chunks.
+ROW_GROUP_SIZE = 65_536
+#: Manifest keys that identify a version's content (a folder differing in one is refused).
+_IDENTITY_KEYS = ("lake_version", "return_type", "source", "assets")
 
 
 @dataclass(frozen=True)
@@ -122,26 +141,131 @@ def _csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def write_parquet_deterministic(path: str | os.PathLike[str], frame: pl.DataFrame) -> Path:
+    """Write ``frame`` as Parquet atomically with a layout fixed by the data alone.
+
+    The frame is made one contiguous chunk and written by pyarrow in row groups of
+    :data:`ROW_GROUP_SIZE` rows (zstd), so the bytes do not depend on how polars
+    chunked the frame or on the thread count.
+    """
+    table = frame.rechunk().to_arrow().combine_chunks()
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_SIZE)
+    return Path(path)
+
+
 def write_table(folder: Path, name: str, frame: pl.DataFrame) -> list[Path]:
-    """Write ``name.csv`` and ``name.parquet`` atomically."""
+    """Write ``name.csv`` and ``name.parquet`` atomically (deterministic bytes)."""
     return [
         write_csv_atomic(folder / f"{name}.csv", _csv_ready(frame)),
-        write_parquet_atomic(folder / f"{name}.parquet", frame),
+        write_parquet_deterministic(folder / f"{name}.parquet", frame),
     ]
 
 
-def write_lake(result: CleanResult, root: str | os.PathLike[str]) -> Path:
-    """Write ``result`` into ``root/YYYY-WW/`` and return that folder."""
-    folder = Path(root) / result.week_label
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = write_table(folder, "daily_ohlc", result.daily)
-    paths += write_table(folder, "weekly_ohlc", result.weekly)
-    paths += write_table(folder, "returns", result.returns)
-    paths.append(write_json_atomic(folder / "daily_ohlc_meta.json", result.daily_meta))
-    paths.append(write_json_atomic(folder / "weekly_ohlc_meta.json", result.weekly_meta))
-    paths.append(save_return_tensor(folder / "return_tensor.npz", result.tensor))
-    paths.append(write_json_atomic(folder / "manifest.json", result.manifest))
-    logger.info("wrote %d lake files to %s", len(paths), folder)
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_stale_tmp(root: str | os.PathLike[str]) -> list[Path]:
+    """Remove temporary lake folders/files left by writers that no longer run.
+
+    Hidden ``.YYYY-WW.<pid>.<hex>.tmp`` folders of a dead process under ``root`` and
+    ``.*.tmp`` files inside the version folders are removed; returns what was removed.
+    """
+    root = Path(root)
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    for entry in root.iterdir():
+        match = _TMP_DIR.match(entry.name)
+        if match and entry.is_dir() and not _pid_alive(int(match.group(2))):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+        elif entry.is_dir() and _WEEK_DIR.match(entry.name):
+            for tmp in entry.glob(".*.tmp"):
+                tmp.unlink(missing_ok=True)
+                removed.append(tmp)
+    for path in removed:
+        logger.warning("removed stale temporary lake entry %s", path)
+    return removed
+
+
+def _identity(manifest: dict[str, Any]) -> dict[str, Any]:
+    return {k: manifest.get(k) for k in _IDENTITY_KEYS}
+
+
+def _check_replace(folder: Path, manifest: dict[str, Any], force: bool) -> None:
+    path = folder / "manifest.json"
+    if not folder.exists() or force:
+        return
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        old = None
+    if isinstance(old, dict) and _identity(old) == _identity(manifest):
+        return
+    what = "a folder without a readable manifest"
+    if isinstance(old, dict):
+        diff = [k for k in _IDENTITY_KEYS if old.get(k) != manifest.get(k)]
+        what = f"another version (differs in {', '.join(diff)}; assets {old.get('assets')})"
+    raise StateError(
+        f"lake folder {folder.name} already holds {what}",
+        file=str(folder),
+        hint="use another --lake root for this dataset, or pass --force to replace it",
+    )
+
+
+def write_lake(result: CleanResult, root: str | os.PathLike[str], *, force: bool = False) -> Path:
+    """Write ``result`` into ``root/YYYY-WW/`` whole and return that folder.
+
+    Raises:
+        StateError: the folder exists with a manifest describing other content and
+            ``force`` is false.
+    """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    clean_stale_tmp(root)
+    folder = root / result.week_label
+    _check_replace(folder, result.manifest, force)
+    tag = f"{os.getpid()}.{secrets.token_hex(4)}"
+    tmp = root / f".{result.week_label}.{tag}.tmp"
+    tmp.mkdir()
+    try:
+        paths = write_table(tmp, "daily_ohlc", result.daily)
+        paths += write_table(tmp, "weekly_ohlc", result.weekly)
+        paths += write_table(tmp, "returns", result.returns)
+        paths.append(write_json_atomic(tmp / "daily_ohlc_meta.json", result.daily_meta))
+        paths.append(write_json_atomic(tmp / "weekly_ohlc_meta.json", result.weekly_meta))
+        paths.append(save_return_tensor(tmp / "return_tensor.npz", result.tensor))
+        files = {p.name: _sha256(p) for p in sorted(paths)}
+        write_json_atomic(tmp / "manifest.json", {**result.manifest, "files": files})
+        if folder.exists():
+            old = root / f".{result.week_label}.{tag}.old.tmp"
+            os.replace(folder, old)
+            os.replace(tmp, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    logger.info("wrote %d lake files to %s", len(paths) + 1, folder)
     return folder
 
 
@@ -163,15 +287,43 @@ def read_lake_table(folder: str | os.PathLike[str], name: str) -> pl.DataFrame:
     path = Path(folder) / f"{name}.parquet"
     if not path.is_file():
         raise DataError(f"lake table {name} not found", file=str(path), hint="re-run data-cleaning")
+    verify_lake_file(path)
     return pl.read_parquet(path)
+
+
+def verify_lake_file(path: str | os.PathLike[str]) -> None:
+    """Check ``path`` against the SHA-256 its folder's manifest lists (if it lists one).
+
+    Raises:
+        StateError: the file differs from the manifest (a mixed or tampered folder).
+    """
+    path = Path(path)
+    try:
+        manifest = json.loads((path.parent / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise StateError(
+            f"lake manifest unreadable: {exc}",
+            file=str(path.parent / "manifest.json"),
+            hint="re-run data-cleaning for this folder",
+        ) from exc
+    want = (manifest.get("files") or {}).get(path.name) if isinstance(manifest, dict) else None
+    if want is not None and _sha256(path) != want:
+        raise StateError(
+            "lake file does not match its manifest (folder mixes two runs)",
+            file=str(path),
+            hint="re-run data-cleaning with --force for this folder",
+        )
 
 
 __all__ = [
     "LAKE_VERSION",
     "CleanResult",
     "clean_bars",
+    "clean_stale_tmp",
     "latest_lake",
     "read_lake_table",
+    "verify_lake_file",
     "write_lake",
+    "write_parquet_deterministic",
     "write_table",
 ]

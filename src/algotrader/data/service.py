@@ -169,8 +169,12 @@ def run_cleaning(
     input_file: str | os.PathLike[str] | None = None,
     dataset: str | None = None,
     on_asset: Callable[[str], None] | None = None,
+    force: bool = False,
 ) -> tuple[Path, CleanResult]:
-    """Load, clean and write the lake; return the ``YYYY-WW`` folder and the result."""
+    """Load, clean and write the lake; return the ``YYYY-WW`` folder and the result.
+
+    ``force`` replaces a folder holding another version (see :func:`write_lake`).
+    """
     bars, source = load_source(
         opts, data_source=data_source, input_file=input_file, dataset=dataset, on_asset=on_asset
     )
@@ -182,7 +186,7 @@ def run_cleaning(
     if opts.tz is not None:
         source["tz"] = opts.tz
     result = clean_bars(bars, return_type=opts.return_type, source=source)
-    folder = write_lake(result, lake_root)
+    folder = write_lake(result, lake_root, force=force)
     return folder, result
 
 

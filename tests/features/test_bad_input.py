@@ -55,7 +55,7 @@ def test_non_positive_close():
     x = synthetic_inputs(30, 2)
     d = x.daily_close.copy()
     d[40, 0] = 0.0
-    with pytest.raises(DataError, match="non-positive daily close 0.0 for asset A000") as e:
+    with pytest.raises(DataError, match=r"non-positive daily close 0\.0 for asset A000") as e:
         compute_group(dataclasses.replace(x, daily_close=d), "volatility")
     assert e.value.row == 40
     w = x.weekly_close.copy()
@@ -115,7 +115,7 @@ def test_torn_store_is_refused(tmp_path):
     with pytest.raises(StateError, match="does not match the hash"):
         read_group(folder)
     (folder / "metadata.json").unlink()
-    with pytest.raises(StateError, match="lacks metadata.json"):
+    with pytest.raises(StateError, match=r"lacks metadata\.json"):
         read_group(folder)
 
 

@@ -120,7 +120,7 @@ def test_volatility_vs_pandas_and_talib(bundled_inputs, feats):
     assert np.isfinite(x.daily_close).all()  # bundled data: every day valid
     c = pd.DataFrame(x.daily_close)
     r = np.log(c).diff()
-    s5, s20, s60, s130 = (r.rolling(n).std() for n in (5, 20, 60, 130))
+    s5, s20, _s60, s130 = (r.rolling(n).std() for n in (5, 20, 60, 130))
     check(feats["vol_cc_d_4w"], _weekly_last(x, s20), "vol20")
     check(feats["vol_cc_d_26w"], _weekly_last(x, s130), "vol130")
     eps = 1e-6

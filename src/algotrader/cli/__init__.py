@@ -35,6 +35,7 @@ _STAGES: tuple[str, ...] = (
     "historical",
     "report",
     "simulate",
+    "features",
 )
 
 

@@ -127,3 +127,8 @@ def test_optuna_postgres_two_workers(tmp_path: Path) -> None:
 
 def test_examples_dict_matches_cli() -> None:
     assert set(EXAMPLES) == {"optimiser", "amm", "forecast"}
+
+
+def test_config_files_match_the_examples() -> None:
+    for name, text in EXAMPLES.items():
+        assert (ROOT / "config" / f"simulation_{name}.yml").read_text() == text

@@ -185,9 +185,9 @@ def test_batch_equals_stream_with_small_kernel_spans(case: Case, span: int) -> N
     """Runs of gap-free rows are cut into many kernel calls: boundaries change nothing."""
     from unittest import mock
 
-    from algotrader.portfolio import engine
+    from algotrader.portfolio import core
 
-    with mock.patch.object(engine, "KERNEL_SPAN", span):
+    with mock.patch.object(core, "KERNEL_SPAN", span):
         p, m = case.frames()
         batch = run_batch(p, m, case.cfg)
     cash, status, _ = _stream_outputs(case)

@@ -21,9 +21,9 @@ from algotrader.portfolio.config import (
     config_from_mapping,
     load_config,
 )
-from algotrader.portfolio.core import SolveStatus
 from algotrader.portfolio.engine import Diagnostics, OptimiserResult, run_batch
 from algotrader.portfolio.factor import FactorModel
+from algotrader.portfolio.rowmath import SolveStatus
 from algotrader.portfolio.signal_quality import SignalQuality
 from algotrader.portfolio.stream import (
     FORMAT_VERSION,

@@ -1,300 +1,38 @@
-"""One row of the optimiser: the recursion shared by the batch engine and the stream.
+"""Orchestration of the optimiser's rows: which path runs a row, in which order.
 
-Timing: the output of row ``t`` uses prices and signals of rows ``<= t`` only. The cash
-position decided at ``t`` is meant to be held from the close of ``t`` to the close of
-``t + 1`` (the analytics earn ``cash_t * (P_{t+1}/P_t - 1)``).
+One direction: validated inputs (:mod:`.frames`) -> recursion state (:mod:`.state`) ->
+rows (this module: gap-free EWMA rows in the compiled kernel :mod:`.kernel`, every other
+row through the readable row maths :mod:`.rowmath`) -> arrays that
+:mod:`.engine` wraps into the result and its tables. The stream calls :func:`step_core`
+for one row; the batch calls :func:`run_rows` for all of them; both take the same paths,
+so they agree bit for bit.
 
-Per row (N assets; n of them tradeable at ``t``):
-
-1. ``lr = ln(P_t/P_{t-1})``, ``q = P_t/P_{t-1} - 1`` (missing if either price is).
-2. log-return EWM std ``s`` (com = vola - 1, min 1 sample) -> ``r~ = clip(lr / s, +-clip)``
-   (``s = 0`` gives ``+-clip``; ``0/0`` is treated as a missing observation).
-3. EWMA mode: pairwise-complete EWM covariance of ``r~`` (alpha = 1/(corr+1)); sliding
-   window mode: ring buffer of the last W rows of ``r~``.
-4. ``sigma`` = EWM std of ``q`` (com = vola - 1, min ``vola`` samples) for cash scaling.
-5. Rows ``t < corr`` (EWMA) / ``t < W - 1`` (sliding window) are ``warmup`` (cash NaN).
-6. Tradeable assets: price and return present at ``t``, ``sigma > 0`` finite, and (EWMA)
-   a defined correlation diagonal. Others get NaN cash; the row is solved over the rest.
-7. ``A`` = ``shrink * C + (1 - shrink) * I`` or the factor-model matrix; ``m`` = signal
-   (NaN -> 0). All ``|m| <= 1e-8`` -> ``zero_signal`` (cash 0); else ``x = A^-1 m``,
-   ``nu = sqrt(m'x)``; ``nu`` not finite or ``<= denom_tol`` -> ``degenerate`` (cash 0);
-   else ``valid`` with ``cash = x / nu / sigma``.
-8. ``max_turnover`` (valid rows only): the L1 change versus the previous non-warm-up row
-   is scaled down uniformly to the cap.
+Timing: the output of row ``t`` uses prices and signals of rows ``<= t`` only.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field, fields
-from enum import StrEnum
-from typing import Any
-
 import numpy as np
 
 from algotrader.errors import StateError
-from algotrader.portfolio.config import OptimiserConfig, SlidingWindowConfig
-from algotrader.portfolio.ewm import (
-    PairwiseEwmCov,
-    VolAccumulator,
-    correlation_from_cov,
-    outer_into,
+from algotrader.portfolio.config import EwmaShrinkConfig, OptimiserConfig
+from algotrader.portfolio.kernel import CgParams, KernelOutputs, RowKernel, block_rows
+from algotrader.portfolio.parallel import default_threads, single_threaded_blas
+from algotrader.portfolio.rowmath import (
+    RowOutput,
+    SolveStatus,
+    cond_bound,
+    matrix_part,
+    tradeable_assets,
+    update_dependence,
+    vector_row,
+    vector_rows,
 )
-from algotrader.portfolio.factor import FactorModel
-from algotrader.portfolio.kernel import (
-    UTILISATION_MIN_SIGNAL,
-    ZERO_SIGNAL_ATOL,
-    CgParams,
-    KernelOutputs,
-    RowKernel,
-    block_rows,
-)
-from algotrader.portfolio.kernel_vol import advance_vol
-from algotrader.portfolio.parallel import default_threads
-from algotrader.portfolio.solve import COND_LIMIT, solve_symmetric
+from algotrader.portfolio.solve import COND_LIMIT
+from algotrader.portfolio.state import CoreState
 
-
-class SolveStatus(StrEnum):
-    """Status of one row (compares equal to its string value)."""
-
-    WARMUP = "warmup"
-    ZERO_SIGNAL = "zero_signal"
-    DEGENERATE = "degenerate"
-    VALID = "valid"
-
-
-@dataclass
-class CoreState:
-    """Everything the recursion carries from one row to the next: O(N^2) (EWMA) or O(W N).
-
-    ``pair`` is None in sliding-window mode, ``window`` has shape (0, N) in EWMA mode.
-    ``cg_x`` (solver ``cg``): the last CG-solved row's ``A^-1 m``, the next warm start
-    (shape (0,) until the first such row).
-    """
-
-    step_count: int
-    prev_price: np.ndarray
-    vol_acc: VolAccumulator
-    pair: PairwiseEwmCov | None
-    window: np.ndarray
-    window_pos: int
-    prev_cash: np.ndarray
-    cg_x: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    kernel: RowKernel | None = field(default=None, repr=False, compare=False)
-
-    @classmethod
-    def initial(cls, cfg: OptimiserConfig, n_assets: int) -> CoreState:
-        """The state before the first row."""
-        cc = cfg.covariance_config
-        is_sw = isinstance(cc, SlidingWindowConfig)
-        rows = cc.window if isinstance(cc, SlidingWindowConfig) else 0
-        return cls(
-            step_count=0,
-            prev_price=np.full(n_assets, np.nan),
-            vol_acc=VolAccumulator.empty(n_assets, n_series=2),
-            pair=None if is_sw else PairwiseEwmCov.empty(n_assets),
-            window=np.full((rows, n_assets), np.nan),
-            window_pos=0,
-            prev_cash=np.full(n_assets, np.nan),
-        )
-
-
-@dataclass
-class RowOutput:
-    """Outputs of one row; arrays of shape (N,)."""
-
-    cash: np.ndarray
-    status: SolveStatus
-    vola: np.ndarray
-    mask: np.ndarray
-    residual: float = np.nan
-    utilisation: np.ndarray = field(default_factory=lambda: np.empty(0))
-    method: str = ""
-    matrix: np.ndarray | None = None
-    error_bound: float = np.nan
-    iterations: int = 0
-
-
-def _returns(price: np.ndarray, prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Log and simple returns (NaN where either price is missing); elementwise."""
-    # Prices are validated positive or NaN (missing); NaN propagates to both returns.
-    ratio = price / prev
-    return np.log(ratio), ratio - 1.0
-
-
-def _advance(state: CoreState, cfg: OptimiserConfig, lr: np.ndarray, q: np.ndarray) -> Any:
-    acc = state.vol_acc
-    return advance_vol(
-        acc.sums, acc.n, lr, q, beta=1.0 - 1.0 / cfg.vola, min_samples=cfg.vola, clip=cfg.clip
-    )
-
-
-def vector_row(
-    state: CoreState, cfg: OptimiserConfig, price: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Advance the per-asset accumulators by one row; returns ``(r~, sigma)``, each (N,).
-
-    ``r~ = clip(lr / s, +-clip)`` with ``s`` the log-return EWM std (com = vola - 1, at
-    least 1 sample; ``s = 0`` gives ``+-clip``, ``0/0`` a missing value) and ``sigma``
-    the simple-return EWM std (at least ``vola`` samples), NaN where the return is missing.
-    """
-    lr, q = _returns(price, state.prev_price)
-    state.prev_price = price.copy()
-    radj, sigma = _advance(state, cfg, lr[None, :], q[None, :])
-    return radj[0], sigma[0]
-
-
-def vector_rows(
-    state: CoreState, cfg: OptimiserConfig, prices: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`vector_row` for every row of ``prices`` (T, N) at once (same numbers)."""
-    prev = np.vstack([state.prev_price[None, :], prices[:-1]])
-    lr, q = _returns(prices, prev)
-    if prices.shape[0]:
-        state.prev_price = prices[-1].copy()
-    radj, sigma = _advance(state, cfg, lr, q)
-    return radj, sigma
-
-
-def _update_dependence(state: CoreState, cfg: OptimiserConfig, radj: np.ndarray) -> None:
-    """Feed one row of r~ (N,) to the pairwise EWM covariance or the sliding window."""
-    if state.pair is not None:
-        present = np.isfinite(radj)
-        beta_c = 1.0 - 2.0 / (2.0 * cfg.corr + 2.0)
-        state.pair.update(np.where(present, radj, 0.0), present, beta_c, cfg.corr)
-    elif state.window.shape[0] > 0:
-        state.window[state.window_pos] = radj
-        state.window_pos = (state.window_pos + 1) % state.window.shape[0]
-
-
-def _ewma_matrix(
-    state: CoreState, cfg: OptimiserConfig, tradeable: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Shrunk correlation restricted to the tradeable assets with a defined diagonal."""
-    pair = state.pair
-    assert pair is not None
-    if not pair.dense:
-        return _ewma_matrix_compact(pair, cfg, tradeable)
-    corr, diag_ok = correlation_from_cov(
-        pair.covariance(), pair.pair_ok(cfg.corr), cfg.min_corr_denom
-    )
-    mask = tradeable & diag_ok
-    a = corr if mask.all() else corr[np.ix_(mask, mask)]
-    a *= cfg.shrink
-    a.flat[:: a.shape[0] + 1] = cfg.shrink * 1.0 + (1.0 - cfg.shrink)
-    return a, mask
-
-
-def _ewma_matrix_compact(
-    pair: PairwiseEwmCov, cfg: OptimiserConfig, tradeable: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_ewma_matrix` while no row had a gap (one weight sum for every pair)."""
-    weight = float(pair.w[0, 0])
-    if weight <= 0.0 or (not pair.warm and int(pair.n[0, 0]) < cfg.corr):
-        return np.empty((0, 0)), np.zeros_like(tradeable)
-    return compact_matrix(weight, pair.x[:, 0], pair.xy, cfg, tradeable)
-
-
-def compact_matrix(
-    weight: float, xsum: np.ndarray, xy: np.ndarray, cfg: OptimiserConfig, tradeable: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Shrunk correlation from compact sums: weight ``w``, ``x`` (N,), ``xy`` (N, N).
-
-    ``A_ij = shrink * (xy_ij / w - m_i m_j) / sqrt(var_i var_j)`` computed as
-    ``xy_ij * t_i t_j - u_i u_j`` with ``t = sqrt(shrink / w) / sd``, ``u = sqrt(shrink) m / sd``
-    (a few passes over the matrix, see :func:`shrunk_from_sums`), clipped to
-    ``[-shrink, shrink]``. :mod:`algotrader.portfolio.fastpath` computes ``t`` and ``u`` for
-    a run of rows at once with the same elementwise operations and calls the same kernel.
-    """
-    inv_w = 1.0 / weight
-    mean = xsum * inv_w
-    var = np.diagonal(xy) * inv_w - mean * mean
-    mask = tradeable & np.isfinite(var) & (var > cfg.min_corr_denom)
-    full = bool(mask.all())
-    sub = xy if full else xy[np.ix_(mask, mask)]
-    inv_sd = 1.0 / np.sqrt(var[mask])
-    lam = cfg.shrink
-    t = inv_sd * np.sqrt(lam * inv_w)
-    u = mean[mask] * inv_sd * np.sqrt(lam)
-    return shrunk_from_sums(sub, t, u, lam), mask
-
-
-def shrunk_from_sums(
-    xy: np.ndarray,
-    t: np.ndarray,
-    u: np.ndarray,
-    lam: float,
-    out: np.ndarray | None = None,
-    tmp: np.ndarray | None = None,
-) -> np.ndarray:
-    """``clip(xy_ij t_i t_j - u_i u_j, +-lam)`` with diagonal ``1``: (n, n) from (n,) ``t``, ``u``.
-
-    The one kernel that builds the solved matrix, in the stream and in the batch
-    (:mod:`algotrader.portfolio.fastpath` passes preallocated C-ordered ``out`` / ``tmp``
-    buffers of shape (n, n) to avoid temporaries; the numbers do not depend on them).
-    """
-    n = t.shape[0]
-    a = np.empty((n, n)) if out is None else out
-    work = np.empty((n, n)) if tmp is None else tmp
-    np.multiply(xy, outer_into(t, t, work), out=a)
-    np.subtract(a, outer_into(u, u, work), out=a)
-    np.minimum(a, lam, out=a)  # = np.clip(a, -lam, lam), without its Python dispatch
-    np.maximum(a, -lam, out=a)
-    a.reshape(-1)[:: n + 1] = lam * 1.0 + (1.0 - lam)  # the diagonal (a is C-contiguous)
-    return a
-
-
-def _window_matrix(state: CoreState, cc: SlidingWindowConfig, mask: np.ndarray) -> np.ndarray:
-    """Dense factor-model matrix of the tradeable assets' window (missing -> 0)."""
-    x = state.window[:, mask]
-    x = np.where(np.isfinite(x), x, 0.0)
-    k = cc.n_factors if cc.max_components is None else min(cc.n_factors, cc.max_components)
-    return FactorModel.from_window(x, k).covariance()
-
-
-def _solve_row(
-    a: np.ndarray, m: np.ndarray, denom_tol: float, cond_bound: float | None
-) -> tuple[SolveStatus, np.ndarray, float, np.ndarray, str]:
-    """Status, normalised position, residual, utilisation and solver of ``a x = m``."""
-    n = m.shape[0]
-    if float(np.abs(m).max()) <= ZERO_SIGNAL_ATOL:
-        return SolveStatus.ZERO_SIGNAL, np.zeros(n), 0.0, np.zeros(n), "none"
-    x, method = solve_symmetric(a, m, cond_bound=cond_bound)
-    if x is None:
-        return SolveStatus.DEGENERATE, np.zeros(n), math.nan, np.full(n, np.nan), method
-    res = a @ x - m
-    residual = math.sqrt(float(res @ res))
-    util = np.full(n, np.nan)
-    nz = np.abs(m) > UTILISATION_MIN_SIGNAL
-    util[nz] = x[nz] / m[nz]
-    d = float(m @ x)
-    if not (d > 0.0 and math.isfinite(d)) or math.sqrt(d) <= denom_tol:
-        return SolveStatus.DEGENERATE, np.zeros(n), residual, util, method
-    return SolveStatus.VALID, x / math.sqrt(d), residual, util, method
-
-
-def _cond_bound(state: CoreState, cfg: OptimiserConfig, n: int) -> float | None:
-    """Proven bound of cond(A) in EWMA mode while no row ever had a missing value.
-
-    Then every pair shares the same rows, the EWM covariance is an exact weighted
-    covariance (positive semi-definite), so ``A = s C + (1 - s) I`` has eigenvalues in
-    ``[1 - s, s n + 1 - s]``. Otherwise (gaps, sliding window, ``shrink = 1``): None.
-    """
-    if state.pair is None or state.pair.dense or cfg.shrink >= 1.0:
-        return None
-    return (cfg.shrink * n + 1.0 - cfg.shrink) / (1.0 - cfg.shrink)
-
-
-def _cap_turnover(cash: np.ndarray, prev: np.ndarray, mask: np.ndarray, cap: float) -> np.ndarray:
-    """Scale the L1 change on ``mask`` down to ``cap``; returns a new array."""
-    p = np.nan_to_num(prev[mask], nan=0.0)
-    delta = cash[mask] - p
-    total = float(np.abs(delta).sum())
-    if total <= cap:
-        return cash
-    out = cash.copy()
-    out[mask] = p + delta * (cap / total)
-    return out
+#: Most gap-free rows handed to the compiled kernel in one call.
+KERNEL_SPAN = 4096
 
 
 def step_core(
@@ -315,11 +53,6 @@ def step_core(
     )
 
 
-def tradeable_assets(price: np.ndarray, radj: np.ndarray, vola: np.ndarray) -> np.ndarray:
-    """Price and return present, ``sigma > 0`` finite; elementwise on (N,) or (T, N)."""
-    return np.isfinite(price) & np.isfinite(radj) & np.isfinite(vola) & (vola > 0)
-
-
 def kernel_ready(state: CoreState, cfg: OptimiserConfig) -> bool:
     """True when the next gap-free row may run in the compiled kernel (:mod:`.kernel`).
 
@@ -329,13 +62,15 @@ def kernel_ready(state: CoreState, cfg: OptimiserConfig) -> bool:
     pair = state.pair
     if pair is None or pair.dense or not pair.warm or state.step_count < cfg.warmup_rows:
         return False
-    bound = _cond_bound(state, cfg, state.prev_price.shape[0])
+    bound = cond_bound(state, cfg, state.prev_price.shape[0])
     return bound is not None and bound <= COND_LIMIT and float(pair.w[0, 0]) > 0.0
 
 
 _KERNEL_STATUS = np.array(
     [SolveStatus.ZERO_SIGNAL, SolveStatus.DEGENERATE, SolveStatus.VALID], dtype=object
 )
+
+
 _KERNEL_METHOD = np.array(["none", "cholesky", "eigen", "singular", "cg"], dtype=object)
 
 
@@ -449,117 +184,141 @@ def matrix_row(
         if row is not None:
             return row
     else:
-        _update_dependence(state, cfg, radj)
+        update_dependence(state, cfg, radj)
     return matrix_part(state, cfg, mu, vola, tradeable, keep_matrix=keep_matrix)
 
 
-def matrix_part(
+def _eig_diagnostics(matrix: np.ndarray | None) -> tuple[float, float]:
+    if matrix is None or matrix.size == 0 or not np.all(np.isfinite(matrix)):
+        return np.nan, np.nan
+    w = np.linalg.eigvalsh(matrix)
+    aw = np.abs(w)
+    cond = float(aw.max() / aw.min()) if aw.min() > 0 else np.inf
+    p = np.clip(w, 0.0, None)
+    total = p.sum()
+    if total <= 0:
+        return cond, np.nan
+    p = p[p > 0] / total
+    return cond, float(np.exp(-(p * np.log(p)).sum()))
+
+
+def run_rows(
     state: CoreState,
     cfg: OptimiserConfig,
+    prices: np.ndarray,
     mu: np.ndarray,
-    vola: np.ndarray,
-    tradeable: np.ndarray,
     *,
-    keep_matrix: bool = False,
-) -> RowOutput:
-    """The row's matrix, solve and cash, after its dependence update (Python path)."""
-    n_assets = mu.shape[0]
-    t = state.step_count
-    state.step_count += 1
-    cash = np.full(n_assets, np.nan)
-    if t < cfg.warmup_rows:
-        return RowOutput(cash, SolveStatus.WARMUP, vola, np.zeros(n_assets, dtype=bool))
-    cc = cfg.covariance_config
-    if isinstance(cc, SlidingWindowConfig):
-        mask = tradeable
-        a = _window_matrix(state, cc, mask) if mask.any() else np.empty((0, 0))
-    else:
-        a, mask = _ewma_matrix(state, cfg, tradeable)
-    if not mask.any():
-        state.prev_cash = cash
-        return RowOutput(cash, SolveStatus.DEGENERATE, vola, mask, method="none")
-    full = bool(mask.all())
-    m = mu.copy() if full else mu[mask]
-    m[np.isnan(m)] = 0.0
-    status, pos, residual, util_sub, method = _solve_row(
-        a, m, cfg.denom_tol, _cond_bound(state, cfg, a.shape[0])
-    )
-    if full:
-        cash = pos / vola if status is SolveStatus.VALID else np.zeros(n_assets)
-        util = util_sub
-    else:
-        cash[mask] = pos / vola[mask] if status is SolveStatus.VALID else 0.0
-        util = np.full(n_assets, np.nan)
-        util[mask] = util_sub
-    if status is SolveStatus.VALID and cfg.max_turnover is not None:
-        cash = _cap_turnover(cash, state.prev_cash, mask, cfg.max_turnover)
-    state.prev_cash = cash
-    return RowOutput(cash, status, vola, mask, residual, util, method, a if keep_matrix else None)
+    diagnostics: bool = False,
+) -> dict[str, np.ndarray]:
+    """Run the recursion over ``prices``/``mu`` (T, N) from ``state`` (mutated in place).
+
+    The BLAS runs single-threaded throughout (:mod:`algotrader.portfolio.parallel`).
+    """
+    with single_threaded_blas():
+        return _run_rows(state, cfg, prices, mu, diagnostics=diagnostics)
 
 
-def state_arrays(state: CoreState) -> dict[str, np.ndarray]:
-    """Flatten ``state`` into named arrays (for ``.npz``)."""
-    out: dict[str, np.ndarray] = {
-        "step_count": np.asarray(state.step_count, dtype=np.int64),
-        "prev_price": state.prev_price,
-        "window": state.window,
-        "window_pos": np.asarray(state.window_pos, dtype=np.int64),
-        "prev_cash": state.prev_cash,
-        "cg_x": state.cg_x,
+def _run_rows(
+    state: CoreState,
+    cfg: OptimiserConfig,
+    prices: np.ndarray,
+    mu: np.ndarray,
+    *,
+    diagnostics: bool,
+) -> dict[str, np.ndarray]:
+    t_len, n = prices.shape
+    out = {
+        "cash": np.full((t_len, n), np.nan),
+        "vola": np.full((t_len, n), np.nan),
+        "utilisation": np.full((t_len, n), np.nan),
+        "residual": np.full(t_len, np.nan),
+        "status": np.empty(t_len, dtype=object),
+        "method": np.empty(t_len, dtype=object),
+        "cond": np.full(t_len, np.nan),
+        "erank": np.full(t_len, np.nan),
+        "error_bound": np.full(t_len, np.nan),
+        "iterations": np.zeros(t_len, dtype=np.int32),
     }
-    for f in fields(VolAccumulator):
-        out[f"vol_{f.name}"] = getattr(state.vol_acc, f.name)
-    if state.pair is not None:
-        for f in fields(PairwiseEwmCov):
-            out[f"pair_{f.name}"] = np.asarray(getattr(state.pair, f.name))
+    radj, sigma = vector_rows(state, cfg, prices)
+    out["vola"] = sigma
+    tradeable = tradeable_assets(prices, radj, sigma)
+    complete = np.asarray(tradeable.all(axis=1))
+    use_kernel = not diagnostics and isinstance(cfg.covariance_config, EwmaShrinkConfig)
+    t = 0
+    while t < t_len:
+        if use_kernel and complete[t] and kernel_ready(state, cfg):
+            end = t + 1
+            while end < t_len and end - t < KERNEL_SPAN and complete[end]:
+                end += 1
+            t = _kernel_span(state, cfg, mu, radj, sigma, tradeable, out, t, end)
+            continue
+        r = matrix_row(state, cfg, mu[t], radj[t], sigma[t], tradeable[t], keep_matrix=diagnostics)
+        _store(out, t, r)
+        if diagnostics:
+            out["cond"][t], out["erank"][t] = _eig_diagnostics(r.matrix)
+        t += 1
     return out
 
 
-def state_keys(cfg: OptimiserConfig) -> tuple[str, ...]:
-    """Names :func:`state_arrays` produces for ``cfg``."""
-    keys = ["step_count", "prev_price", "window", "window_pos", "prev_cash"]
-    keys += [f"vol_{f.name}" for f in fields(VolAccumulator)]
-    if cfg.solver == "cg":
-        keys.append("cg_x")
-    if not isinstance(cfg.covariance_config, SlidingWindowConfig):
-        keys += [f"pair_{f.name}" for f in fields(PairwiseEwmCov)]
-    return tuple(keys)
+def _store(out: dict[str, np.ndarray], t: int, r: RowOutput) -> None:
+    out["cash"][t] = r.cash
+    out["status"][t] = r.status
+    out["method"][t] = r.method
+    out["residual"][t] = r.residual
+    out["error_bound"][t] = r.error_bound
+    out["iterations"][t] = r.iterations
+    if r.utilisation.size:
+        out["utilisation"][t] = r.utilisation
 
 
-def state_from_arrays(cfg: OptimiserConfig, arrays: dict[str, np.ndarray]) -> CoreState:
-    """Inverse of :func:`state_arrays` (copies every array)."""
+def _kernel_span(
+    state: CoreState,
+    cfg: OptimiserConfig,
+    mu: np.ndarray,
+    radj: np.ndarray,
+    sigma: np.ndarray,
+    tradeable: np.ndarray,
+    out: dict[str, np.ndarray],
+    start: int,
+    end: int,
+) -> int:
+    """Gap-free rows ``start .. end - 1`` in the compiled kernel; returns the next row.
 
-    pair = None
-    if not isinstance(cfg.covariance_config, SlidingWindowConfig):
-        pair = PairwiseEwmCov(
-            np.array(arrays["pair_w"], dtype=np.float64),
-            np.array(arrays["pair_x"], dtype=np.float64),
-            np.array(arrays["pair_xy"], dtype=np.float64),
-            np.array(arrays["pair_n"], dtype=np.int64),
-            bool(arrays["pair_warm"]),
-            bool(arrays["pair_dense"]),
-        )
-    return CoreState(
-        step_count=int(arrays["step_count"]),
-        prev_price=np.array(arrays["prev_price"]),
-        vol_acc=VolAccumulator(
-            np.array(arrays["vol_sums"], dtype=np.float64),
-            np.array(arrays["vol_n"], dtype=np.int64),
-        ),
-        pair=pair,
-        window=np.array(arrays["window"]),
-        window_pos=int(arrays["window_pos"]),
-        prev_cash=np.array(arrays["prev_cash"]),
-        cg_x=np.array(arrays.get("cg_x", np.zeros(0)), dtype=np.float64),
+    A row the kernel stops at (undefined variance, Cholesky failure) is finished by the
+    Python path (its dependence update is already done), then the caller goes on.
+    """
+    sl = slice(start, end)
+    codes = np.full((2, end - start), -1, dtype=np.int8)
+    kout = KernelOutputs(
+        out["cash"][sl],
+        out["residual"][sl],
+        codes[0],
+        codes[1],
+        out["utilisation"][sl],
+        out["error_bound"][sl],
+        out["iterations"][sl],
     )
+    done = run_kernel(state, cfg, mu[sl], radj[sl], sigma[sl], kout)
+    status, method = kernel_status(kout, done)
+    out["status"][start : start + done] = status
+    out["method"][start : start + done] = method
+    t = start + done
+    if t < end:
+        _store(out, t, matrix_part(state, cfg, mu[t], sigma[t], tradeable[t]))
+        t += 1
+    return t
 
 
 __all__ = [
+    "KERNEL_SPAN",
     "CoreState",
     "RowOutput",
     "SolveStatus",
-    "state_arrays",
-    "state_from_arrays",
+    "kernel_ready",
+    "matrix_row",
+    "run_kernel",
+    "run_rows",
     "step_core",
     "tradeable_assets",
+    "vector_rows",
 ]

@@ -29,29 +29,15 @@ import numpy as np
 import polars as pl
 
 from algotrader.errors import NotFittedError, ShapeError
-from algotrader.portfolio.config import EwmaShrinkConfig, OptimiserConfig
-from algotrader.portfolio.core import (
-    CoreState,
-    RowOutput,
-    SolveStatus,
-    kernel_ready,
-    kernel_status,
-    matrix_part,
-    matrix_row,
-    run_kernel,
-    step_core,
-    tradeable_assets,
-    vector_rows,
-)
+from algotrader.portfolio.config import OptimiserConfig
+from algotrader.portfolio.core import run_rows, step_core
 from algotrader.portfolio.frames import DATE, OptimiserInputs, prepare_inputs
-from algotrader.portfolio.kernel import KernelOutputs
 from algotrader.portfolio.parallel import single_threaded_blas
+from algotrader.portfolio.rowmath import RowOutput, SolveStatus
 from algotrader.portfolio.signal_quality import SignalQuality, information_coefficients
+from algotrader.portfolio.state import CoreState
 
 logger = logging.getLogger(__name__)
-
-#: Most gap-free rows handed to the compiled kernel in one call.
-KERNEL_SPAN = 4096
 
 
 @dataclass(frozen=True)
@@ -209,127 +195,6 @@ class OptimiserResult:
         """Mean, std (ddof=1) and ICIR of the IC and rank IC series."""
         ic, ric = information_coefficients(self.inputs.prices, self.inputs.mu, horizon)
         return SignalQuality.from_series(ic, ric)
-
-
-def _eig_diagnostics(matrix: np.ndarray | None) -> tuple[float, float]:
-    if matrix is None or matrix.size == 0 or not np.all(np.isfinite(matrix)):
-        return np.nan, np.nan
-    w = np.linalg.eigvalsh(matrix)
-    aw = np.abs(w)
-    cond = float(aw.max() / aw.min()) if aw.min() > 0 else np.inf
-    p = np.clip(w, 0.0, None)
-    total = p.sum()
-    if total <= 0:
-        return cond, np.nan
-    p = p[p > 0] / total
-    return cond, float(np.exp(-(p * np.log(p)).sum()))
-
-
-def run_rows(
-    state: CoreState,
-    cfg: OptimiserConfig,
-    prices: np.ndarray,
-    mu: np.ndarray,
-    *,
-    diagnostics: bool = False,
-) -> dict[str, np.ndarray]:
-    """Run the recursion over ``prices``/``mu`` (T, N) from ``state`` (mutated in place).
-
-    The BLAS runs single-threaded throughout (:mod:`algotrader.portfolio.parallel`).
-    """
-    with single_threaded_blas():
-        return _run_rows(state, cfg, prices, mu, diagnostics=diagnostics)
-
-
-def _run_rows(
-    state: CoreState,
-    cfg: OptimiserConfig,
-    prices: np.ndarray,
-    mu: np.ndarray,
-    *,
-    diagnostics: bool,
-) -> dict[str, np.ndarray]:
-    t_len, n = prices.shape
-    out = {
-        "cash": np.full((t_len, n), np.nan),
-        "vola": np.full((t_len, n), np.nan),
-        "utilisation": np.full((t_len, n), np.nan),
-        "residual": np.full(t_len, np.nan),
-        "status": np.empty(t_len, dtype=object),
-        "method": np.empty(t_len, dtype=object),
-        "cond": np.full(t_len, np.nan),
-        "erank": np.full(t_len, np.nan),
-        "error_bound": np.full(t_len, np.nan),
-        "iterations": np.zeros(t_len, dtype=np.int32),
-    }
-    radj, sigma = vector_rows(state, cfg, prices)
-    out["vola"] = sigma
-    tradeable = tradeable_assets(prices, radj, sigma)
-    complete = np.asarray(tradeable.all(axis=1))
-    use_kernel = not diagnostics and isinstance(cfg.covariance_config, EwmaShrinkConfig)
-    t = 0
-    while t < t_len:
-        if use_kernel and complete[t] and kernel_ready(state, cfg):
-            end = t + 1
-            while end < t_len and end - t < KERNEL_SPAN and complete[end]:
-                end += 1
-            t = _kernel_span(state, cfg, mu, radj, sigma, tradeable, out, t, end)
-            continue
-        r = matrix_row(state, cfg, mu[t], radj[t], sigma[t], tradeable[t], keep_matrix=diagnostics)
-        _store(out, t, r)
-        if diagnostics:
-            out["cond"][t], out["erank"][t] = _eig_diagnostics(r.matrix)
-        t += 1
-    return out
-
-
-def _store(out: dict[str, np.ndarray], t: int, r: RowOutput) -> None:
-    out["cash"][t] = r.cash
-    out["status"][t] = r.status
-    out["method"][t] = r.method
-    out["residual"][t] = r.residual
-    out["error_bound"][t] = r.error_bound
-    out["iterations"][t] = r.iterations
-    if r.utilisation.size:
-        out["utilisation"][t] = r.utilisation
-
-
-def _kernel_span(
-    state: CoreState,
-    cfg: OptimiserConfig,
-    mu: np.ndarray,
-    radj: np.ndarray,
-    sigma: np.ndarray,
-    tradeable: np.ndarray,
-    out: dict[str, np.ndarray],
-    start: int,
-    end: int,
-) -> int:
-    """Gap-free rows ``start .. end - 1`` in the compiled kernel; returns the next row.
-
-    A row the kernel stops at (undefined variance, Cholesky failure) is finished by the
-    Python path (its dependence update is already done), then the caller goes on.
-    """
-    sl = slice(start, end)
-    codes = np.full((2, end - start), -1, dtype=np.int8)
-    kout = KernelOutputs(
-        out["cash"][sl],
-        out["residual"][sl],
-        codes[0],
-        codes[1],
-        out["utilisation"][sl],
-        out["error_bound"][sl],
-        out["iterations"][sl],
-    )
-    done = run_kernel(state, cfg, mu[sl], radj[sl], sigma[sl], kout)
-    status, method = kernel_status(kout, done)
-    out["status"][start : start + done] = status
-    out["method"][start : start + done] = method
-    t = start + done
-    if t < end:
-        _store(out, t, matrix_part(state, cfg, mu[t], sigma[t], tradeable[t]))
-        t += 1
-    return t
 
 
 def result_from_rows(

@@ -19,7 +19,7 @@ The per-asset volatilities come from :mod:`algotrader.portfolio.kernel_vol`.
 A matrix that is not numerically positive definite is solved on its well-determined
 eigen-directions (the policy of :mod:`algotrader.portfolio.solve`). A row with a
 variance at or below ``min_corr_denom`` stops the kernel *after* its state update; the
-caller handles that row's matrix in Python (:func:`algotrader.portfolio.core.matrix_part`)
+caller handles that row's matrix in Python (:func:`algotrader.portfolio.rowmath.matrix_part`)
 and resumes.
 
 Rows run in blocks (see :class:`RowKernel`); the stream runs the same compiled functions
@@ -27,7 +27,7 @@ on one row, so batch and stream agree bit for bit. Memory: two (N, N) work buffe
 block row (about 1 MiB a block), no (T, N, N) arrays.
 
 Only used when the condition number of ``A`` is provably below the solver's limit
-(``shrink < 1``, see :func:`algotrader.portfolio.core._cond_bound`), so no condition
+(``shrink < 1``, see :func:`algotrader.portfolio.rowmath.cond_bound`), so no condition
 estimate is needed.
 
 Example:

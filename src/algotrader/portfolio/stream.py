@@ -37,17 +37,17 @@ import polars as pl
 from algotrader.errors import DataError, ShapeError, StateError
 from algotrader.io import write_npz_atomic
 from algotrader.portfolio.config import OptimiserConfig
-from algotrader.portfolio.core import (
+from algotrader.portfolio.core import run_rows, step_core
+from algotrader.portfolio.engine import OptimiserResult, result_from_rows
+from algotrader.portfolio.frames import prepare_inputs
+from algotrader.portfolio.parallel import single_threaded_blas
+from algotrader.portfolio.rowmath import SolveStatus
+from algotrader.portfolio.state import (
     CoreState,
-    SolveStatus,
     state_arrays,
     state_from_arrays,
     state_keys,
-    step_core,
 )
-from algotrader.portfolio.engine import OptimiserResult, result_from_rows, run_rows
-from algotrader.portfolio.frames import prepare_inputs
-from algotrader.portfolio.parallel import single_threaded_blas
 
 #: Version of the ``.npz`` layout written by :meth:`OptimiserStream.save`.
 FORMAT_VERSION = 1

@@ -59,6 +59,9 @@ def _register_all() -> None:
         module = import_module(f"algotrader.cli.{name}")
         register: Callable[[typer.Typer], None] = module.register
         register(app)
+    from algotrader.cli._guard import guard_app
+
+    guard_app(app)  # every command: located errors -> exit 2, --quiet, --help example
 
 
 _register_all()

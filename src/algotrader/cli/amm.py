@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import zipfile
 from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
@@ -37,13 +38,77 @@ SUBCOMMAND_MODULES: tuple[str, ...] = ("amm_training",)
 
 
 def _read_params(path: Path) -> dict[str, Any]:
+    """One raw parameter set from ``params.json`` (name -> number or list) or a trainer ``.npz``.
+
+    ``.npz`` files (``params_best.npz`` / ``params_last.npz`` of ``amm train``) are read with
+    ``allow_pickle=False``; JSON values must be numbers or lists of numbers.
+    """
+    if path.suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: np.asarray(data[k]) for k in data.files}
+        except (OSError, ValueError, zipfile.BadZipFile) as exc:
+            raise ConfigError(
+                f"cannot read parameters: {exc}",
+                file=str(path),
+                hint="give a params_best.npz / params_last.npz written by `amm train`",
+            ) from exc
+        for name, arr in arrays.items():
+            if arr.dtype.kind not in "fiu":
+                raise ConfigError(
+                    f"parameter {name} is not numeric ({arr.dtype})", file=str(path), key=name
+                )
+        return {k: v.astype(np.float64).tolist() for k, v in arrays.items()}
     try:
-        data = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read parameters: {exc}", file=str(path)) from exc
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(
+            f"cannot read parameters: {exc}",
+            file=str(path),
+            hint="give params.json (name -> list of numbers) or a trainer .npz",
+        ) from exc
     if not isinstance(data, dict):
         raise ConfigError("params.json must map parameter names to lists", file=str(path))
+    for name, value in data.items():
+        items = value if isinstance(value, list) else [value]
+        bad = [v for v in items if isinstance(v, bool) or not isinstance(v, int | float)]
+        if bad or not items:
+            raise ConfigError(
+                f"parameter {name} must be a number or a list of numbers, got {value!r}",
+                file=str(path),
+                key=name,
+            )
     return data
+
+
+def _checked_params(cfg: Any, raw: dict[str, Any], path: Path) -> None:
+    """Names, lengths and ranges of ``raw`` against the rule, located in ``path``."""
+    from algotrader.amm.simulate import validate_params
+
+    try:
+        validate_params(raw, cfg)
+    except ConfigError as exc:
+        raise ConfigError(exc.message, file=str(path), key=exc.key, hint=exc.hint) from exc
+    for name, value in raw.items():
+        arr = np.atleast_1d(np.asarray(value, dtype=np.float64))
+        if name.startswith("log_") and np.any(np.abs(arr) > _LOG_PARAM_LIMIT):
+            raise ConfigError(
+                f"parameter {name} = {arr.tolist()} is outside +-{_LOG_PARAM_LIMIT:g} "
+                f"(2**{_LOG_PARAM_LIMIT:g} overflows the pool's update)",
+                file=str(path),
+                key=name,
+                hint="raw log2 parameters of a trained pool are of order 1-10",
+            )
+
+
+#: Largest |value| of a raw ``log_*`` (log2-scale) parameter accepted by ``amm run``.
+_LOG_PARAM_LIMIT = 64.0
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _read_coarse(path: Path, tokens: tuple[str, ...], unix0: int, rows: int, cp: int) -> np.ndarray:
@@ -82,7 +147,11 @@ def run_cmd(
         "--prices",
         help="Wide minute file (unix + close_<TOKEN>), per-token files, or a folder.",
     ),
-    params: Path = typer.Option(..., "--params", help="params.json: raw parameters by name."),
+    params: Path = typer.Option(
+        ...,
+        "--params",
+        help="Raw parameters: params.json (name -> list) or a trainer's params_best.npz.",
+    ),
     out: Path = typer.Option(..., "--out", help="Output folder."),
     coarse_weights: Path | None = typer.Option(
         None, "--coarse-weights", help="Directly supplied coarse weights (unix + weight_<TOKEN>)."
@@ -96,6 +165,7 @@ def run_cmd(
     st = state()
     cfg = RunConfig.from_yaml(config)
     raw = _read_params(params)
+    _checked_params(cfg, raw, params)
     with st.progress() as prog:
         task = prog.add_task("load prices", total=3)
         window = make_window(load_prices(list(prices), cfg.tokens), cfg)
@@ -121,6 +191,7 @@ def run_cmd(
                 "metrics": result.metrics,
                 "timings_s": result.timings,
                 "rows": result.per_step.height,
+                "params": {"file": str(params), "sha256": _sha256(params), "values": raw},
             },
         )
         prog.update(task, advance=1, description="done")

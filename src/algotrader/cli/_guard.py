@@ -1,0 +1,171 @@
+"""What every command gets from the CLI layer: located errors (exit 2), ``--quiet``, examples.
+
+:func:`guard_app` walks a typer app (and its sub-apps) once, after every stage registered,
+and wraps each command callback so that
+
+* a typed :class:`~algotrader.errors.AlgotraderError` prints ``error: <message [file=..,
+  row=.., column=.., key=..] -- fix: ..>`` on stderr and exits with code 2;
+* an input/output error on a user path (``FileExistsError``, ``FileNotFoundError``,
+  ``IsADirectoryError``, ``NotADirectoryError``, ``PermissionError``) is reported the same
+  way, naming the path; every other exception is a bug and propagates with its traceback;
+* ``--quiet`` / ``-q`` is accepted after the command name too (``algotrader datasets -q``);
+* ``--help`` ends with an example (:data:`EXAMPLES`).
+
+Example:
+    >>> import typer
+    >>> from typer.testing import CliRunner
+    >>> from algotrader.errors import ConfigError
+    >>> demo = typer.Typer()
+    >>> @demo.command()
+    ... def boom() -> None:
+    ...     raise ConfigError("bad value", key="x")
+    >>> @demo.command()
+    ... def other() -> None:
+    ...     pass
+    >>> guard_app(demo)
+    >>> r = CliRunner().invoke(demo, ["boom", "-q"])
+    >>> r.exit_code, "key=x" in r.output
+    (2, True)
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import typer
+import typer.core
+
+from algotrader.errors import AlgotraderError
+
+logger = logging.getLogger("algotrader")
+
+#: ``--help`` example per command path (space-joined sub-command names).
+EXAMPLES: dict[str, str] = {
+    "datasets": "algotrader datasets --quiet",
+    "data-cleaning": "algotrader data-cleaning --dataset sp500_index_ohlcv --start 2018-01 --lake lake",
+    "optimise": (
+        "algotrader optimise --prices prices.csv --signal mu.csv "
+        "--config config/optimiser.yml --out opt"
+    ),
+    "backtest": (
+        "algotrader backtest --weights opt/cash_position.csv --positions "
+        "--prices prices.csv --out bt"
+    ),
+    "amm run": (
+        "algotrader amm run --config run.yml --prices prices.parquet "
+        "--params runs/<id>/params_best.npz --out sim"
+    ),
+    "amm train": "algotrader amm train --config run.yml --prices prices.parquet --out runs",
+    "amm walk-forward": (
+        "algotrader amm walk-forward --config run.yml --prices prices.parquet --out wf"
+    ),
+    "pipeline": "algotrader pipeline --out algotrader_data/pipeline",
+}
+
+_OS_ERRORS = (
+    FileExistsError,
+    FileNotFoundError,
+    IsADirectoryError,
+    NotADirectoryError,
+    PermissionError,
+)
+_FLAG_PATCHED = False
+
+
+def report_error(exc: BaseException) -> None:
+    """Print ``error: <located message>`` on stderr (no traceback)."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    logger.debug("error", exc_info=exc)
+    if isinstance(exc, AlgotraderError):
+        text = str(exc)
+    else:
+        assert isinstance(exc, OSError)
+        path = exc.filename if exc.filename is not None else "?"
+        text = f"{exc.strerror or type(exc).__name__} [file={path}]"
+        if isinstance(exc, FileExistsError):
+            text += " -- fix: give a folder (or a new name) for the output"
+        elif isinstance(exc, FileNotFoundError):
+            text += " -- fix: check the path"
+    Console(stderr=True, soft_wrap=True).print(
+        f"[bold red]error:[/] {escape(text)}", markup=True, highlight=False
+    )
+
+
+def _set_quiet() -> None:
+    from algotrader.cli._common import state
+
+    st = state()
+    if not st.quiet:
+        st.configure(quiet=True, log_level=None)
+
+
+def _wrap(callback: Callable[..., Any]) -> Callable[..., Any]:
+    if getattr(callback, "__algotrader_guarded__", False):
+        return callback
+    sig = inspect.signature(callback)
+    has_quiet = "quiet" in sig.parameters
+
+    @functools.wraps(callback)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not has_quiet and kwargs.pop("quiet", False):
+            _set_quiet()
+        try:
+            return callback(*args, **kwargs)
+        except (AlgotraderError, *_OS_ERRORS) as exc:
+            report_error(exc)
+            raise typer.Exit(2) from exc
+
+    params = list(sig.parameters.values())
+    if not has_quiet:
+        params.append(
+            inspect.Parameter(
+                "quiet",
+                inspect.Parameter.KEYWORD_ONLY,
+                default=typer.Option(False, "--quiet", "-q", help="No progress bars."),
+                annotation=bool,
+            )
+        )
+    wrapper.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__algotrader_guarded__ = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _patch_flag_metavar() -> None:
+    """Boolean flags take no value: show none (typer 0.29 prints ``<bool>``)."""
+    global _FLAG_PATCHED
+    if _FLAG_PATCHED:
+        return
+    original = typer.core.TyperOption.display_type_rich
+
+    def display_type_rich(self: typer.core.TyperOption, ctx: Any) -> str | None:
+        if self.is_flag and self.metavar is None:
+            return None
+        return original(self, ctx)
+
+    typer.core.TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+    _FLAG_PATCHED = True
+
+
+def guard_app(app: typer.Typer, prefix: str = "") -> None:
+    """Wrap every command of ``app`` and its sub-apps (idempotent)."""
+    _patch_flag_metavar()
+    for info in app.registered_commands:
+        if info.callback is None:
+            continue
+        name = info.name or info.callback.__name__.replace("_", "-")
+        info.callback = _wrap(info.callback)
+        example = EXAMPLES.get(f"{prefix}{name}")
+        if example and not info.epilog:
+            info.epilog = f"Example: {example}"
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            guard_app(group.typer_instance, prefix=f"{prefix}{group.name} ")
+
+
+__all__ = ["EXAMPLES", "guard_app", "report_error"]

@@ -141,13 +141,14 @@ def test_engines_agree_local_pool_optuna(make_config: Any, tmp_path: Path) -> No
     tables = {}
     chosen = {}
     for label, tuning in (
-        ("seq", {}),
+        ("seq", {}),  # 6 splits per candidate: enough for a default MedianPruner to prune
         ("pool", {"workers": 2}),
         ("optuna", {"engine": "optuna"}),
         ("optuna2", {"engine": "optuna", "workers": 2}),
     ):
         raw = make_config(label, stop_after="inner")
         raw["tuning"].update(tuning)
+        raw["tuning"]["num_samples"] = 8
         res = _run(raw)
         tables[label] = res.scores.drop("seconds")
         chosen[label] = res.chosen

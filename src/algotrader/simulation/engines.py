@@ -161,12 +161,22 @@ def _optuna_objective(
     return objective
 
 
+def _pruner(ev: Evaluator) -> Any:
+    import optuna
+
+    oc = ev.cfg.tuning.optuna
+    if oc.pruner == "median":
+        return optuna.pruners.MedianPruner(n_warmup_steps=oc.n_warmup_steps)
+    return optuna.pruners.NopPruner()
+
+
 def _optuna_worker(ev: Evaluator, k: int, split_ids: dict[int, list[int]], storage: Any) -> None:
     import optuna
 
     _pin_blas()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.load_study(study_name=_study_name(ev, k), storage=storage)
+    # load_study defaults to a MedianPruner: pass the configured one explicitly
+    study = optuna.load_study(study_name=_study_name(ev, k), storage=storage, pruner=_pruner(ev))
     objective = _optuna_objective(ev, k, split_ids)
     while study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)):
         study.optimize(objective, n_trials=1, catch=())
@@ -176,18 +186,13 @@ def _optuna(ev: Evaluator, chunks: Sequence[list[Task]], sink: Sink, run_dir: Pa
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    oc = ev.cfg.tuning.optuna
     by_fold: dict[int, dict[int, list[int]]] = {}
     for chunk in chunks:
         for k, c, s in chunk:
             by_fold.setdefault(k, {}).setdefault(c, []).append(s)
     storage = _optuna_storage(ev, run_dir)
     for k, split_ids in by_fold.items():
-        pruner: optuna.pruners.BasePruner = (
-            optuna.pruners.MedianPruner(n_warmup_steps=oc.n_warmup_steps)
-            if oc.pruner == "median"
-            else optuna.pruners.NopPruner()
-        )
+        pruner = _pruner(ev)
         study = optuna.create_study(
             study_name=_study_name(ev, k),
             storage=storage,

@@ -110,6 +110,51 @@ def _skew(w: F64) -> float:
 
 
 @nb.njit(cache=True)
+def _q05_of_60(w: F64) -> float:
+    """numpy's linear 5 % quantile of 60 values: h = 59 * 0.05 = 2.95 between the 3rd and
+    4th smallest (same lerp as numpy for t >= 0.5)."""
+    s0 = s1 = s2 = s3 = np.inf
+    for v in w:
+        if v < s3:
+            if v < s2:
+                s3 = s2
+                if v < s1:
+                    s2 = s1
+                    if v < s0:
+                        s1 = s0
+                        s0 = v
+                    else:
+                        s1 = v
+                else:
+                    s2 = v
+            else:
+                s3 = v
+    t = 59 * 0.05 - 2.0
+    return s3 - (s3 - s2) * (1.0 - t)
+
+
+@nb.njit(cache=True)
+def _abs_std0(w: F64) -> float:
+    n = w.size
+    s = 0.0
+    lo = np.inf
+    hi = -np.inf
+    for v in w:
+        av = abs(v)
+        s += av
+        lo = min(lo, av)
+        hi = max(hi, av)
+    if lo == hi:
+        return 0.0
+    m = s / n
+    ss = 0.0
+    for v in w:
+        d = abs(v) - m
+        ss += d * d
+    return np.sqrt(ss / n)
+
+
+@nb.njit(cache=True)
 def window_stats(cv: F64, hv: F64, lv: F64, ends: I64) -> F64:
     """Daily window statistics at each week's last valid row, shape (W, A, len(STATS)).
 
@@ -117,50 +162,56 @@ def window_stats(cv: F64, hv: F64, lv: F64, ends: I64) -> F64:
     A statistic needing more rows than exist is NaN (warm-up)."""
     n_weeks, n_assets = ends.shape
     out = np.full((n_weeks, n_assets, len(STATS)), np.nan)
+    n_rows = cv.shape[0]
+    lc = np.empty(n_rows)
+    rr = np.empty(n_rows)
+    tr = np.empty(n_rows)
     for a in range(n_assets):
+        last = -1
+        for t in range(n_weeks):
+            last = max(last, ends[t, a])
+        if last < 0:
+            continue
+        for i in range(last + 1):
+            lc[i] = np.log(cv[i, a])
+        rr[0] = np.nan
+        tr[0] = hv[0, a] - lv[0, a]
+        for i in range(1, last + 1):
+            rr[i] = lc[i] - lc[i - 1]
+            pc = cv[i - 1, a]
+            tr[i] = max(hv[i, a] - lv[i, a], abs(hv[i, a] - pc), abs(lv[i, a] - pc))
         for t in range(n_weeks):
             k = ends[t, a]
             if k < 0:
                 continue
-            # returns r[1..k] live at rows 1..k; TR at rows 0..k
             if k >= 19:
                 s = 0.0
                 for i in range(k - 19, k + 1):
-                    if i == 0:
-                        tr = hv[0, a] - lv[0, a]
-                    else:
-                        pc = cv[i - 1, a]
-                        tr = max(hv[i, a] - lv[i, a], abs(hv[i, a] - pc), abs(lv[i, a] - pc))
-                    s += tr
+                    s += tr[i]
                 out[t, a, 4] = (s / 20.0) / (cv[k, a] + 1e-8)
             if k < 5:
                 continue
-            m = min(k, 130)
-            r = np.empty(m)
-            for i in range(m):
-                j = k - m + 1 + i
-                r[i] = np.log(cv[j, a]) - np.log(cv[j - 1, a])
-            out[t, a, 0] = _std(r[m - 5 :], 1)
+            out[t, a, 0] = _std(rr[k - 4 : k + 1], 1)
             if k >= 20:
-                w20 = r[m - 20 :]
+                w20 = rr[k - 19 : k + 1]
                 s20 = _std(w20, 1)
                 out[t, a, 1] = s20
                 out[t, a, 6] = _side_vol(w20, True, s20)
                 out[t, a, 7] = _side_vol(w20, False, s20)
             if k >= 60:
-                w60 = r[m - 60 :]
+                w60 = rr[k - 59 : k + 1]
                 s60 = _std(w60, 1)
                 out[t, a, 2] = s60
-                out[t, a, 5] = _std(np.abs(w60), 0)
+                out[t, a, 5] = _abs_std0(w60)
                 cnt = 0.0
-                for v in r[m - 20 :]:
-                    if abs(v) > 2.0 * s60:
+                for i in range(k - 19, k + 1):
+                    if abs(rr[i]) > 2.0 * s60:
                         cnt += 1.0
                 out[t, a, 8] = cnt
                 out[t, a, 9] = _skew(w60)
-                out[t, a, 10] = np.quantile(w60, 0.05)
+                out[t, a, 10] = _q05_of_60(w60)
             if k >= 130:
-                out[t, a, 3] = _std(r, 1)
+                out[t, a, 3] = _std(rr[k - 129 : k + 1], 1)
     return out
 
 

@@ -80,16 +80,48 @@ def rolling_std(x: F64, n: int, ddof: int) -> F64:
 
 
 @nb.njit(cache=True)
+def _sorted_remove(buf: F64, size: int, v: float) -> int:
+    i = np.searchsorted(buf[:size], v)
+    for j in range(i, size - 1):
+        buf[j] = buf[j + 1]
+    return size - 1
+
+
+@nb.njit(cache=True)
+def _sorted_insert(buf: F64, size: int, v: float) -> int:
+    i = np.searchsorted(buf[:size], v)
+    for j in range(size, i, -1):
+        buf[j] = buf[j - 1]
+    buf[i] = v
+    return size + 1
+
+
+@nb.njit(cache=True)
 def rolling_median(x: F64, n: int, prior: bool) -> F64:
-    """Median of the ``n`` values ending at t (``prior``: ending at t - 1)."""
+    """Median of the ``n`` values ending at t (``prior``: ending at t - 1); NaN unless all
+    ``n`` are finite. A sorted window is updated in place (O(n) per step, no allocation)."""
     out = np.full(x.shape, np.nan)
     off = 1 if prior else 0
+    buf = np.empty(n + 1)
     for a in range(x.shape[1]):
         col = x[:, a]
-        for t in range(off, x.shape[0]):
-            e = t - off
-            if _window_ok(col, e, n):
-                out[t, a] = np.median(col[e - n + 1 : e + 1])
+        size = 0
+        bad = 0
+        for e in range(col.size):
+            v = col[e]
+            if np.isfinite(v):
+                size = _sorted_insert(buf, size, v)
+            else:
+                bad += 1
+            if e - n >= 0:
+                old = col[e - n]
+                if np.isfinite(old):
+                    size = _sorted_remove(buf, size, old)
+                else:
+                    bad -= 1
+            if e - n + 1 >= 0 and bad == 0 and e + off < col.size:
+                h = n // 2
+                out[e + off, a] = buf[h] if n % 2 else 0.5 * (buf[h - 1] + buf[h])
     return out
 
 

@@ -113,11 +113,15 @@ def z_price_ema(ctx: FeatureContext, h: int) -> tuple[NDArray[np.float64], NDArr
 
 def z_price_med(ctx: FeatureContext) -> tuple[NDArray[np.float64], NDArray[np.int8]]:
     """(p - rolling median) / (1.4826 x rolling median of the own-median deviations)."""
-    p = ctx.log_close
-    mu = rolling_median(p, 26, False)
-    dev = rolling_median(np.abs(p - mu), 26, False)
-    v, deg = ratio(p - mu, 1.4826 * dev, ctx.opts)
-    return v, statuses(v, deg, warm_rows(p.shape[0], p.shape[1], 50))
+
+    def make() -> tuple[NDArray[np.float64], NDArray[np.int8]]:
+        p = ctx.log_close
+        mu = rolling_median(p, 26, False)
+        dev = rolling_median(np.abs(p - mu), 26, False)
+        v, deg = ratio(p - mu, 1.4826 * dev, ctx.opts)
+        return v, statuses(v, deg, warm_rows(p.shape[0], p.shape[1], 50))
+
+    return ctx.cached("z_price_med_26w", make)
 
 
 def rev(ctx: FeatureContext) -> tuple[NDArray[np.float64], NDArray[np.int8]]:

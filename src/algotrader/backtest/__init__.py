@@ -31,19 +31,31 @@ from algotrader.backtest.engine import (
     backtest_weights,
     run_backtest,
 )
+from algotrader.backtest.evaluate import (
+    Evaluation,
+    evaluate_value_series,
+    evaluate_weights,
+    periods_per_year,
+    write_evaluation,
+)
 
 __all__ = [
     "BacktestResult",
     "CostModel",
+    "Evaluation",
     "TradeCosts",
     "backtest_positions",
     "backtest_weights",
     "compute_benchmarks",
+    "evaluate_value_series",
+    "evaluate_weights",
     "fixed_cost",
     "hodl_from_result",
     "holding_cost",
     "impact_cost",
+    "periods_per_year",
     "proportional_cost",
     "run_backtest",
     "transaction_costs",
+    "write_evaluation",
 ]

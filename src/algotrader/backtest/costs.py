@@ -38,6 +38,17 @@ from algotrader.errors import ConfigError, ShapeError
 FloatArray = NDArray[np.float64]
 
 
+def _config_error(exc: ValidationError, source: str | None) -> ConfigError:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"])
+    return ConfigError(
+        f"invalid cost model: {err['msg']} ({key})",
+        file=source,
+        key=key,
+        hint="keys: " + ", ".join(sorted(CostModel.model_fields)),
+    )
+
+
 class CostModel(BaseModel):
     """Trading and holding costs. Frozen; load from YAML with :meth:`from_yaml`.
 
@@ -60,20 +71,20 @@ class CostModel(BaseModel):
     holding_cost_per_period: float = Field(0.0, ge=0.0, allow_inf_nan=False)
     borrow_cost_per_period: float = Field(0.0, ge=0.0, allow_inf_nan=False)
 
+    def __init__(self, **data: Any) -> None:
+        """Validate; a bad or unknown key raises :class:`ConfigError` naming it."""
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise _config_error(exc, None) from exc
+
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, source: str | None = None) -> CostModel:
         """Validate a mapping (e.g. parsed YAML); errors name the key and the file."""
         try:
             return cls.model_validate(dict(data))
         except ValidationError as exc:
-            err = exc.errors()[0]
-            key = ".".join(str(p) for p in err["loc"])
-            raise ConfigError(
-                f"invalid cost model: {err['msg']}",
-                file=source,
-                key=key,
-                hint="keys: " + ", ".join(sorted(cls.model_fields)),
-            ) from exc
+            raise _config_error(exc, source) from exc
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> CostModel:

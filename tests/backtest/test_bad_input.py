@@ -39,8 +39,9 @@ def test_bankruptcy_is_reported() -> None:
 
 
 def test_cost_model_validation(tmp_path: Path) -> None:
-    with pytest.raises(Exception, match="extra"):
+    with pytest.raises(ConfigError, match=r"Extra inputs.*key=bogus") as info:
         CostModel(bogus=1.0)  # type: ignore[call-arg]
+    assert info.value.key == "bogus"
     f = tmp_path / "costs.yaml"
     f.write_text("proportional_bps: -3\n")
     with pytest.raises(ConfigError, match=r"invalid cost model.*key=proportional_bps"):

@@ -105,4 +105,6 @@ def test_cli_backtest(tmp_path: Path) -> None:
         app,
         ["backtest", "--weights", str(tmp_path / "x.csv"), "--prices", str(p), "--out", str(out)],
     )
-    assert isinstance(bad.exception, DataError)
+    # typed errors are reported centrally by the CLI (exit 2, the file named)
+    assert bad.exit_code == 2, bad.output
+    assert "x.csv" in bad.output

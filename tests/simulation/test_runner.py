@@ -170,3 +170,57 @@ def test_ray_engine_real_local_cluster_agrees(make_config: Any) -> None:
         ray.shutdown()
     assert res.scores.drop("seconds").equals(seq.scores.drop("seconds"))
     assert res.chosen == seq.chosen
+
+
+def test_pipeline_preprocessing_is_fitted_on_train_rows_only(make_config: Any) -> None:
+    from algotrader.simulation import FamilyContext, SimulationData
+    from algotrader.simulation.evaluate import Evaluator
+    from algotrader.simulation.structure import build_structure
+
+    rng = np.random.default_rng(0)
+    base = load_inputs(config_from_mapping(make_config("x")).data)
+    x = rng.normal(size=(base.n_dates, base.n_assets, 3))
+    data = SimulationData(
+        dates=base.dates,
+        assets=base.assets,
+        y=base.y,
+        y_mask=base.y_mask,
+        X=x,
+        features=("a", "b", "c"),
+        prices=base.prices,
+        periods_per_year=52.0,
+    )
+    raw = make_config("pp")
+    raw["preprocessing"] = {"method": "pipeline"}
+    cfg = config_from_mapping(raw)
+    s = build_structure(data.n_dates, cfg.cv, cfg.outer)
+    ev = Evaluator(cfg, data, s, [], token="t")
+    split = s.folds[0].splits[0]
+    a = ev.preprocessed(split.train)
+    # corrupt every row outside the split's train rows: the fitted transform must not move
+    x2 = x.copy()
+    outside = np.setdiff1d(np.arange(data.n_dates), split.train)
+    x2[outside] = 1e6
+    ev2 = Evaluator(
+        cfg,
+        SimulationData(
+            dates=base.dates,
+            assets=base.assets,
+            y=base.y,
+            y_mask=base.y_mask,
+            X=x2,
+            features=("a", "b", "c"),
+            prices=base.prices,
+            periods_per_year=52.0,
+        ),
+        s,
+        [],
+        token="t",
+    )
+    b = ev2.preprocessed(split.train)
+    assert a.X is not None and b.X is not None
+    np.testing.assert_array_equal(a.X[split.train], b.X[split.train])
+    assert np.abs(a.X).max() <= 10.0 and a.features is not None
+    assert isinstance(FamilyContext(), FamilyContext)
+    # and a full run goes through the pipeline on every split
+    assert run_simulation(cfg, data=data).phase == "results"

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from algotrader.backtest.costs import CostModel
 from algotrader.errors import ConfigError
+from algotrader.preprocess import PipelineConfig
 from algotrader.tuning import ParamSpec, SearchSpace
 
 __all__ = [
@@ -122,9 +123,15 @@ class OuterConfig(_Frozen):
 
 
 class PreprocessingConfig(_Frozen):
-    """Per-split preprocessing (fitted on each split's train rows only)."""
+    """Per-split preprocessing of the features ``X``, fitted on each split's train rows only.
 
-    method: Literal["identity"] = "identity"
+    ``identity`` passes ``X`` through; ``pipeline`` runs the leakage-safe cleaning + scaling
+    of :mod:`algotrader.preprocess` (``pipeline`` holds its keys) on every inner split's and
+    outer refit's training rows and hands the family the transformed features.
+    """
+
+    method: Literal["identity", "pipeline"] = "identity"
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
 
 
 class PrebuildConfig(_Frozen):

@@ -17,7 +17,7 @@ whose labels end before the chunk starts (purged), so a fold never sees its own 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -100,6 +100,24 @@ class Evaluator:
         out = apply_candidate(base, self.candidates[candidate_id].params)
         return dict(out["model"]["params"])
 
+    def preprocessed(self, train_idx: IntArray) -> SimulationData:
+        """The data with ``X`` cleaned and scaled by a fit on ``train_idx`` only."""
+        if self.cfg.preprocessing.method == "identity" or self.data.X is None:
+            return self.data
+        from algotrader import preprocess
+
+        pcfg = self.cfg.preprocessing.pipeline
+        state = preprocess.fit(
+            self.data.X, self.data.x_mask, train_idx, pcfg, features=self.data.features
+        )
+        preprocess.transform(state, self.data.X, self.data.x_mask, train_idx)  # fail-fast check
+        rows = np.arange(self.data.n_dates)
+        x, m = preprocess.transform(state, self.data.X, self.data.x_mask, rows, check=False)
+        names = state.kept_names
+        if x.shape[2] != len(names):
+            names = (*names, *(f"{n}::observed" for n in names))
+        return replace(self.data, X=x, x_mask=m, features=names)
+
     def evaluate(self, k: int, candidate_id: int, split_id: int) -> tuple[float, float]:
         """Score of candidate on inner split ``split_id`` of fold ``k`` and its seconds."""
         t0 = time.perf_counter()
@@ -117,12 +135,13 @@ class Evaluator:
             num_samples=self.cfg.predictive.num_samples_inner,
         )
         fam = self.family
-        state = fam.fit(self.data, split.train, params, ctx)
-        dec = fam.decide(state, self.data, split.test, params, ctx)
-        dec.check(split.test.size, self.data.n_assets, self.cfg.family)
-        net = net_returns(self.data, split.test, dec.weights, self.cfg.cost)
+        data = self.preprocessed(split.train)
+        state = fam.fit(data, split.train, params, ctx)
+        dec = fam.decide(state, data, split.test, params, ctx)
+        dec.check(split.test.size, data.n_assets, self.cfg.family)
+        net = net_returns(data, split.test, dec.weights, self.cfg.cost)
         score = float(
-            get_scorer(self.cfg.scoring.metric_name, fam)(self.data, split.test, dec, net, ctx)
+            get_scorer(self.cfg.scoring.metric_name, fam)(data, split.test, dec, net, ctx)
         )
         return score, time.perf_counter() - t0
 
@@ -158,8 +177,9 @@ class Evaluator:
                 num_samples=self.cfg.predictive.num_samples_outer,
                 stub=self.cfg.simulation_mode == "stub",
             )
-            state = fam.fit(self.data, train, params, ctx)
-            dec = fam.decide(state, self.data, chunk, params, ctx)
+            data = self.preprocessed(train)
+            state = fam.fit(data, train, params, ctx)
+            dec = fam.decide(state, data, chunk, params, ctx)
             dec.check(chunk.size, self.data.n_assets, getattr(fam, "name", "?"))
             parts.append(dec.weights)
             payload[f"chunk_{j}"] = dict(dec.payload)

@@ -116,6 +116,7 @@ class OptimiserFamily:
 
     def __init__(self) -> None:
         self._cache: dict[tuple[Any, ...], FloatArray] = {}
+        self._alive: dict[int, FloatArray] = {}
 
     @staticmethod
     def _config(params: Mapping[str, Any]) -> OptimiserConfig:
@@ -155,8 +156,15 @@ class OptimiserFamily:
         beta = float(np.sum(xc * (t - t.mean()))) / den if den > 0 else 1.0
         return {"beta": beta}
 
+    def _prices_key(self, data: SimulationData) -> int:
+        """Cache key of the price array (held alive by the cache, so ids are never reused)."""
+        prices = data.prices
+        assert prices is not None
+        self._alive[id(prices)] = prices
+        return id(prices)
+
     def _signal(self, data: SimulationData, lookback: int) -> FloatArray:
-        key = ("signal", data.content_hash(), lookback)
+        key = ("signal", self._prices_key(data), lookback)
         hit = self._cache.get(key)
         if hit is None:
             assert data.prices is not None
@@ -166,7 +174,7 @@ class OptimiserFamily:
     def _path(self, data: SimulationData, params: Mapping[str, Any], sign: float) -> FloatArray:
         lb = _int_param(params, "lookback", 12)
         key = (
-            data.content_hash(),
+            self._prices_key(data),
             lb,
             *(params.get(k) for k in ("vola", "corr", "clip", "shrink")),
             sign,

@@ -16,6 +16,8 @@ from typer.testing import CliRunner
 
 from algotrader.cli import app
 
+from .conftest import RunMain
+
 T0 = 1_640_995_200_000
 
 
@@ -176,15 +178,14 @@ CASES: list[Case] = [
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_bad_input_exits_2_with_location_and_no_traceback(
-    case: Case, inputs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+    case: Case, inputs: dict[str, Path], monkeypatch: pytest.MonkeyPatch, run_main: RunMain
 ) -> None:
     monkeypatch.setenv("ALGOTRADER_HOME", str(inputs["tmp"] / "home"))
     _, argv, where = case
-    res = CliRunner().invoke(app, ["--quiet", *argv(inputs)], env={"COLUMNS": "1000"})
-    text = res.output.replace("\n", "")
-    assert res.exit_code == 2, (res.exit_code, res.output, res.exception)
+    code, text = run_main(["--quiet", *argv(inputs)])
+    text = text.replace("\n", "")
+    assert code == 2, text
     assert "Traceback" not in text
-    assert not isinstance(res.exception, Exception) or isinstance(res.exception, SystemExit)
     assert where(inputs) in text, text
 
 

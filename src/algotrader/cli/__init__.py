@@ -7,7 +7,6 @@ data.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from importlib import import_module
 
@@ -72,13 +71,9 @@ def main() -> None:
     try:
         app()
     except AlgotraderError as exc:
-        logging.getLogger("algotrader").debug("error", exc_info=True)
-        from rich.console import Console
-        from rich.markup import escape
+        from algotrader.cli._guard import report_error
 
-        Console(stderr=True).print(
-            f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False
-        )
+        report_error(exc)
         raise SystemExit(2) from exc
 
 

@@ -3,11 +3,12 @@
 :func:`guard_app` walks a typer app (and its sub-apps) once, after every stage registered,
 and wraps each command callback so that
 
-* a typed :class:`~algotrader.errors.AlgotraderError` prints ``error: <message [file=..,
-  row=.., column=.., key=..] -- fix: ..>`` on stderr and exits with code 2;
 * an input/output error on a user path (``FileExistsError``, ``FileNotFoundError``,
-  ``IsADirectoryError``, ``NotADirectoryError``, ``PermissionError``) is reported the same
-  way, naming the path; every other exception is a bug and propagates with its traceback;
+  ``IsADirectoryError``, ``NotADirectoryError``, ``PermissionError``) becomes a typed
+  :class:`~algotrader.errors.DataError` naming the path; typed errors propagate to
+  :func:`algotrader.cli.main`, which prints ``error: <message [file=.., row=.., column=..,
+  key=..] -- fix: ..>`` on stderr and exits with code 2 (:func:`report_error`); every other
+  exception is a bug and propagates with its traceback;
 * ``--quiet`` / ``-q`` is accepted after the command name too (``algotrader datasets -q``);
 * ``--help`` ends with an example (:data:`EXAMPLES`).
 
@@ -24,8 +25,8 @@ Example:
     ...     pass
     >>> guard_app(demo)
     >>> r = CliRunner().invoke(demo, ["boom", "-q"])
-    >>> r.exit_code, "key=x" in r.output
-    (2, True)
+    >>> type(r.exception).__name__, r.exception.key
+    ('ConfigError', 'x')
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from typing import Any
 import typer
 import typer.core
 
-from algotrader.errors import AlgotraderError
+from algotrader.errors import AlgotraderError, DataError
 
 logger = logging.getLogger("algotrader")
 
@@ -76,24 +77,30 @@ _OS_ERRORS = (
 _FLAG_PATCHED = False
 
 
-def report_error(exc: BaseException) -> None:
+def located_os_error(exc: OSError) -> DataError:
+    """A :class:`DataError` naming the path of an input/output error on a user path."""
+    hint = "check the path"
+    if isinstance(exc, FileExistsError | NotADirectoryError):
+        hint = "a file is in the way: give a folder (or a new name) for the output"
+    elif isinstance(exc, IsADirectoryError):
+        hint = "give a file, not a folder"
+    elif isinstance(exc, PermissionError):
+        hint = "check the permissions, or write somewhere else"
+    return DataError(
+        exc.strerror or type(exc).__name__,
+        file=None if exc.filename is None else str(exc.filename),
+        hint=hint,
+    )
+
+
+def report_error(exc: AlgotraderError) -> None:
     """Print ``error: <located message>`` on stderr (no traceback)."""
     from rich.console import Console
     from rich.markup import escape
 
     logger.debug("error", exc_info=exc)
-    if isinstance(exc, AlgotraderError):
-        text = str(exc)
-    else:
-        assert isinstance(exc, OSError)
-        path = exc.filename if exc.filename is not None else "?"
-        text = f"{exc.strerror or type(exc).__name__} [file={path}]"
-        if isinstance(exc, FileExistsError):
-            text += " -- fix: give a folder (or a new name) for the output"
-        elif isinstance(exc, FileNotFoundError):
-            text += " -- fix: check the path"
     Console(stderr=True, soft_wrap=True).print(
-        f"[bold red]error:[/] {escape(text)}", markup=True, highlight=False
+        f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False
     )
 
 
@@ -117,9 +124,8 @@ def _wrap(callback: Callable[..., Any]) -> Callable[..., Any]:
             _set_quiet()
         try:
             return callback(*args, **kwargs)
-        except (AlgotraderError, *_OS_ERRORS) as exc:
-            report_error(exc)
-            raise typer.Exit(2) from exc
+        except _OS_ERRORS as exc:
+            raise located_os_error(exc) from exc
 
     params = list(sig.parameters.values())
     if not has_quiet:
@@ -168,4 +174,4 @@ def guard_app(app: typer.Typer, prefix: str = "") -> None:
             guard_app(group.typer_instance, prefix=f"{prefix}{group.name} ")
 
 
-__all__ = ["EXAMPLES", "guard_app", "report_error"]
+__all__ = ["EXAMPLES", "guard_app", "located_os_error", "report_error"]

@@ -185,7 +185,9 @@ def data_processing(
 
 def register(app: typer.Typer) -> None:
     """Add ``feature-engineering``, ``data-processing`` and their snake_case aliases."""
-    app.command("feature-engineering")(feature_engineering)
-    app.command("feature_engineering", hidden=True)(feature_engineering)
-    app.command("data-processing")(data_processing)
-    app.command("data_processing", hidden=True)(data_processing)
+    fe = "Example: algotrader feature-engineering --group momentum --group regime --version 2022-52 --quiet"
+    dp = "Example: algotrader data-processing --preprocessor pca --preprocessor-arg k=3 --quiet"
+    app.command("feature-engineering", epilog=fe)(feature_engineering)
+    app.command("feature_engineering", hidden=True, epilog=fe)(feature_engineering)
+    app.command("data-processing", epilog=dp)(data_processing)
+    app.command("data_processing", hidden=True, epilog=dp)(data_processing)

@@ -36,6 +36,12 @@ def _table(summary: dict[str, Any]) -> Table:
         ("mean turnover", f"{perf['mean_turnover']:.4g}"),
         ("seconds", str(summary["timings_s"]["optimise"])),
     ]
+    nav = summary.get("nav_status") or {"status": "ok"}
+    if nav["status"] != "ok":
+        rows.insert(
+            3,
+            ("NAV", f"[bold red]{nav['status']}[/] at row {nav['row']} ({nav['date']})"),
+        )
     for item, value in rows:
         table.add_row(item, value)
     return table
@@ -60,7 +66,7 @@ def optimise(
 
     st = state()
     with st.progress() as prog:
-        task = prog.add_task("optimise", total=None)
+        task = prog.add_task(f"optimise ({mode.value})", total=1 if mode is Mode.batch else None)
         summary = optimise_files(
             prices,
             signal,
@@ -70,8 +76,20 @@ def optimise(
             warmup_rows=warmup_rows,
             progress=lambda n: prog.advance(task, n),
         )
+        prog.update(
+            task, total=prog.tasks[0].completed or 1, completed=prog.tasks[0].completed or 1
+        )
     st.console.print(_table(summary))
-    st.console.print(f"outputs in [bold]{out}[/]")
+    nav = summary.get("nav_status") or {"status": "ok"}
+    if nav["status"] != "ok":
+        st.console.print(f"[bold red]{nav['status']}[/]: {nav['hint']}", highlight=False)
+    st.console.print(f"outputs in [bold]{out}[/]", highlight=False)
+    st.console.print(
+        f"backtest them: algotrader backtest --weights {out / 'position_currency.csv'} "
+        f"--positions --initial-value {summary['config']['aum']:g} --prices {prices} --out <dir>",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -78,7 +78,7 @@ def _refuse_invalid(arr: FloatArray, ok: np.ndarray, name: str, rule: str, hint:
     if bad.any():
         row, col = (int(i) for i in np.argwhere(bad)[0])
         raise DataError(
-            f"{name} {rule}, got {arr[row, col]!r}",
+            f"{name} {rule}, got {float(arr[row, col])!r}",
             row=row,
             column=str(col),
             key=name,

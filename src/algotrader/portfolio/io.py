@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from algotrader.errors import DataError, ShapeError
+from algotrader.errors import ConfigError, DataError, ShapeError
 from algotrader.io import write_csv_atomic, write_json_atomic, write_parquet_atomic
 from algotrader.portfolio.analytics import analyse, periods_per_year_from_dates
 from algotrader.portfolio.config import OptimiserConfig, load_config
@@ -148,12 +148,21 @@ def run_stream_tables(
     return PositionTables(inputs.dates, inputs.assets, cash, vola, status)
 
 
-def write_tables(tables: PositionTables, out_dir: str | Path) -> list[Path]:
-    """Write the four tables as CSV and Parquet into ``out_dir`` (created if needed)."""
+def write_tables(
+    tables: PositionTables, out_dir: str | Path, *, position_scale: float | None = None
+) -> list[Path]:
+    """Write the four tables as CSV and Parquet into ``out_dir`` (created if needed).
+
+    With ``position_scale`` also ``position_currency`` (``cash_position x position_scale``,
+    currency per asset): the table ``algotrader backtest --positions`` takes.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
-    for name, frame in tables.frames().items():
+    frames = tables.frames()
+    if position_scale is not None:
+        frames["position_currency"] = tables._frame(tables.cash * position_scale)
+    for name, frame in frames.items():
         paths.append(write_csv_atomic(out / f"{name}.csv", frame))
         paths.append(write_parquet_atomic(out / f"{name}.parquet", frame))
     return paths
@@ -183,7 +192,21 @@ def run_summary(
         periods_per_year=ppy,
     )
     quality = SignalQuality.from_series(*information_coefficients(prices, mu, 1))
+    nav = np.asarray(perf.nav, dtype=np.float64)
+    bad = np.flatnonzero(~(nav > 0))
+    nav_status: dict[str, Any] = {"status": "ok"}
+    if bad.size:
+        first = int(bad[0])
+        nav_status = {
+            "status": "nav_crossed_zero",
+            "row": first + 1,
+            "date": str(tables.dates[first]),
+            "min_nav": float(np.nanmin(nav)) if np.isfinite(nav).any() else None,
+            "hint": "position_scale x positions exceed aum: lower position_scale (currency per "
+            "unit of cash position) or raise aum",
+        }
     return {
+        "nav_status": nav_status,
         "rows": int(tables.cash.shape[0]),
         "assets": list(tables.assets),
         "status_counts": tables.status_counts(),
@@ -206,6 +229,14 @@ def optimise_files(
     start = time.perf_counter()
     cfg = load_config(config_path)
     prices, mu = read_frame(prices_path), read_frame(signal_path)
+    if mode in ("batch", "stream") and cfg.warmup_rows >= prices.height:
+        raise ConfigError(
+            f"the warm-up ({cfg.warmup_rows} rows) covers every one of the {prices.height} "
+            f"rows of {prices_path}: no row would get a position",
+            file=str(config_path),
+            key="corr",
+            hint=f"use corr (or the window) below {prices.height}, or give a longer history",
+        )
     if mode == "batch":
         result = run_batch(prices, mu, cfg)
         tables = tables_from_result(result)
@@ -218,8 +249,9 @@ def optimise_files(
     else:
         raise ShapeError(f"unknown mode {mode!r}", key="mode", hint="use batch or stream")
     elapsed = time.perf_counter() - start
-    artifacts = write_tables(tables, out_dir)
+    artifacts = write_tables(tables, out_dir, position_scale=cfg.position_scale)
     summary = {
+        "position_scale": cfg.position_scale,
         "mode": mode,
         "warmup_rows": warmup_rows,
         "config": cfg.model_dump(mode="json"),

@@ -1,0 +1,129 @@
+"""Benchmark: nested-CV throughput of (candidate x split) evaluations, optimiser family.
+
+64 candidates x 5 outer folds x C(6, 2) = 15 inner splits (rolling outer window of 6
+groups of 52 weeks) on the bundled 20 stocks = 4,800 evaluations per engine, measured in
+one run: local sequential, local process pool (2 workers), Ray (local cluster, 2 CPUs;
+start-up stated separately), Optuna (enqueued trials, journal file). Also: the share of
+the sequential inner time spent inside the family's own fit/decide (the rest is
+orchestration: candidate application, backtest of the split's net returns, scoring,
+score store), and Ray vs local sequential for 40 evaluations after start-up.
+
+Run: ``.venv/bin/python benchmarks/bench_simulation.py`` (state ``uptime`` next to figures).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from algotrader.simulation.config import config_from_mapping
+from algotrader.simulation.families import OptimiserFamily
+from algotrader.simulation.runner import run_simulation
+
+
+def config(root: Path, label: str, *, num_samples: int = 64, **tuning: Any) -> Any:
+    raw = {
+        "family": "optimiser",
+        "stop_after": "inner",
+        "data": {"output_root": str(root), "simulation_output_path": label},
+        "cv": {"warmup_len": 26, "group_len": 52, "q": 2, "embargo_len": 1},
+        "outer": {"last_n": 5, "window": "rolling", "max_train_groups": 6},
+        "tuning": {
+            "num_samples": num_samples,
+            "space": [
+                {"path": "model.params.lookback", "type": "int", "bounds": [4, 26]},
+                {"path": "model.params.shrink", "type": "float", "bounds": [0.1, 0.9]},
+                {"path": "model.params.vola", "type": "int", "bounds": [10, 40]},
+            ],
+            **tuning,
+        },
+        "cost": {"proportional_bps": 5.0},
+    }
+    return config_from_mapping(raw)
+
+
+def timed(cfg: Any) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    res = run_simulation(cfg)
+    return time.perf_counter() - t0, res
+
+
+def main() -> None:
+    print("load:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+    root = Path(tempfile.mkdtemp())
+    # warm numba / imports once
+    run_simulation(config(root, "warm", num_samples=1))
+
+    fam_time = [0.0]
+    orig_fit, orig_decide = OptimiserFamily.fit, OptimiserFamily.decide
+
+    def fit(self: Any, *a: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return orig_fit(self, *a)
+        finally:
+            fam_time[0] += time.perf_counter() - t
+
+    def decide(self: Any, *a: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return orig_decide(self, *a)
+        finally:
+            fam_time[0] += time.perf_counter() - t
+
+    OptimiserFamily.fit, OptimiserFamily.decide = fit, decide  # type: ignore[method-assign]
+    wall_seq, seq = timed(config(root, "seq"))
+    OptimiserFamily.fit, OptimiserFamily.decide = orig_fit, orig_decide  # type: ignore[method-assign]
+    n = seq.scores.height
+    eval_sum = float(seq.scores["seconds"].sum())
+    print(f"evaluations: {n} (64 candidates x 5 folds x 15 splits)")
+    print(
+        f"local sequential: {wall_seq:.2f} s  ({1e3 * wall_seq / n:.3f} ms/eval, {n / wall_seq:.0f} eval/s)"
+    )
+    print(
+        f"  family fit+decide share of evaluation time: {fam_time[0] / eval_sum:.1%}; "
+        f"orchestration outside the family: {1e3 * (wall_seq - fam_time[0]) / n:.3f} ms/eval "
+        f"(of which backtest+score inside evaluate: {1e3 * (eval_sum - fam_time[0]) / n:.3f} ms)"
+    )
+    wall_pool, pool = timed(config(root, "pool", workers=2))
+    print(
+        f"local pool (2 workers): {wall_pool:.2f} s  ratio vs sequential {wall_pool / wall_seq:.2f}x"
+    )
+    assert pool.scores.drop("seconds").equals(seq.scores.drop("seconds"))
+
+    wall_opt, opt = timed(config(root, "optuna", engine="optuna"))
+    print(
+        f"optuna (journal, 1 process): {wall_opt:.2f} s  ratio {wall_opt / wall_seq:.2f}x; "
+        f"overhead per trial {1e3 * (wall_opt - wall_seq) / (64 * 5):.1f} ms"
+    )
+    assert opt.scores.drop("seconds").equals(seq.scores.drop("seconds"))
+
+    import ray
+
+    t0 = time.perf_counter()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    startup = time.perf_counter() - t0
+    print(f"ray start-up (local cluster, 2 CPUs): {startup:.2f} s")
+    wall_ray, rres = timed(config(root, "ray", engine="ray"))
+    print(
+        f"ray (one task per candidate x fold): {wall_ray:.2f} s  ratio {wall_ray / wall_seq:.2f}x"
+    )
+    assert rres.scores.drop("seconds").equals(seq.scores.drop("seconds"))
+    # 40 evaluations after start-up: 1 candidate... use 8 candidates x 5 folds x 1 split chunk
+    small_seq, _ = timed(config(root, "seq40", num_samples=1))
+    small_ray, _ = timed(config(root, "ray40", num_samples=1, engine="ray"))
+    print(
+        f"75 evaluations (1 candidate x 5 folds x 15 splits) after start-up: local {small_seq:.2f} s, "
+        f"ray {small_ray:.2f} s, ratio {small_ray / small_seq:.2f}x"
+    )
+    ray.shutdown()
+    print("load:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+    _ = os
+
+
+if __name__ == "__main__":
+    main()

@@ -244,5 +244,12 @@ def test_comparison_rows_same_columns() -> None:
     pool = evaluate_value_series(ev.dates, ev.values * 2, name="pool")
     header, rows = comparison_rows([ev, pool])
     assert header[:2] == ["run", "P/yr"]
-    assert [r[0] for r in rows][:2] == ["strategy", "hodl (strategy)"]
+    labels = [r[0] for r in rows]
+    assert labels == [
+        "strategy",
+        "  strategy: HODL",
+        "  strategy: uniform HODL",
+        "  strategy: equal weight",
+        "pool",
+    ]
     assert all(len(r) == len(header) for r in rows)

@@ -27,7 +27,13 @@ from algotrader.settings import Settings
 logger = logging.getLogger(__name__)
 
 #: Step modules, run in this order. Add a family's step here.
-DEFAULT_STEPS: tuple[str, ...] = ("data_step", "optimiser_step", "amm_step", "simulation_step")
+DEFAULT_STEPS: tuple[str, ...] = (
+    "data_step",
+    "optimiser_step",
+    "amm_step",
+    "simulation_step",
+    "compare_step",
+)
 
 
 @dataclass

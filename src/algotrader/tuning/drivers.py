@@ -1,0 +1,296 @@
+"""Drivers: evaluate a :class:`~algotrader.tuning.SplitObjective` over candidates.
+
+Every driver returns the same score table (:data:`~algotrader.tuning.scores.SCORE_SCHEMA`),
+from which :func:`~algotrader.tuning.choose_best` picks the winner.
+
+- :func:`run_local`: sequential (``workers=1``) or a spawn process pool (``workers>1``) whose
+  initializer receives the objective once and pins BLAS to one thread; one task per candidate.
+- :func:`run_optuna`: every candidate is enqueued into an Optuna study (journal file locally, an
+  RDB URL such as ``postgresql://...`` for many machines); each trial evaluates its candidate's
+  splits, reporting the running mean after each. With ``prune=True`` a median pruner stops
+  candidates whose running mean falls below the median of earlier candidates at the same
+  step, and the split order is shuffled with ``default_rng(seed)`` so the early splits are not
+  always the oldest. Split scores are stored as trial user attributes, so a rerun on the same
+  storage resumes: finished candidates are read back, not re-evaluated. ``workers>1`` runs
+  that many processes on the same study (each opens the storage itself).
+
+Example:
+    >>> from algotrader.tuning import Candidate
+    >>> class Quad:
+    ...     split_ids = (0, 1)
+    ...     def evaluate(self, candidate, split):
+    ...         return -(candidate.params["x"] - 0.5) ** 2 - split
+    >>> cands = [Candidate(i, {"x": x}) for i, x in enumerate([0.0, 0.4, 1.0])]
+    >>> run_local(Quad(), cands).get_column("score").to_list()[:2]
+    [-0.25, -1.25]
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import multiprocessing as mp
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from algotrader.errors import ConfigError
+from algotrader.tuning.objective import Candidate, SplitObjective
+from algotrader.tuning.scores import score_table
+
+__all__ = ["pin_blas", "run_local", "run_optuna", "split_order"]
+
+logger = logging.getLogger(__name__)
+
+Row = tuple[int, int, int, float, float]
+_WORKER: dict[str, Any] = {}
+
+
+def pin_blas() -> None:
+    """Pin BLAS/OpenMP to one thread in this process (workers share the cores)."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
+def split_order(split_ids: Sequence[int], *, shuffle: bool, seed: int) -> list[int]:
+    """The evaluation order: as given, or a ``default_rng(seed)`` permutation.
+
+    >>> split_order([0, 1, 2, 3], shuffle=False, seed=0)
+    [0, 1, 2, 3]
+    >>> sorted(split_order([0, 1, 2, 3], shuffle=True, seed=0))
+    [0, 1, 2, 3]
+    """
+    ids = [int(s) for s in split_ids]
+    if not shuffle:
+        return ids
+    perm = np.random.default_rng(seed).permutation(len(ids))
+    return [ids[i] for i in perm]
+
+
+def _score(objective: SplitObjective, cand: Candidate, split: int) -> tuple[float, float]:
+    t0 = time.perf_counter()
+    value = float(objective.evaluate(cand, split))
+    return value, time.perf_counter() - t0
+
+
+def _candidate_rows(objective: SplitObjective, cand: Candidate, fold: int) -> list[Row]:
+    rows: list[Row] = []
+    for s in objective.split_ids:
+        value, secs = _score(objective, cand, int(s))
+        rows.append((fold, cand.id, int(s), value, secs))
+    return rows
+
+
+def _init_worker(objective: SplitObjective) -> None:
+    pin_blas()
+    _WORKER["objective"] = objective
+
+
+def _worker_rows(cand: Candidate, fold: int) -> list[Row]:
+    return _candidate_rows(_WORKER["objective"], cand, fold)
+
+
+def _check(candidates: Sequence[Candidate], workers: int) -> None:
+    if workers < 1:
+        raise ConfigError(f"workers must be >= 1, got {workers}", key="tuning.workers")
+    ids = [c.id for c in candidates]
+    if len(set(ids)) != len(ids):
+        raise ConfigError("candidate ids must be unique", key="tuning.candidates")
+
+
+def run_local(
+    objective: SplitObjective,
+    candidates: Sequence[Candidate],
+    *,
+    fold: int = 0,
+    workers: int = 1,
+) -> pl.DataFrame:
+    """Every candidate on every split; ``workers > 1`` uses a spawn process pool.
+
+    The objective must be picklable when ``workers > 1``.
+    """
+    _check(candidates, workers)
+    rows: list[Row] = []
+    if workers == 1 or len(candidates) <= 1:
+        for cand in candidates:
+            rows.extend(_candidate_rows(objective, cand, fold))
+        return score_table(rows)
+    ctx = mp.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(objective,)
+    ) as pool:
+        for part in pool.map(_worker_rows, candidates, [fold] * len(candidates)):
+            rows.extend(part)
+    return score_table(rows)
+
+
+def _storage(storage: str | Path) -> Any:
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    text = str(storage)
+    if "://" in text:
+        return optuna.storages.RDBStorage(text)
+    Path(text).parent.mkdir(parents=True, exist_ok=True)
+    return JournalStorage(JournalFileBackend(text))
+
+
+def _study(storage: str | Path, name: str, prune: bool, warmup: int) -> Any:
+    import optuna
+
+    pruner: optuna.pruners.BasePruner = (
+        optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=warmup)
+        if prune
+        else optuna.pruners.NopPruner()
+    )
+    return optuna.create_study(
+        storage=_storage(storage),
+        study_name=name,
+        direction="maximize",
+        pruner=pruner,
+        load_if_exists=True,
+    )
+
+
+def _optuna_worker(
+    objective: SplitObjective,
+    candidates: Sequence[Candidate],
+    storage: str | Path,
+    name: str,
+    order: list[int],
+    prune: bool,
+    warmup: int,
+    pin: bool,
+) -> None:
+    import optuna
+
+    if pin:
+        pin_blas()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = _study(storage, name, prune, warmup)
+    by_id = {c.id: c for c in candidates}
+    lo, hi = min(by_id), max(by_id)
+    while True:
+        waiting = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,))
+        if not waiting:
+            return
+        trial = study.ask()
+        fixed = study._storage.get_trial(trial._trial_id).system_attrs.get("fixed_params", {})
+        if "candidate" not in fixed:
+            # another worker took the last waiting trial: drop this sampled one
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            return
+        cid = trial.suggest_int("candidate", lo, hi)
+        cand = by_id[cid]
+        scores: list[float] = []
+        pruned = False
+        for step, s in enumerate(order):
+            value, secs = _score(objective, cand, s)
+            trial.set_user_attr(f"split_{s}", [value, secs])
+            scores.append(value)
+            running = float(np.mean(scores))
+            if math.isfinite(running):
+                trial.report(running, step)
+                if trial.should_prune():
+                    pruned = True
+                    break
+        if pruned:
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        elif all(math.isfinite(v) for v in scores):
+            study.tell(trial, float(np.mean(scores)))
+        else:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+
+
+def run_optuna(
+    objective: SplitObjective,
+    candidates: Sequence[Candidate],
+    *,
+    storage: str | Path,
+    study_name: str,
+    fold: int = 0,
+    prune: bool = False,
+    prune_warmup_splits: int = 1,
+    seed: int = 0,
+    workers: int = 1,
+) -> pl.DataFrame:
+    """Enqueue the candidates into an Optuna study and evaluate them (see module docstring).
+
+    Args:
+        storage: a journal file path, or an SQLAlchemy URL (``sqlite:///...``,
+            ``postgresql://...``) shared by many machines.
+        study_name: one study per (run, fold); reuse it to resume.
+        prune: median pruning on the running mean over completed splits.
+        prune_warmup_splits: splits every candidate completes before it can be pruned.
+        seed: seeds the shuffled split order used when ``prune`` is set.
+        workers: processes working on the study (the objective must be picklable).
+
+    Returns:
+        The score table; a pruned candidate has only its completed splits.
+    """
+    import optuna
+
+    _check(candidates, workers)
+    if not candidates:
+        return score_table([])
+    if any(c.id < 0 for c in candidates):
+        raise ConfigError("candidate ids must be >= 0", key="tuning.candidates")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    order = split_order(objective.split_ids, shuffle=prune, seed=seed)
+    study = _study(storage, study_name, prune, prune_warmup_splits)
+    done_or_queued = {
+        int(t.params.get("candidate", t.system_attrs.get("fixed_params", {}).get("candidate", -1)))
+        for t in study.get_trials(deepcopy=False)
+        if t.state != optuna.trial.TrialState.RUNNING
+    }
+    for cand in candidates:
+        if cand.id not in done_or_queued:
+            study.enqueue_trial({"candidate": cand.id}, skip_if_exists=True)
+    args = (objective, candidates, storage, study_name, order, prune, prune_warmup_splits)
+    if workers == 1:
+        _optuna_worker(*args, False)
+    else:
+        ctx = mp.get_context("spawn")
+        procs = [ctx.Process(target=_optuna_worker, args=(*args, True)) for _ in range(workers)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
+        bad = [p.exitcode for p in procs if p.exitcode != 0]
+        if bad:
+            raise ConfigError(
+                f"optuna worker processes failed with exit codes {bad}", key="tuning.workers"
+            )
+    return _table(study, fold, {c.id for c in candidates})
+
+
+def _table(study: Any, fold: int, wanted: set[int]) -> pl.DataFrame:
+    import optuna
+
+    finished = (
+        optuna.trial.TrialState.COMPLETE,
+        optuna.trial.TrialState.PRUNED,
+        optuna.trial.TrialState.FAIL,
+    )
+    rows: list[Row] = []
+    seen: set[int] = set()
+    trials = study.get_trials(deepcopy=False, states=finished)
+    for t in sorted(trials, key=lambda t: t.number):
+        cid = t.params.get("candidate")
+        if cid is None or int(cid) not in wanted or int(cid) in seen:
+            continue
+        seen.add(int(cid))
+        for key, (value, secs) in t.user_attrs.items():
+            if key.startswith("split_"):
+                rows.append((fold, int(cid), int(key[6:]), float(value), float(secs)))
+    return score_table(rows)

@@ -137,6 +137,7 @@ def test_bad_configs_are_refused_with_the_key(make_config: Any) -> None:
         config_from_mapping(raw)
 
 
+@pytest.mark.slow  # spawns 2 pool workers and 2 optuna worker processes
 def test_engines_agree_local_pool_optuna(make_config: Any, tmp_path: Path) -> None:
     tables = {}
     chosen = {}

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import re
 import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -43,7 +44,24 @@ from algotrader.training.problem import SEGMENTS
 T = TypeVar("T")
 
 
+#: ``scheme://user:password@`` in a URL (an Optuna storage, a database): the password is redacted.
+_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][\w+.-]*://[^:/@\s]+:)(?P<pw>[^@/\s]+)@")
+
+
+def redact_url(text: str) -> str:
+    """``text`` with any URL password replaced by ``***``.
+
+    >>> redact_url("postgresql://me:s3cret@db:5432/optuna")
+    'postgresql://me:***@db:5432/optuna'
+    """
+    return _URL_PASSWORD.sub(r"\g<head>***@", text)
+
+
 def _canonical(obj: Any) -> Any:
+    """JSON-ready copy: sorted keys, arrays as lists, non-finite floats as ``None`` (JSON
+    ``null``), URL passwords redacted (so they reach neither files nor run ids)."""
+    if isinstance(obj, str):
+        return redact_url(obj)
     if isinstance(obj, Mapping):
         return {str(k): _canonical(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
     if isinstance(obj, list | tuple):
@@ -51,9 +69,9 @@ def _canonical(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
         return _canonical(obj.tolist())
     if isinstance(obj, np.generic):
-        return obj.item()
+        obj = obj.item()
     if isinstance(obj, float) and not np.isfinite(obj):
-        return repr(obj)
+        return None
     return obj
 
 
@@ -259,7 +277,12 @@ def load_run(
 
 
 def write_history(paths: RunPaths, history: pl.DataFrame) -> None:
-    """Write the history table (Parquet) atomically."""
+    """Write the history table (Parquet) atomically.
+
+    Temporary files a killed writer left beside it (``.history.parquet.*.tmp``) are removed.
+    """
+    for stale in paths.history.parent.glob(f".{paths.history.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
     write_parquet_atomic(paths.history, history)
 
 

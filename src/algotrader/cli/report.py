@@ -29,4 +29,4 @@ def register(app: typer.Typer) -> None:
         from algotrader.reporting import build_report
 
         path = build_report(run_dir, out)
-        state().console.print(f"report: {path}", markup=False, highlight=False)
+        state().console.print(f"report: {path}", markup=False, highlight=False, soft_wrap=True)

@@ -45,6 +45,16 @@ _WEIGHT_FILES = (
 )
 _DATE_COLS = ("date", "timestamp")
 _MAX_IMAGES = 40
+_NOT_SERIES = (
+    "gross",
+    "gross_return",
+    "outer_fold",
+    "outer_k",
+    "fold",
+    "turnover",
+    "costs",
+    "cost",
+)
 
 
 def _json(path: Path, warnings: list[str]) -> Any:
@@ -132,9 +142,7 @@ def _returns_from(frame: pl.DataFrame, label: str) -> tuple[np.ndarray, dict[str
     numeric = [
         c
         for c in frame.columns
-        if c != dcol
-        and frame.schema[c].is_numeric()
-        and c not in ("gross", "gross_return", "outer_fold", "fold", "turnover", "costs", "cost")
+        if c != dcol and frame.schema[c].is_numeric() and c not in _NOT_SERIES
     ]
     main = next((c for c in ("net", "net_return", "strategy", "chosen") if c in numeric), None)
     order = ([main] if main else []) + [c for c in numeric if c != main]
@@ -145,21 +153,107 @@ def _returns_from(frame: pl.DataFrame, label: str) -> tuple[np.ndarray, dict[str
     return dates, series
 
 
-def _stored_metrics(metrics: Any, title: str) -> Table | None:
+def _value(entry: Any) -> Any:
+    return entry.get("value") if isinstance(entry, dict) else entry
+
+
+def _metric_columns(metrics: dict[str, Any], label: str) -> dict[str, dict[str, Any]]:
+    """``{column: {metric: value-or-{value, definition}}}`` from either metrics.json layout.
+
+    Harness layout: ``metrics`` (+ ``benchmarks`` by name); nested-CV layout: ``chosen`` (+
+    ``baselines`` by name).
+    """
+    main = metrics.get("metrics", metrics.get("chosen"))
+    cols: dict[str, dict[str, Any]] = {}
+    if isinstance(main, dict):
+        cols[label] = main
+    for key in ("benchmarks", "baselines"):
+        bench = metrics.get(key)
+        if isinstance(bench, dict):
+            cols.update({str(k): v for k, v in bench.items() if isinstance(v, dict)})
+    return cols
+
+
+def _stored_metrics(metrics: Any, label: str) -> Table | None:
     if not isinstance(metrics, dict):
         return None
-    rows: list[list[str]] = []
-    hints: dict[str, str] = {}
-    for name, entry in metrics.items():
-        if isinstance(entry, dict) and "value" in entry:
-            rows.append([str(name), fmt(entry.get("value"))])
-            if entry.get("definition"):
-                hints[str(name)] = str(entry["definition"])
-        elif isinstance(entry, int | float) or entry is None:
-            rows.append([str(name), fmt(entry)])
-    if not rows:
+    cols = _metric_columns(metrics, label)
+    if not cols:
         return None
-    return Table(title, ["metric", "value"], rows, hints=hints)
+    names = list(
+        dict.fromkeys(
+            n
+            for c in cols.values()
+            for n, v in c.items()
+            if isinstance(_value(v), int | float) or _value(v) is None
+        )
+    )
+    hints = {
+        n: str(v["definition"])
+        for c in cols.values()
+        for n, v in c.items()
+        if isinstance(v, dict) and v.get("definition")
+    }
+    rows = [[n] + [fmt(_value(c.get(n))) if n in c else "" for c in cols.values()] for n in names]
+    ppy = metrics.get("periods_per_year")
+    note = f"as written by the run; periods_per_year = {fmt(ppy)}" if ppy is not None else ""
+    return Table(
+        "Metrics recorded by the run (strategy and benchmarks)",
+        ["metric", *cols],
+        rows,
+        note=note,
+        hints=hints,
+    )
+
+
+_OVERFIT_KEYS = (
+    ("psr", "psr"),
+    ("probabilistic_sharpe", "psr"),
+    ("dsr", "dsr"),
+    ("deflated_sharpe", "dsr"),
+    ("dsr_n_trials", "n_trials"),
+    ("n_trials", "n_trials"),
+    ("min_track_record_length", "min_track_record_length"),
+    ("wfe_mean", "wfe"),
+    ("wfe", "wfe"),
+)
+
+
+def _overfitting_stats(metrics: dict[str, Any]) -> dict[str, Any]:
+    main = metrics.get("metrics", metrics.get("chosen"))
+    places = [metrics] + ([main] if isinstance(main, dict) else [])
+    out: dict[str, Any] = {}
+    for src, dst in _OVERFIT_KEYS:
+        for where in places:
+            if src in where and dst not in out:
+                out[dst] = _value(where[src])
+    pbo = metrics.get("pbo")
+    if isinstance(pbo, dict) and "pbo" in pbo:
+        out["pbo"] = pbo["pbo"]
+    elif pbo is not None:
+        out["pbo"] = _value(pbo)
+    return out
+
+
+def _pbo_logits(run_dir: Path, metrics: dict[str, Any], warnings: list[str]) -> np.ndarray | None:
+    """The CSCV logits: stored ones, or recomputed from the candidates' outer returns."""
+    if isinstance(metrics.get("pbo_logits"), list):
+        return np.asarray(metrics["pbo_logits"], dtype=np.float64)
+    path = run_dir / "candidate_returns.parquet"
+    pbo = metrics.get("pbo")
+    if not path.exists() or not isinstance(pbo, dict) or "n_blocks" not in pbo:
+        return None
+    frame = _table(path, warnings)
+    if frame is None:
+        return None
+    cols = [c for c in frame.columns if c.startswith("c") and c[1:].isdigit()]
+    from algotrader.metrics.pbo import probability_of_backtest_overfitting
+
+    mat = frame.select(cols).cast(pl.Float64).to_numpy()
+    res = probability_of_backtest_overfitting(mat, n_blocks=int(pbo["n_blocks"]))
+    if not np.isclose(res.pbo, float(pbo["pbo"])):
+        warnings.append(f"recomputed PBO {res.pbo:.4f} differs from the recorded {pbo['pbo']}")
+    return np.asarray(res.logits, dtype=np.float64)
 
 
 def _weights(run_dir: Path, warnings: list[str]) -> tuple[np.ndarray, list[str], np.ndarray] | None:
@@ -229,37 +323,16 @@ def _family_sections(
 
                 extra.figures.append(Figure("Weights / positions", plots.weights_plot(*w)))
                 out.append(extra)
-    stored = _stored_metrics(
-        metrics.get("metrics", metrics) if isinstance(metrics, dict) else None,
-        "Metrics recorded by the run",
-    )
+    stored = _stored_metrics(metrics, label)
     if stored is not None:
         out.append(Section(f"{prefix}recorded", f"{label}: recorded metrics", tables=[stored]))
     if isinstance(metrics, dict):
-        over = {
-            k: v
-            for k, v in (metrics.get("metrics", metrics)).items()
-            if k
-            in (
-                "psr",
-                "dsr",
-                "pbo",
-                "n_trials",
-                "deflated_sharpe",
-                "probabilistic_sharpe",
-                "min_track_record_length",
-                "wfe",
-                "walk_forward_efficiency",
-            )
-        }
-        flat = {k: (v.get("value") if isinstance(v, dict) else v) for k, v in over.items()}
+        flat = _overfitting_stats(metrics)
         if flat:
-            logits = metrics.get("pbo_logits")
-            out.append(
-                S.overfitting_section(
-                    flat, pbo_logits=None if logits is None else np.asarray(logits, float)
-                )
-            )
+            sec = S.overfitting_section(flat, pbo_logits=_pbo_logits(run_dir, metrics, warnings))
+            sec.id = f"{prefix}overfitting"
+            sec.title = f"{label}: overfitting"
+            out.append(sec)
     return out
 
 
@@ -282,42 +355,64 @@ def _identity(run_dir: Path, manifest: dict[str, Any], kind: str) -> list[tuple[
     return rows
 
 
-def _simulate_sections(run_dir: Path, warnings: list[str]) -> list[Section]:
+def _fold_row(res: dict[str, Any], name: str) -> dict[str, Any]:
+    row: dict[str, Any] = {"fold": res.get("outer_k", name)}
+    for key, label in (("candidate_id", "candidate"), ("chosen_candidate", "candidate")):
+        if key in res:
+            row[label] = res[key]
+    if res.get("first_date") or res.get("last_date"):
+        row["test"] = (
+            f"{str(res.get('first_date', ''))[:10]} .. {str(res.get('last_date', ''))[:10]}"
+        )
+    for key, label in (
+        ("inner_aggregate", "inner score"),
+        ("inner_score", "inner score"),
+        ("outer_score", "outer score"),
+    ):
+        if key in res and label not in row:
+            row[label] = res[key]
+    m = res.get("metrics")
+    if isinstance(m, dict):
+        for k in ("sharpe", "total_return", "max_drawdown", "total_costs"):
+            if k in m:
+                row[k] = _value(m[k])
+    params = res.get("candidate_params", res.get("params", res.get("chosen_params")))
+    if isinstance(params, dict):
+        row["params"] = params
+    return row
+
+
+def _simulate_sections(run_dir: Path, warnings: list[str], prefix: str = "") -> list[Section]:
     out = _family_sections(
-        run_dir / "outer", "chosen strategy (outer walk-forward)", warnings, "outer-"
+        run_dir / "outer", "chosen (outer walk-forward)", warnings, f"{prefix}outer-"
     )
-    folds = sorted((run_dir / "outer").glob("outer_*/result.json"))
     rows = []
-    for f in folds:
+    for f in sorted(
+        (run_dir / "outer").glob("outer_*/result.json"),
+        key=lambda p: (
+            int(p.parent.name.split("_")[-1]) if p.parent.name.split("_")[-1].isdigit() else 0
+        ),
+    ):
         res = _json(f, warnings)
-        if not isinstance(res, dict):
-            continue
-        row: dict[str, Any] = {"fold": f.parent.name}
-        for k in ("candidate_id", "chosen_candidate", "test_start", "test_end"):
-            if k in res:
-                row[k] = res[k]
-        m = res.get("metrics") or {}
-        for k in ("sharpe", "is_sharpe", "oos_sharpe", "inner_score", "wfe"):
-            v = m.get(k) if isinstance(m, dict) else None
-            if isinstance(v, dict):
-                v = v.get("value")
-            if v is not None:
-                row[k] = v
-        params = res.get("params") or res.get("chosen_params")
-        if isinstance(params, dict):
-            row["params"] = params
-        rows.append(row)
+        if isinstance(res, dict):
+            rows.append(_fold_row(res, f.parent.name))
     if rows:
-        out.append(S.walk_forward_section(rows, title="Outer folds: chosen candidates"))
+        sec = S.walk_forward_section(rows, title="Outer folds: the candidate each fold chose")
+        sec.id = f"{prefix}folds"
+        sec.intro = (
+            "Each outer fold is tuned on its own inner purged CPCV splits only and then "
+            "evaluated on its test block, which no tuning step saw."
+        )
+        out.append(sec)
     scores = []
     for p in sorted((run_dir / "inner").glob("outer_*/scores.parquet")):
         frame = _table(p, warnings)
         if frame is not None and "score" in frame.columns:
             scores.append(frame["score"].cast(pl.Float64).to_numpy())
     if scores:
-        out.append(
-            S.cpcv_section(np.concatenate(scores), title="Inner CPCV split scores (all folds)")
-        )
+        sec = S.cpcv_section(np.concatenate(scores), title="Inner CPCV split scores (all folds)")
+        sec.id = f"{prefix}cpcv"
+        out.append(sec)
     return out
 
 
@@ -373,33 +468,38 @@ def load_run(run_dir: str | Path) -> ReportData:
 
 def _pipeline_sections(run_dir: Path, warnings: list[str]) -> list[Section]:
     out: list[Section] = []
-    families = sorted(
-        p for p in run_dir.iterdir() if p.is_dir() and (p / "returns.parquet").exists()
-    )
-    comparison: dict[str, np.ndarray] = {}
-    dates_ref: np.ndarray | None = None
-    for fam in families:
-        out += _family_sections(fam, fam.name, warnings, prefix=f"{fam.name}-")
     summary = (
         _json(run_dir / "summary.json", warnings) if (run_dir / "summary.json").exists() else None
     )
-    if isinstance(summary, dict):
-        table = summary.get("comparison")
-        if isinstance(table, list) and table and isinstance(table[0], dict):
-            cols = list(table[0])
-            out.insert(
-                0,
-                Section(
-                    "comparison",
-                    "Families compared",
-                    tables=[
-                        Table(
-                            "One table, same definitions and periods_per_year",
-                            cols,
-                            [[fmt(r.get(c)) for c in cols] for r in table],
-                        )
-                    ],
-                ),
+    families = (
+        (summary or {}).get("steps", {}).get("compare", {}).get("families")
+        if isinstance(summary, dict)
+        else None
+    )
+    if isinstance(families, dict) and families:
+        cols = list(dict.fromkeys(k for v in families.values() if isinstance(v, dict) for k in v))
+        rows = [
+            [name] + [fmt(v.get(c)) if isinstance(v, dict) else "" for c in cols]
+            for name, v in families.items()
+        ]
+        out.append(
+            Section(
+                "comparison",
+                "Families compared",
+                tables=[
+                    Table(
+                        "Every family on the shared evaluation path (same metrics, same periods_per_year rule)",
+                        ["family", *cols],
+                        rows,
+                    )
+                ],
             )
-    del comparison, dates_ref
+        )
+    for fam in sorted(
+        p for p in run_dir.iterdir() if p.is_dir() and (p / "returns.parquet").exists()
+    ):
+        out += _family_sections(fam, fam.name, warnings, prefix=f"{fam.name}-")
+    for sim in sorted(run_dir.rglob("cv/cv_structure.json")):
+        folder = sim.parent.parent
+        out += _simulate_sections(folder, warnings, prefix=f"{folder.name}-")
     return out

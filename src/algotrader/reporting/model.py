@@ -32,7 +32,10 @@ def fmt(x: Any, digits: int = 3) -> str:
         if abs(x) >= 1e5:
             return f"{x:,.0f}"
         return f"{x:.{digits}f}"
-    return str(x)
+    text = str(x)
+    if len(text) >= 19 and text[10] == "T" and text[4] == "-" and text[11:19] == "00:00:00":
+        return text[:10]
+    return text
 
 
 def pct(x: Any, digits: int = 2) -> str:

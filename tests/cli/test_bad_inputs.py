@@ -157,6 +157,30 @@ CASES: list[Case] = [
         )
     ],
     (
+        "backtest-lag-beyond-data",
+        lambda p: ["backtest", "--weights", str(p["w"]), "--prices", str(p["prices"]),
+                   "--lag", "5000", "--out", str(p["tmp"] / "b2")],
+        lambda p: "key=lag",
+    ),
+    (
+        "backtest-negative-lag",
+        lambda p: ["backtest", "--weights", str(p["w"]), "--prices", str(p["prices"]),
+                   "--lag", "-1", "--out", str(p["tmp"] / "b3")],
+        lambda p: "key=lag",
+    ),
+    (
+        "amm-walk-forward-bogus-metric",
+        lambda p: ["amm", "walk-forward", "--config", str(p["amm_cfg"]), "--prices",
+                   str(p["amm_prices"]), "--metric", "bogus_spec", "--out", str(p["tmp"] / "w2")],
+        lambda p: "key=metric",
+    ),
+    (
+        "amm-walk-forward-bogus-wfe-metric",
+        lambda p: ["amm", "walk-forward", "--config", str(p["amm_cfg"]), "--prices",
+                   str(p["amm_prices"]), "--wfe-metric", "nosuch", "--out", str(p["tmp"] / "w3")],
+        lambda p: "key=wfe_metric",
+    ),
+    (
         "amm-train-missing-config",
         lambda p: ["amm", "train", "--config", str(p["tmp"] / "c.yml"), "--prices",
                    str(p["amm_prices"]), "--out", str(p["tmp"] / "t1")],
@@ -187,6 +211,8 @@ def test_bad_input_exits_2_with_location_and_no_traceback(
     assert code == 2, text
     assert "Traceback" not in text
     assert where(inputs) in text, text
+    for name in ("w2", "w3", "b2", "b3"):  # refused before any work: no output folder
+        assert not (inputs["tmp"] / name).exists()
 
 
 COMMANDS = (

@@ -70,6 +70,8 @@ def main() -> None:
     """Console entry point: map typed errors to a clear message and exit code 2."""
     try:
         app()
+    except SystemExit:
+        raise  # includes typed errors already reported by a command (cli._guard)
     except AlgotraderError as exc:
         from algotrader.cli._guard import report_error
 

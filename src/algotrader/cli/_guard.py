@@ -3,11 +3,12 @@
 :func:`guard_app` walks a typer app (and its sub-apps) once, after every stage registered,
 and wraps each command callback so that
 
+* a typed :class:`~algotrader.errors.AlgotraderError` prints ``error: <message [file=..,
+  row=.., column=.., key=..] -- fix: ..>`` on stderr and exits with code 2 (the raised
+  exception is both the typed error and ``SystemExit(2)``: :func:`exit_error`);
 * an input/output error on a user path (``FileExistsError``, ``FileNotFoundError``,
   ``IsADirectoryError``, ``NotADirectoryError``, ``PermissionError``) becomes a typed
-  :class:`~algotrader.errors.DataError` naming the path; typed errors propagate to
-  :func:`algotrader.cli.main`, which prints ``error: <message [file=.., row=.., column=..,
-  key=..] -- fix: ..>`` on stderr and exits with code 2 (:func:`report_error`); every other
+  :class:`~algotrader.errors.DataError` naming the path, reported the same way; every other
   exception is a bug and propagates with its traceback;
 * ``--quiet`` / ``-q`` is accepted after the command name too (``algotrader datasets -q``);
 * ``--help`` ends with an example (:data:`EXAMPLES`).
@@ -25,8 +26,8 @@ Example:
     ...     pass
     >>> guard_app(demo)
     >>> r = CliRunner().invoke(demo, ["boom", "-q"])
-    >>> type(r.exception).__name__, r.exception.key
-    ('ConfigError', 'x')
+    >>> r.exit_code, isinstance(r.exception, ConfigError), r.exception.key
+    (2, True, 'x')
 """
 
 from __future__ import annotations
@@ -93,6 +94,29 @@ def located_os_error(exc: OSError) -> DataError:
     )
 
 
+_EXIT_CLASSES: dict[type[AlgotraderError], type[AlgotraderError]] = {}
+
+
+def exit_error(exc: AlgotraderError) -> AlgotraderError:
+    """``exc`` as an instance of a subclass of both its class and ``SystemExit(2)``.
+
+    The process (and click's test runner) sees exit code 2, while a caller that catches the
+    typed error (``except DataError``, ``result.exception``) still gets its class and
+    attributes (``file``, ``row``, ``column``, ``key``, ``hint``).
+    """
+    cls = type(exc)
+    if isinstance(exc, SystemExit):
+        return exc
+    if cls not in _EXIT_CLASSES:
+        _EXIT_CLASSES[cls] = type(cls.__name__, (cls, SystemExit), {"__module__": cls.__module__})
+    exit_cls = _EXIT_CLASSES[cls]
+    new = exit_cls.__new__(exit_cls)
+    new.__dict__.update(exc.__dict__)
+    new.args = exc.args
+    new.code = 2  # type: ignore[attr-defined]
+    return new
+
+
 def report_error(exc: AlgotraderError) -> None:
     """Print ``error: <located message>`` on stderr (no traceback)."""
     from rich.console import Console
@@ -124,8 +148,13 @@ def _wrap(callback: Callable[..., Any]) -> Callable[..., Any]:
             _set_quiet()
         try:
             return callback(*args, **kwargs)
+        except AlgotraderError as exc:
+            report_error(exc)
+            raise exit_error(exc) from exc
         except _OS_ERRORS as exc:
-            raise located_os_error(exc) from exc
+            located = located_os_error(exc)
+            report_error(located)
+            raise exit_error(located) from exc
 
     params = list(sig.parameters.values())
     if not has_quiet:
@@ -174,4 +203,4 @@ def guard_app(app: typer.Typer, prefix: str = "") -> None:
             guard_app(group.typer_instance, prefix=f"{prefix}{group.name} ")
 
 
-__all__ = ["EXAMPLES", "guard_app", "located_os_error", "report_error"]
+__all__ = ["EXAMPLES", "exit_error", "guard_app", "located_os_error", "report_error"]

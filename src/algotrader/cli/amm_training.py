@@ -26,6 +26,44 @@ def _window(run: Any, prices: list[Path]) -> Any:
     return make_window(load_prices(list(prices), run.tokens), run)
 
 
+_CYCLE_VALUES = ("wfe", "is_oos_gap", "rademacher", "adjusted_oos_sharpe")
+
+
+def check_walk_forward_names(wfe_metric: str, specs: list[str]) -> None:
+    """Refuse an unknown ``--wfe-metric`` or ``--metric`` spec before any work.
+
+    A spec is ``[neg_][mean_|worst_]<value>`` with ``<value>`` one of ``wfe``,
+    ``is_oos_gap``, ``rademacher``, ``adjusted_oos_sharpe``, ``is_<metric>`` or
+    ``oos_<metric>`` (see :func:`algotrader.training.walk_forward.cycle_metric`).
+    """
+    from algotrader.errors import ConfigError
+    from algotrader.training.amm_problem import REPORT_METRICS
+
+    known = tuple(dict.fromkeys(REPORT_METRICS))
+    if wfe_metric not in known:
+        raise ConfigError(
+            f"unknown --wfe-metric {wfe_metric!r}",
+            key="wfe_metric",
+            hint=f"use one of {', '.join(known)}",
+        )
+    values = {*_CYCLE_VALUES, *(f"{p}{m}" for p in ("is_", "oos_") for m in known)}
+    for spec in specs:
+        s = spec[4:] if spec.startswith("neg_") else spec
+        if s.startswith("adjusted_mean_"):
+            s = "adjusted_" + s[len("adjusted_mean_") :]
+        for agg in ("mean_", "worst_"):
+            if s.startswith(agg):
+                s = s[len(agg) :]
+                break
+        if s not in values:
+            raise ConfigError(
+                f"unknown --metric spec {spec!r}",
+                key="metric",
+                hint="[neg_][mean_|worst_]<v>, v one of wfe, is_oos_gap, rademacher, "
+                f"adjusted_oos_sharpe, is_<m> or oos_<m> with m in {', '.join(known)}",
+            )
+
+
 def _fmt(x: float) -> str:
     return f"{x:+.4f}" if isinstance(x, float) and math.isfinite(x) else str(x)
 
@@ -147,11 +185,12 @@ def register(amm_app: typer.Typer) -> None:
         from algotrader.training.walk_forward import CycleEvaluation, cycle_metric
 
         st = state()
-        run = load_run_config(config)
-        job = make_job(run, _window(run, prices))
+        check_walk_forward_names(wfe_metric, metric)  # names first: no work on a typo
         wf = WalkForwardSettings.from_mapping(
             {"n_cycles": cycles, "mode": mode, "wfe_metric": wfe_metric}
         )
+        run = load_run_config(config)
+        job = make_job(run, _window(run, prices))
         with st.progress() as prog:
             task = prog.add_task("cycles", total=cycles)
 

@@ -21,6 +21,30 @@ _SHOWN = (
 )
 
 
+def _check_lag(lag: int, weights: Path) -> None:
+    """Refuse a lag below 0 or one that leaves no decision executed, naming the data length."""
+    import polars as pl
+
+    from algotrader.errors import ConfigError
+
+    if lag < 0:
+        raise ConfigError(f"--lag must be >= 0, got {lag}", key="lag", hint="1 = trade next bar")
+    if not weights.is_file():
+        return  # the reader reports the missing file
+    scan = pl.scan_parquet(weights) if weights.suffix == ".parquet" else pl.scan_csv(weights)
+    try:
+        rows = int(scan.select(pl.len()).collect().item())
+    except pl.exceptions.PolarsError:
+        return  # the reader reports the unreadable file
+    if lag >= rows:
+        raise ConfigError(
+            f"--lag {lag} leaves no decision executed: {weights} has {rows} rows",
+            file=str(weights),
+            key="lag",
+            hint=f"use a lag below {rows} (1 = trade on the next bar)",
+        )
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``backtest`` command."""
 
@@ -51,6 +75,7 @@ def register(app: typer.Typer) -> None:
         from algotrader.backtest.report import backtest_files
 
         st = state()
+        _check_lag(lag, weights)
         rep = backtest_files(
             weights=weights,
             prices=prices,

@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import polars as pl
@@ -162,6 +163,33 @@ def _order_checks(by_asset: bool) -> list[tuple[pl.Expr, str, str, str]]:
     ]
 
 
+#: Asset and token names: a letter, digit or ``^``, then letters, digits and ``. _ - ^ = +`` (tickers such
+#: as ``BRK.B``, ``^GSPC``, ``EURUSD=X``, ``BTC-USD``), at most 64 characters, no ``..``. Names
+#: become file and folder names, so anything else (``/``, ``\\``, spaces, ``..``) is refused.
+SAFE_NAME = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9._^=+-]{0,63}$")
+
+
+def check_name(name: str, *, file: str | None, column: str, row: int | None = None) -> str:
+    """Return ``name`` if it is a safe asset/token name, else raise :class:`DataError`.
+
+    >>> check_name("BRK.B", file="a.csv", column="asset")
+    'BRK.B'
+    >>> check_name("../../x", file="a.csv", column="asset")
+    Traceback (most recent call last):
+    ...
+    algotrader.errors.DataError: unsafe asset name '../../x' [file=a.csv, column=asset] -- fix: use letters, digits and . _ - ^ = + (max 64, no '..', not starting with a symbol other than ^)
+    """
+    if not SAFE_NAME.match(name) or ".." in name:
+        raise DataError(
+            f"unsafe asset name {name!r}",
+            file=file,
+            row=row,
+            column=column,
+            hint="use letters, digits and . _ - ^ = + (max 64, no '..', not starting with a symbol other than ^)",
+        )
+    return name
+
+
 def validate_bars(frame: pl.DataFrame, *, file: str | None = None) -> pl.DataFrame:
     """Check a bar table against the schema; return it unchanged (helper columns dropped).
 
@@ -183,6 +211,12 @@ def validate_bars(frame: pl.DataFrame, *, file: str | None = None) -> pl.DataFra
     if ROW_COL not in frame.columns:
         frame = frame.with_row_index(ROW_COL, offset=1)
     by_asset = "asset" in frame.columns
+    if by_asset:
+        for name in frame["asset"].unique(maintain_order=True).drop_nulls().to_list():
+            if not SAFE_NAME.match(name) or ".." in name:
+                first = frame.filter(pl.col("asset") == name).row(0, named=True)
+                check_name(name, file=str(first.get(FILE_COL) or file), column="asset",
+                           row=int(first[ROW_COL]))  # fmt: skip
     checks = _value_checks() + _order_checks(by_asset)
     flags = frame.select(
         [mask.fill_null(False).any().alias(str(i)) for i, (mask, *_) in enumerate(checks)]
@@ -213,6 +247,8 @@ __all__ = [
     "LONG_COLUMNS",
     "PRICE_COLUMNS",
     "ROW_COL",
+    "SAFE_NAME",
+    "check_name",
     "empty_bars",
     "require_columns",
     "validate_bars",

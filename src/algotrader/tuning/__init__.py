@@ -14,6 +14,7 @@ from algotrader.tuning.scores import (
     BestCandidate,
     NoValidCandidateError,
     aggregate,
+    choose_balanced,
     choose_best,
     score_table,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "SplitObjective",
     "aggregate",
     "apply_candidate",
+    "choose_balanced",
     "choose_best",
     "generate_candidates",
     "score_table",

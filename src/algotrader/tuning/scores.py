@@ -42,6 +42,7 @@ __all__ = [
     "BestCandidate",
     "NoValidCandidateError",
     "aggregate",
+    "choose_balanced",
     "choose_best",
     "score_table",
     "validate_score_table",
@@ -198,3 +199,57 @@ def choose_best(
             hint="inspect the score table for NaN scores; run a smaller config first",
         )
     return BestCandidate(fold=int(fold), candidate=best_id, score=best, aggregates=aggs)
+
+
+def choose_balanced(table: pl.DataFrame, *, fold: int | None = None) -> BestCandidate:
+    """Multi-objective choice: per candidate (mean, worst, -std) of its split scores, all
+    maximised; among the non-dominated candidates the one nearest the ideal point after
+    scaling each objective to [0, 1] (a constant objective counts 1); first id wins ties.
+
+    Candidates with a missing split or a non-finite score are not considered; ``aggregates``
+    holds each candidate's distance to the ideal point (smaller is better; NaN: ineligible).
+
+    >>> t = score_table([(0, 0, 0, 1.0, 0), (0, 0, 1, -1.0, 0),
+    ...                  (0, 1, 0, 0.2, 0), (0, 1, 1, 0.1, 0)])
+    >>> choose_balanced(t).candidate
+    1
+
+    Raises:
+        NoValidCandidateError: no eligible candidate.
+    """
+    table = validate_score_table(table)
+    if fold is None:
+        folds = table.get_column("fold").unique().sort().to_list()
+        if len(folds) > 1:
+            raise ConfigError(f"score table holds folds {folds}; pass fold=", key="fold")
+        fold = int(folds[0]) if folds else 0
+    sub = table.filter(pl.col("fold") == fold)
+    wanted = sorted(set(sub.get_column("split").to_list()))
+    ids: list[int] = []
+    rows: list[tuple[float, float, float]] = []
+    aggs: dict[int, float] = {}
+    for (cid,), grp in sub.sort("candidate").group_by(["candidate"], maintain_order=True):
+        scores = dict(
+            zip(grp.get_column("split").to_list(), grp.get_column("score").to_list(), strict=True)
+        )
+        v = np.asarray([scores.get(s, math.nan) for s in wanted], dtype=np.float64)
+        aggs[int(cid)] = math.nan  # type: ignore[arg-type]
+        if v.size and np.isfinite(v).all():
+            ids.append(int(cid))  # type: ignore[arg-type]
+            rows.append((float(v.mean()), float(v.min()), -float(v.std())))
+    if not ids:
+        raise NoValidCandidateError(
+            f"no candidate of fold {fold} has finite scores on every split", key="tuning"
+        )
+    vals = np.asarray(rows)
+    ge = np.all(vals[:, None, :] >= vals[None, :, :], axis=2)
+    gt = np.any(vals[:, None, :] > vals[None, :, :], axis=2)
+    dominated = np.any(ge & gt, axis=0)
+    lo, hi = vals.min(axis=0), vals.max(axis=0)
+    scaled = np.where(hi > lo, (vals - lo) / np.where(hi > lo, hi - lo, 1.0), 1.0)
+    dist = np.linalg.norm(1.0 - scaled, axis=1)
+    dist[dominated] = np.inf
+    for cid, d in zip(ids, dist, strict=True):
+        aggs[cid] = float(d)
+    k = int(np.argmin(dist))
+    return BestCandidate(fold=int(fold), candidate=ids[k], score=float(dist[k]), aggregates=aggs)

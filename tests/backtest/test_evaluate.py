@@ -218,7 +218,11 @@ def test_write_evaluation_files(tmp_path: pytest.TempPathFactory) -> None:
     paths = write_evaluation(out, ev, man)
     assert [p.name for p in paths] == ["returns.parquet", "metrics.json", "run_manifest.json"]
     frame = pl.read_parquet(out / "returns.parquet")
-    assert frame.columns == ["date", "gross_return", "net_return"]
+    assert frame.columns[:3] == ["date", "gross_return", "net_return"]
+    assert frame.columns[3:5] == ["turnover", "costs"]
+    assert all(c.startswith("benchmark_") for c in frame.columns[5:])
+    hodl = ev.benchmarks["hodl"]
+    np.testing.assert_allclose(frame["benchmark_hodl"].to_numpy(), hodl[1:] / hodl[:-1] - 1.0)
     assert frame.height == 59 and frame["date"].dtype == pl.Datetime("us", "UTC")
     np.testing.assert_array_equal(frame["net_return"].to_numpy(), ev.net_returns)
     doc = json.loads((out / "metrics.json").read_text())

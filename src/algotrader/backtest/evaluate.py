@@ -333,14 +333,25 @@ def evaluate_value_series(
 
 
 def returns_frame(evaluation: Evaluation) -> pl.DataFrame:
-    """``date, gross_return, net_return`` (T-1 rows: the return ending at each date)."""
-    return pl.DataFrame(
-        {
-            "date": pl.Series(evaluation.dates[1:]).cast(pl.Datetime("us", "UTC")),
-            "gross_return": evaluation.gross_returns,
-            "net_return": evaluation.net_returns,
-        }
-    )
+    """``date, gross_return, net_return, [turnover], costs, benchmark_<name>...`` (T-1 rows).
+
+    Each row is the return ending at its date; a benchmark column is the simple return of
+    that benchmark's value path (same lag and costs), so reports can draw every series from
+    the one table.
+    """
+    cols: dict[str, Any] = {
+        "date": pl.Series(evaluation.dates[1:]).cast(pl.Datetime("us", "UTC")),
+        "gross_return": evaluation.gross_returns,
+        "net_return": evaluation.net_returns,
+    }
+    if evaluation.turnover is not None:
+        cols["turnover"] = np.asarray(evaluation.turnover, dtype=np.float64)[1:]
+    cols["costs"] = np.asarray(evaluation.costs, dtype=np.float64)[1:]
+    for name in sorted(evaluation.benchmarks):
+        v = np.asarray(evaluation.benchmarks[name], dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cols[f"benchmark_{name}"] = v[1:] / v[:-1] - 1.0
+    return pl.DataFrame(cols)
 
 
 def _clean(x: float) -> float | None:

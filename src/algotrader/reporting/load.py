@@ -146,10 +146,11 @@ def _returns_from(frame: pl.DataFrame, label: str) -> tuple[np.ndarray, dict[str
     ]
     main = next((c for c in ("net", "net_return", "strategy", "chosen") if c in numeric), None)
     order = ([main] if main else []) + [c for c in numeric if c != main]
-    series = {
-        (label if c == main else c): frame[c].cast(pl.Float64).fill_null(np.nan).to_numpy()
-        for c in order
-    }
+
+    def label_of(c: str) -> str:
+        return label if c == main else c.removeprefix("benchmark_")
+
+    series = {label_of(c): frame[c].cast(pl.Float64).fill_null(np.nan).to_numpy() for c in order}
     return dates, series
 
 

@@ -19,7 +19,7 @@ from algotrader.reporting.model import ReportData
 from algotrader.reporting.render import render_html
 from algotrader.reporting.sections import headline_table, monthly_heatmap
 
-from .conftest import write_family
+from .conftest import write_family, write_pipeline
 
 REFS = re.compile(r"""(?:src|href)\s*=\s*["']([^"']*)["']""", re.I)
 
@@ -48,22 +48,31 @@ def test_family_report_sections_and_escaping(family_run: Path) -> None:
         'id="identity"',
         'id="glossary"',
         "Monthly returns",
-        "Weights / positions",
         "Turnover and costs",
         "Rolling Sharpe",
+        "<th>hodl</th>",
+        "<th>equal_weight_rebalanced</th>",
+        "MinTRL",
     ):
         assert section in html, section
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html  # the asset name in the config
-    assert "PBO (CSCV)" in html and "number of trials" in html
-    assert html.count("<img") >= 7
+    assert html.count("<img") >= 5
 
 
 def test_simulation_report(simulation_run: Path) -> None:
     html = build_report(simulation_run).read_text()
     check_self_contained(html)
-    assert "Outer folds: chosen candidates" in html
-    assert "Inner CPCV split scores" in html
-    assert "outer_2" in html and "vola=12" in html
+    for section in (
+        "Outer folds: the candidate each fold chose",
+        "Inner CPCV split scores",
+        "PBO (CSCV)",
+        "number of trials",
+        "<th>equal_weight</th>",
+        "PBO: logits of the out-of-sample rank",
+    ):
+        assert section in html, section
+    assert "model.params.shrink=" in html
+    assert "differs from the recorded" not in html  # the recomputed PBO equals the runner's
 
 
 def test_walk_forward_cycles_section(tmp_path: Path) -> None:
@@ -88,21 +97,8 @@ def test_walk_forward_cycles_section(tmp_path: Path) -> None:
 
 
 def test_pipeline_report_has_one_section_per_family(tmp_path: Path) -> None:
-    root = tmp_path / "pipe"
-    write_family(root / "optimiser", seed=1)
-    write_family(root / "amm", seed=2, kind="amm-run")
-    (root / "summary.json").write_text(
-        json.dumps(
-            {
-                "comparison": [
-                    {"family": "optimiser", "sharpe": 0.5},
-                    {"family": "amm", "sharpe": 0.7},
-                ]
-            }
-        )
-    )
-    html = build_report(root).read_text()
-    assert 'id="comparison"' in html
+    html = build_report(write_pipeline(tmp_path / "pipe")).read_text()
+    assert 'id="comparison"' in html and "2021-01-04" in html
     assert 'id="optimiser-performance"' in html and 'id="amm-performance"' in html
 
 

@@ -266,3 +266,5 @@ def test_amm_run_accepts_trainer_npz_and_names_it(inputs: dict[str, Path]) -> No
     assert outs[0]["params"]["file"] == str(npz)
     assert len(outs[0]["params"]["sha256"]) == 64
     assert outs[0]["metrics"] == outs[1]["metrics"]
+    png = (inputs["tmp"] / "run_0" / "amm_run.png").read_bytes()  # item 13: value vs HODL, weights
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000

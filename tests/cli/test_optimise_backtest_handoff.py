@@ -139,3 +139,12 @@ def test_warmup_longer_than_data_is_refused(tmp_path: Path, run_main: RunMain) -
     )
     assert code == 2
     assert "key=corr" in text and "150 rows" in text and str(cfg) in text
+
+
+def test_optimise_writes_png(tmp_path: Path) -> None:
+    """Item 13: optimise.png (NAV vs benchmark, drawdown %, weights) is a real PNG."""
+    prices, mu = _inputs(tmp_path)
+    _optimise(tmp_path, EXAMPLE, prices, mu, "opt")
+    png = tmp_path / "opt" / "optimise.png"
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000

@@ -105,6 +105,19 @@ def _checked_params(cfg: Any, raw: dict[str, Any], path: Path) -> None:
 _LOG_PARAM_LIMIT = 64.0
 
 
+def _plot_run(out: Path, per_step: pl.DataFrame, tokens: tuple[str, ...]) -> Path:
+    """``amm_run.png``: pool value vs HODL of the initial reserves, and the weights."""
+    from algotrader.cli._plots import plot_amm_run
+
+    daily = per_step.gather_every(60)  # hourly points are plenty for a plot
+    prices = daily.select([f"price_{t}" for t in tokens]).to_numpy()
+    reserves0 = per_step.select([f"reserve_{t}" for t in tokens]).row(0)
+    hodl = prices @ np.asarray(reserves0, dtype=np.float64)
+    x = (daily["unix"].to_numpy() // 1000).astype("datetime64[s]")
+    weights = daily.select([f"weight_{t}" for t in tokens]).to_numpy()
+    return plot_amm_run(out / "amm_run.png", x, daily["value"].to_numpy(), hodl, weights, tokens)
+
+
 def _sha256(path: Path) -> str:
     import hashlib
 
@@ -194,6 +207,7 @@ def run_cmd(
                 "params": {"file": str(params), "sha256": _sha256(params), "values": raw},
             },
         )
+        png = _plot_run(out, result.per_step, cfg.tokens)
         prog.update(task, advance=1, description="done")
     m = result.metrics
     st.console.print(
@@ -201,6 +215,7 @@ def run_cmd(
         f"final value {m['final_value']:,.2f}, return {m['returns']:+.4%}, "
         f"over hodl {m['returns_over_hodl']:+.4%}, daily log sharpe {m['daily_log_sharpe']:+.3f} -> {out}"
     )
+    st.console.print(f"plot: {png}", highlight=False, soft_wrap=True)
 
 
 def _register_subcommands() -> None:

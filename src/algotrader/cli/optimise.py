@@ -47,6 +47,30 @@ def _table(summary: dict[str, Any]) -> Table:
     return table
 
 
+def _plot(out: Path, prices: Path, aum: float) -> Path | None:
+    """``optimise.png`` from the written tables (NAV without costs, as the analytics)."""
+    import numpy as np
+    import polars as pl
+
+    from algotrader.cli._plots import plot_optimise
+    from algotrader.portfolio.io import read_frame
+
+    pos_frame = pl.read_parquet(out / "position_currency.parquet")
+    assets = [c for c in pos_frame.columns if c != "date"]
+    px = read_frame(prices).select(assets).to_numpy().astype(np.float64)
+    if px.shape[0] != pos_frame.height or px.shape[0] < 2:
+        return None
+    pos = np.nan_to_num(pos_frame.select(assets).to_numpy().astype(np.float64))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rets = np.nan_to_num(px[1:] / px[:-1] - 1.0)
+        nav = aum + np.concatenate([[0.0], np.cumsum(np.sum(pos[:-1] * rets, axis=1))])
+        bench = aum * np.nanmean(px / px[0], axis=1)
+        weights = pos / nav[:, None]
+    return plot_optimise(
+        out / "optimise.png", pos_frame["date"].to_numpy(), nav, bench, weights, assets
+    )
+
+
 def optimise(
     prices: Path = typer.Option(..., "--prices", help="Wide prices: date + one column per asset."),
     signal: Path = typer.Option(..., "--signal", help="Wide signal mu, same dates and assets."),
@@ -80,6 +104,9 @@ def optimise(
             task, total=prog.tasks[0].completed or 1, completed=prog.tasks[0].completed or 1
         )
     st.console.print(_table(summary))
+    png = _plot(out, prices, float(summary["config"]["aum"]))
+    if png is not None:
+        st.console.print(f"plot: {png}", highlight=False, soft_wrap=True)
     nav = summary.get("nav_status") or {"status": "ok"}
     if nav["status"] != "ok":
         st.console.print(f"[bold red]{nav['status']}[/]: {nav['hint']}", highlight=False)

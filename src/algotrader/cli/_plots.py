@@ -1,0 +1,98 @@
+"""PNG plots written by the CLI commands (matplotlib, Agg backend, atomic writes).
+
+* :func:`plot_optimise` — ``optimise.png``: NAV with an equal-weight buy-and-hold benchmark
+  of the same book size, drawdown in %, and the weights (position / NAV) per asset.
+* :func:`plot_amm_run` — ``amm_run.png``: pool value vs HODL of the initial holdings, and
+  the pool weights per token.
+
+Example:
+    >>> import numpy as np, tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> nav = np.array([1.0, 1.1, 1.05]); bench = np.array([1.0, 1.02, 1.04])
+    >>> plot_optimise(d / "o.png", np.arange(3), nav, bench, np.ones((3, 2)) * 0.5, ["A", "B"]).name
+    'o.png'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from algotrader.io import write_png_atomic
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_optimise(
+    path: Path,
+    x: Any,
+    nav: np.ndarray,
+    benchmark: np.ndarray,
+    weights: np.ndarray,
+    assets: Sequence[str],
+) -> Path:
+    """NAV vs benchmark, drawdown (%) and weights (T, A) in one PNG."""
+    plt = _plt()
+    fig, (a1, a2, a3) = plt.subplots(3, 1, figsize=(10, 8), sharex=True)
+    try:
+        a1.plot(x, nav, label="strategy NAV", lw=1.2)
+        a1.plot(x, benchmark, label="equal-weight buy and hold", lw=1.0, alpha=0.8)
+        a1.set_ylabel("NAV")
+        a1.legend(loc="best")
+        a1.grid(alpha=0.3)
+        peak = np.fmax.accumulate(np.where(np.isfinite(nav), nav, np.nan))
+        dd = np.where(peak > 0, 100.0 * (nav / peak - 1.0), np.nan)
+        a2.fill_between(x, dd, 0.0, color="tab:red", alpha=0.4)
+        a2.set_ylabel("drawdown (%)")
+        a2.grid(alpha=0.3)
+        for j, name in enumerate(assets):
+            a3.plot(x, weights[:, j], lw=0.8, label=str(name))
+        a3.set_ylabel("weight (position / NAV)")
+        if len(assets) <= 12:
+            a3.legend(loc="best", fontsize="small", ncol=min(len(assets), 4))
+        a3.grid(alpha=0.3)
+        fig.tight_layout()
+        return write_png_atomic(path, fig)
+    finally:
+        plt.close(fig)
+
+
+def plot_amm_run(
+    path: Path,
+    x: Any,
+    value: np.ndarray,
+    hodl: np.ndarray,
+    weights: np.ndarray,
+    tokens: Sequence[str],
+) -> Path:
+    """Pool value vs HODL and pool weights (T, n) in one PNG."""
+    plt = _plt()
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
+    try:
+        a1.plot(x, value, label="pool value", lw=1.2)
+        a1.plot(x, hodl, label="HODL (initial holdings)", lw=1.0, alpha=0.8)
+        a1.set_ylabel("value")
+        a1.legend(loc="best")
+        a1.grid(alpha=0.3)
+        for j, name in enumerate(tokens):
+            a2.plot(x, weights[:, j], lw=0.8, label=str(name))
+        a2.set_ylabel("weight")
+        a2.legend(loc="best", fontsize="small")
+        a2.grid(alpha=0.3)
+        fig.tight_layout()
+        return write_png_atomic(path, fig)
+    finally:
+        plt.close(fig)
+
+
+__all__ = ["plot_amm_run", "plot_optimise"]

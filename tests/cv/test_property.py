@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from algotrader.cv import CombinatorialPurgedCV, WalkForward, balanced_combinations
+from algotrader.errors import ConfigError
 
 from ._brute import embargo_violations, overlapping_pairs
 
@@ -37,7 +38,7 @@ def test_cpcv_no_leak_and_embargo(case) -> None:  # type: ignore[no-untyped-def]
     cv, n, t0, t1 = case
     try:
         splits = cv.splits(n_samples=n)
-    except Exception as exc:  # an empty training set is reported, never returned
+    except ConfigError as exc:  # an empty training set is reported, never returned
         assert "no training sample left" in str(exc)
         return
     for s in splits:
@@ -149,7 +150,7 @@ def test_fixed_horizon_fast_path_equals_interval_search(n_groups: int, data: st.
     slow = CombinatorialPurgedCV(n_groups, k, t0=t0, t1=t0 + h, embargo_len=e)
     try:
         a = fast.splits(n_samples=n)
-    except Exception as exc:
+    except ConfigError as exc:
         assert "no training sample left" in str(exc)
         return
     b = slow.splits(n_samples=n)
@@ -162,13 +163,14 @@ def test_fixed_horizon_fast_path_equals_interval_search(n_groups: int, data: st.
     )
     try:
         folds = wf.folds(n_samples=n)
-    except Exception:
+    except ConfigError as exc:  # too few groups for min_train_groups: reported, not returned
+        assert exc.key is not None
         return
     for f, g in zip(folds, wf_slow.folds(n_samples=n), strict=True):
         np.testing.assert_array_equal(f.train, g.train)
         try:
             inner = wf.inner_cv(f, n_test_groups=1, n_samples=n)
-        except Exception as exc:
+        except ConfigError as exc:
             assert any(
                 m in str(exc) for m in ("no training sample", "needs more", "no test sample")
             )

@@ -8,12 +8,11 @@ Documented differences (tested here too):
 
 from __future__ import annotations
 
+import empyrical  # a test dependency: missing it is an error, never a silent skip
 import numpy as np
 import pytest
 
-empyrical = pytest.importorskip("empyrical")
-
-from algotrader import metrics as m  # noqa: E402
+from algotrader import metrics as m
 
 
 @pytest.fixture(scope="module")

@@ -102,3 +102,52 @@ def write_pipeline(root: Path) -> Path:
         )
     )
     return root
+
+
+@pytest.fixture(scope="session")
+def amm_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real ``algotrader amm run`` over six days of synthetic minutes (zero fees)."""
+    from typer.testing import CliRunner
+
+    import algotrader.amm as amm
+    from algotrader.cli import app
+
+    root = tmp_path_factory.mktemp("amm")
+    n = 7 * 1440
+    rng = np.random.default_rng(11)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.002, (n, 2)), axis=0))
+    unix = 1_640_995_200_000 + np.arange(n, dtype=np.int64) * 60_000
+    import polars as pl
+
+    pl.DataFrame({"unix": unix, "close_ETH": close[:, 1], "close_BTC": close[:, 0]}).write_parquet(
+        root / "prices.parquet"
+    )
+    (root / "run.yaml").write_text(
+        "tokens: [ETH, BTC]\nrule: momentum\nstartDateString: '2022-01-02 00:00:00'\n"
+        "endDateString: '2022-01-07 00:00:00'\nmax_memory_days: 1\nchunk_period: 60\n"
+        "weight_interpolation_period: 60\nfees: 0.0\n"
+    )
+    params = {
+        k: v[0].tolist()
+        for k, v in amm.init_params("momentum", 2, chunk_period=60, memory_days=0.2).items()
+    }
+    (root / "params.json").write_text(json.dumps(params))
+    out = root / "out"
+    res = CliRunner().invoke(
+        app,
+        [
+            "--quiet",
+            "amm",
+            "run",
+            "--config",
+            str(root / "run.yaml"),
+            "--prices",
+            str(root / "prices.parquet"),
+            "--params",
+            str(root / "params.json"),
+            "--out",
+            str(out),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    return out

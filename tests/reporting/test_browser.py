@@ -15,7 +15,6 @@ import pytest
 from algotrader.reporting import build_report
 
 from ._cdp import chromium_path, load_page
-from .conftest import write_family
 
 SHOTS = Path(__file__).resolve().parents[2] / "algotrader_data" / "report_screenshots"
 
@@ -36,9 +35,9 @@ def check_png(data: bytes, width: int, height: int) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["simulate", "amm-run"])
 def test_report_loads_in_chromium_without_errors(
-    kind: str, tmp_path: Path, simulation_run: Path
+    kind: str, simulation_run: Path, amm_run: Path
 ) -> None:
-    run = simulation_run if kind == "simulate" else write_family(tmp_path / "amm", kind="amm-run")
+    run = simulation_run if kind == "simulate" else amm_run
     html = build_report(run)
     page = load_page(html)
     assert page.errors == []

@@ -75,6 +75,13 @@ def test_simulation_report(simulation_run: Path) -> None:
     assert "differs from the recorded" not in html  # the recomputed PBO equals the runner's
 
 
+def test_amm_run_report(amm_run: Path) -> None:
+    html = build_report(amm_run).read_text()
+    check_self_contained(html)
+    for section in ("Pool value vs HODL", "Weights path", 'id="pool-performance"', "amm_run.png"):
+        assert section in html, section
+
+
 def test_walk_forward_cycles_section(tmp_path: Path) -> None:
     run = write_family(tmp_path / "wf", kind="amm-walk-forward")
     (run / "cycles.json").write_text(

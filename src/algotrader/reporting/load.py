@@ -417,6 +417,58 @@ def _simulate_sections(run_dir: Path, warnings: list[str], prefix: str = "") -> 
     return out
 
 
+def _amm_sections(run_dir: Path, warnings: list[str]) -> list[Section]:
+    """Pool value vs HODL of the initial reserves and the weights path (``amm run`` tables)."""
+    path = next(
+        (run_dir / n for n in ("daily.parquet", "per_step.parquet") if (run_dir / n).exists()), None
+    )
+    if path is None:
+        return []
+    frame = _table(path, warnings)
+    if frame is None or "value" not in frame.columns or "unix" not in frame.columns:
+        return []
+    tokens = [c.removeprefix("weight_") for c in frame.columns if c.startswith("weight_")]
+    if not tokens or not all(
+        f"price_{t}" in frame.columns and f"reserve_{t}" in frame.columns for t in tokens
+    ):
+        return []
+    from algotrader.reporting import plots
+
+    dates = (frame["unix"].to_numpy() // 1000).astype("datetime64[s]").astype("datetime64[us]")
+    value = frame["value"].cast(pl.Float64).to_numpy()
+    prices = frame.select([f"price_{t}" for t in tokens]).cast(pl.Float64).to_numpy()
+    reserves0 = frame.select([f"reserve_{t}" for t in tokens]).cast(pl.Float64).to_numpy()[0]
+    hodl = prices @ reserves0
+    weights = frame.select([f"weight_{t}" for t in tokens]).cast(pl.Float64).to_numpy()
+    sec = Section(
+        "pool",
+        "AMM pool: value vs HODL and weights",
+        "HODL holds the pool's initial reserves; the pool's value includes its fees.",
+    )
+    sec.figures.append(
+        Figure(
+            "Pool value vs HODL",
+            plots.lines_plot(
+                dates, {"pool": value, "HODL (initial reserves)": hodl}, title="Pool value vs HODL"
+            ),
+        )
+    )
+    sec.figures.append(Figure("Weights path", plots.weights_plot(dates, tokens, weights)))
+    out = [sec]
+    if dates.size > 3:
+        rets = {"pool": value[1:] / value[:-1] - 1.0, "hodl": hodl[1:] / hodl[:-1] - 1.0}
+        out.append(
+            S.performance_section(
+                dates[1:],
+                rets,
+                periods_per_year=periods_per_year_of(dates),
+                section_id="pool-performance",
+                title="AMM pool: performance (daily values)",
+            )
+        )
+    return out
+
+
 def _walk_forward_rows(run_dir: Path, warnings: list[str]) -> list[dict[str, Any]]:
     for name in ("cycles.parquet", "cycles.csv", "walk_forward.json", "cycles.json"):
         p = run_dir / name
@@ -454,6 +506,7 @@ def load_run(run_dir: str | Path) -> ReportData:
     elif kind == "pipeline":
         report.sections += _pipeline_sections(run_dir, warnings)
     else:
+        report.sections += _amm_sections(run_dir, warnings)
         report.sections += _family_sections(run_dir, kind, warnings)
         cycles = _walk_forward_rows(run_dir, warnings)
         if cycles:

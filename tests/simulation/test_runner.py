@@ -161,7 +161,8 @@ def test_engines_agree_local_pool_optuna(make_config: Any, tmp_path: Path) -> No
 
 @pytest.mark.slow
 def test_ray_engine_real_local_cluster_agrees(make_config: Any) -> None:
-    ray = pytest.importorskip("ray")
+    import ray  # installed test dependency: missing it must fail, not skip
+
     seq = _run(make_config("seq", stop_after="inner"))
     raw = make_config("ray", stop_after="inner")
     raw["tuning"].update({"engine": "ray", "ray": {"init_num_cpus": 2, "chunk_splits": True}})

@@ -155,7 +155,13 @@ def register(amm_app: typer.Typer) -> None:
                 f"{result.seconds:.1f} s, first chunk {result.first_chunk_seconds:.1f} s, "
                 f"{result.compile_count} compilation(s)"
             )
-        st.console.print(f"artefacts in [bold]{result.run_dir}[/]")
+        if run.endTestDateString is None:
+            st.console.print(
+                "test metrics: n/a (the config has no endTestDateString, so there is no test "
+                "period; add one to measure out-of-sample performance)",
+                highlight=False,
+            )
+        st.console.print(f"artefacts in [bold]{result.run_dir}[/]", soft_wrap=True)
 
     @amm_app.command("walk-forward")
     def walk_forward_cmd(
@@ -213,13 +219,20 @@ def register(amm_app: typer.Typer) -> None:
                 str(c.span.cycle),
                 _fmt(c.is_metrics[wfe_metric]),
                 _fmt(c.oos_metrics[wfe_metric]),
-                _fmt(c.wfe),
+                _fmt(c.wfe) if math.isfinite(c.wfe) else "n/a (IS <= 0)",
                 _fmt(c.is_oos_gap),
                 _fmt(c.adjusted_oos_sharpe),
             )
         st.console.print(table)
         for spec in metric:
-            st.console.print(f"{spec}: {_fmt(cycle_metric(res.cycles, spec))}")
+            value = cycle_metric(res.cycles, spec)
+            text = _fmt(value)
+            if not math.isfinite(value):
+                text = (
+                    "n/a (undefined in at least one cycle: WFE needs IS > 0; "
+                    "scored -inf by searches)"
+                )
+            st.console.print(f"{spec}: {text}", highlight=False)
         verdict = "effective" if res.effective else "not effective: " + "; ".join(res.reasons)
         st.console.print(
             f"verdict: [bold]{verdict}[/]; report in [bold]{out / 'walk_forward.json'}[/]"

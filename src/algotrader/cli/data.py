@@ -38,7 +38,6 @@ def _summary(folder: Path, result: CleanResult) -> Table:
     table.add_column("value")
     daily, weekly = result.daily, result.weekly
     rows = [
-        ("lake folder", str(folder)),
         ("assets", ", ".join(result.manifest["assets"])),
         (
             "daily range",
@@ -118,6 +117,7 @@ def data_cleaning(
         if raw is None:
             prog.advance(task)
     st.console.print(_summary(folder, result))
+    st.console.print(f"lake folder: {folder}", highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -197,7 +197,8 @@ def test_value_series_bad_input() -> None:
 
 @settings(max_examples=30, deadline=None)
 @given(
-    st.lists(st.floats(-0.05, 0.05), min_size=3, max_size=40),
+    # returns on a 1e-6 grid: rounding-level moves (1e-12) make drawdown ratios ill-posed
+    st.lists(st.floats(-0.05, 0.05).map(lambda x: round(x, 6)), min_size=3, max_size=40),
     st.floats(0.01, 1e6),
 )
 def test_value_series_scale_invariant(rets: list[float], scale: float) -> None:

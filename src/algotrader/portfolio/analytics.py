@@ -71,19 +71,21 @@ class PerformanceReport:
 
 
 def periods_per_year_from_dates(dates: pl.Series, default: float = 252.0) -> float:
-    """``365 * 86400 / mean spacing`` for temporal dates; ``default`` otherwise.
+    """The one calendar rule, :func:`algotrader.backtest.periods_per_year`, for a date series.
+
+    ``default`` only where the rule is undefined (fewer than two dates, or non-temporal ones).
 
     Example:
         >>> import datetime as dt, polars as pl
         >>> d = pl.Series([dt.date(2020, 1, 1), dt.date(2020, 1, 2), dt.date(2020, 1, 3)])
         >>> periods_per_year_from_dates(d)
-        365.0
+        365.25
     """
+    from algotrader.backtest.evaluate import periods_per_year
+
     if dates.len() < 2 or not dates.dtype.is_temporal():
         return default
-    secs = dates.cast(pl.Datetime("ms")).cast(pl.Int64).to_numpy().astype(np.float64) / 1e3
-    mean_step = float(np.mean(np.diff(secs)))
-    return SECONDS_PER_YEAR / mean_step if mean_step > 0 else default
+    return periods_per_year(dates)
 
 
 def _figure(fn: Any, *args: Any, **kwargs: Any) -> float:

@@ -430,6 +430,8 @@ def get_family(name: str) -> Family:
     Raises:
         ConfigError: unknown name (the message lists the registered ones).
     """
+    if name == "forecast" and name not in _FAMILIES:
+        import algotrader.forecasting.family  # noqa: F401  (registers itself on import)
     try:
         factory = _FAMILIES[name]
     except KeyError:

@@ -48,7 +48,10 @@ def _expected(v: np.ndarray, prices: np.ndarray) -> dict[str, float]:
         p = np.maximum.accumulate(c)
         ulcers.append(math.sqrt(float(np.mean(((c - p) / p) ** 2))))
     h = v[0] / (prices.shape[1] * prices[0])
-    day_q = [float(np.percentile(r[s : s + DAY], 5)) for s in range(0, r.size - DAY + 1, DAY)]
+    day_q = []  # returns inside each complete day of values (none across the boundary)
+    for s in range(0, t - DAY + 1, DAY):
+        c = v[s : s + DAY]
+        day_q.append(float(np.percentile(c[1:] / c[:-1] - 1, 5)))
     sd = _std0(rd)
     eod = v[DAY - 1 :: DAY]  # the last minute of each day
     return {

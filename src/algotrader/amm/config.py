@@ -36,6 +36,7 @@ from algotrader.amm.metrics import METRICS
 from algotrader.amm.rules import parse_rule
 from algotrader.amm.static import INTERPOLATION_METHODS, SimConfig
 from algotrader.errors import ConfigError
+from algotrader.training.settings import OptimisationSettings
 
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
@@ -103,7 +104,7 @@ class RunConfig(_Model):
     subsidary_pools: tuple[Any, ...] = ()
     numeraire: str | None = None
     learnable_bounds_settings: LearnableBounds = LearnableBounds()
-    optimisation_settings: dict[str, Any] = Field(default_factory=dict)
+    optimisation_settings: OptimisationSettings = Field(default_factory=OptimisationSettings)
     reclamm_interpolation_method: str = "geometric"
     reclamm_arc_length_speed: float | None = None
     reclamm_centeredness_scaling: bool = False

@@ -68,7 +68,7 @@ class AmmJob:
 
 def settings_of(run: RunConfig) -> OptimisationSettings:
     """The validated ``optimisation_settings`` of a run configuration."""
-    return OptimisationSettings.from_mapping(run.optimisation_settings)
+    return run.optimisation_settings
 
 
 def make_job(run: RunConfig, window: Window) -> AmmJob:

@@ -121,3 +121,19 @@ def test_postgres_storage_two_workers(tmp_path: Path, monkeypatch: pytest.Monkey
     import optuna
 
     optuna.delete_study(study_name=name, storage=url)
+
+
+@pytest.mark.slow
+def test_ray_driver_equals_local(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ray
+
+    from algotrader.tuning.ray_driver import run_ray
+
+    monkeypatch.syspath_prepend(TESTS_DIR)
+    monkeypatch.setenv("PYTHONPATH", TESTS_DIR + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        t = run_ray(Quadratic(), CANDS)
+    finally:
+        ray.shutdown()
+    assert_frame_equal(_scores(t), _scores(run_local(Quadratic(), CANDS)))

@@ -145,13 +145,13 @@ def test_quantile_loss_vs_scoringrules(alpha: float) -> None:
     np.testing.assert_allclose(quantile_loss(y, x, alpha), ref, rtol=0, atol=1e-10)
 
 
-def test_energy_score_chunking_matches_unchunked(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_variogram_chunking_matches_unchunked(monkeypatch: pytest.MonkeyPatch) -> None:
     import algotrader.forecasting.scoring as mod
 
     y, x = _case(9, s=30, t=25, a=3)
-    full = energy_score(y, x)
+    full = variogram_score(y, x)
     monkeypatch.setattr(mod, "_CHUNK_BYTES", 1)
-    np.testing.assert_array_equal(energy_score(y, x), full)
+    np.testing.assert_array_equal(variogram_score(y, x), full)
 
 
 # ------------------------------------------------------------------ properties

@@ -90,28 +90,26 @@ def _pair_denominator(estimator: str, s: int) -> float:
     return 2.0 * s * s if estimator == "nrg" else 2.0 * s * (s - 1)
 
 
-def _pairwise_norm_sums(xc: FloatArray) -> FloatArray:
-    """Sum over (s, s') of ||x_s - x_s'|| for each row of a (c, S, A) chunk -> (c,).
+def _pairwise_norm_sum(x: FloatArray) -> float:
+    """Sum over (s, s') of ||x_s - x_s'|| for one (S, A) block of members.
 
-    Uses the Gram identity on row-centred members (BLAS, no (S, S, A) tensor) and recomputes
-    exactly the pairs where cancellation could matter (near-ties), so point masses give 0.
+    Uses the Gram identity on centred members (one BLAS product on an S x S block that stays
+    in cache; no (S, S, A) tensor) and recomputes exactly the pairs where cancellation could
+    matter (near-ties), so a point mass gives exactly 0.
     """
-    xc = xc - xc.mean(axis=1, keepdims=True)
-    sq = np.einsum("csa,csa->cs", xc, xc)
-    gram = np.matmul(xc, xc.transpose(0, 2, 1))
-    d2 = sq[:, :, None] + sq[:, None, :] - 2.0 * gram
-    scale = sq[:, :, None] + sq[:, None, :]
+    xc = x - x.mean(axis=0)
+    sq = np.einsum("sa,sa->s", xc, xc)
+    scale = sq[:, None] + sq[None, :]
+    d2 = scale - 2.0 * (xc @ xc.T)
     close = d2 <= 1e-6 * scale
-    s = xc.shape[1]
-    close[:, np.arange(s), np.arange(s)] = False
+    np.fill_diagonal(close, False)
     np.maximum(d2, 0.0, out=d2)
+    np.fill_diagonal(d2, 0.0)
     dist = np.sqrt(d2, out=d2)
-    dist[:, np.arange(s), np.arange(s)] = 0.0
     if close.any():
-        c, i, j = np.nonzero(close)
-        dist[c, i, j] = np.linalg.norm(xc[c, i] - xc[c, j], axis=-1)
-    out: FloatArray = dist.sum(axis=(1, 2))
-    return out
+        i, j = np.nonzero(close)
+        dist[i, j] = np.linalg.norm(xc[i] - xc[j], axis=-1)
+    return float(dist.sum())
 
 
 def energy_score(y: ArrayLike, samples: ArrayLike, estimator: Estimator = "nrg") -> FloatArray:
@@ -125,8 +123,8 @@ def energy_score(y: ArrayLike, samples: ArrayLike, estimator: Estimator = "nrg")
     Returns:
         (T,) float64, lower is better; NaN for rows with a non-finite truth.
 
-    Memory is bounded (rows processed in chunks of about 24 MB of (S, S) scratch), time is
-    one batched Gram product per chunk.
+    Memory: one (T, S, A) copy of the input plus a few (S, S) blocks per row; time: one
+    Gram product per row (O(T S^2 A) flops in BLAS).
 
     Example:
         >>> y = np.array([[0.0, 0.0]])
@@ -140,12 +138,10 @@ def energy_score(y: ArrayLike, samples: ArrayLike, estimator: Estimator = "nrg")
     out = np.full(t_len, np.nan)
     rows = np.flatnonzero(np.isfinite(yy).all(axis=1))
     denom = _pair_denominator(estimator, s)
-    chunk = max(1, _CHUNK_BYTES // (8 * 3 * s * s))
-    for start in range(0, rows.size, chunk):
-        r = rows[start : start + chunk]
-        xc = np.ascontiguousarray(xx[:, r, :].transpose(1, 0, 2))  # (c, S, A)
-        first = np.linalg.norm(xc - yy[r][:, None, :], axis=-1).mean(axis=1)
-        out[r] = first - _pairwise_norm_sums(xc) / denom
+    xt = np.ascontiguousarray(xx.transpose(1, 0, 2))  # (T, S, A), one copy of the input
+    for t in rows:
+        first = float(np.linalg.norm(xt[t] - yy[t], axis=-1).mean())
+        out[t] = first - _pairwise_norm_sum(xt[t]) / denom
     return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -258,3 +259,25 @@ def test_comparison_rows_same_columns() -> None:
         "pool",
     ]
     assert all(len(r) == len(header) for r in rows)
+
+
+def test_adapters_are_thin_panel_views(tmp_path: Path) -> None:
+    from algotrader.backtest.tables import read_wide_table
+    from algotrader.data.tensor import ReturnTensor
+
+    f = tmp_path / "p.csv"
+    f.write_text("date,A,B\n2024-01-01,1.0,2.0\n2024-01-02,1.5,\n")
+    wt = read_wide_table(f, "prices")
+    p = wt.to_panel("close")
+    assert p.assets == ("A", "B") and p.name == "close"
+    assert p.mask.tolist() == [[True, True], [True, False]]
+    np.testing.assert_array_equal(p.values[p.mask], wt.values[~np.isnan(wt.values)])
+    t = ReturnTensor(
+        np.array([[0.1, np.nan]]),
+        np.array(["2024-01-01"], "datetime64[us]"),
+        np.array(["A", "B"]),
+        np.array([[False, True]]),
+        "log",
+    )
+    tp = t.to_panel()
+    assert tp.name == "returns_log" and tp.mask.tolist() == [[True, False]]

@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
+from algotrader.data.panel import Panel
 from algotrader.errors import DataError, SchemaError
 
 
@@ -34,6 +35,16 @@ class WideTable:
     assets: list[str]
     values: NDArray[np.float64]
     file: str
+
+    def to_panel(self, name: str = "values") -> Panel:
+        """The table as a :class:`~algotrader.data.panel.Panel` (NaN cells masked)."""
+        return Panel.from_wide(
+            pl.DataFrame({"date": self.dates}).with_columns(
+                [pl.Series(a, self.values[:, j]) for j, a in enumerate(self.assets)]
+            ),
+            name=name,
+            source=self.file,
+        )
 
 
 def _read(path: Path) -> pl.DataFrame:

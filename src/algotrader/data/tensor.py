@@ -18,7 +18,7 @@ import io
 import os
 import zipfile
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 import polars as pl
@@ -45,6 +45,27 @@ class ReturnTensor(NamedTuple):
     assets: np.ndarray
     missing: np.ndarray
     return_type: str
+
+    def to_panel(self) -> Any:
+        """The same data as a :class:`~algotrader.data.panel.Panel` (mask = not missing).
+
+        Example:
+            >>> import numpy as np
+            >>> t = ReturnTensor(np.array([[0.1, np.nan]]), np.array(["2024-01-01"], "datetime64[us]"),
+            ...                  np.array(["A", "B"]), np.array([[False, True]]), "simple")
+            >>> p = t.to_panel()
+            >>> p.assets, p.mask.tolist(), p.name
+            (('A', 'B'), [[True, False]], 'returns_simple')
+        """
+        from algotrader.data.panel import Panel
+
+        return Panel.from_arrays(
+            self.timestamps,
+            [str(a) for a in self.assets],
+            self.values,
+            mask=~np.asarray(self.missing, dtype=bool),
+            name=f"returns_{self.return_type}",
+        )
 
 
 def tensor_from_returns(returns: pl.DataFrame, return_type: str) -> ReturnTensor:

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from algotrader.amm import SimConfig, forward_pass, metric_value
+from algotrader.amm.chunk_objective import FAST_METRICS, prefix_sums, supports, window_metric
 from algotrader.training.amm_problem import default_base_params
-from algotrader.training.fast_objective import FAST_METRICS, prefix_sums, supports, window_metric
 
 DAY = 1440
 
@@ -109,7 +109,7 @@ def test_fast_gradient_matches_forward_pass(
 
 
 def test_series_order_choice() -> None:
-    from algotrader.training.fast_objective import series_order
+    from algotrader.amm.chunk_objective import series_order
 
     assert series_order(3e-4 / 0.05) == 12  # (7.5 * 0.006)^14 * 16 / 14 < 1e-17
     assert series_order(1.0) is None

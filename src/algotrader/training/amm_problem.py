@@ -36,11 +36,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from algotrader.amm import SimConfig, forward_pass, metric_value, parse_rule
+from algotrader.amm.chunk_objective import prefix_sums, supports, window_metric
 from algotrader.amm.metrics import METRICS
 from algotrader.amm.params import logit_lamb_from_memory_days
 from algotrader.errors import ConfigError, ShapeError
 from algotrader.training.fast_evaluate import fast_evaluate, supports_metrics
-from algotrader.training.fast_objective import prefix_sums, supports, window_metric
 from algotrader.training.problem import Data, Evaluation, Params, TrainingProblem
 from algotrader.training.runs import array_signature
 from algotrader.training.settings import SearchRange
@@ -204,7 +204,7 @@ def amm_problem(
     ``cfg.return_val`` is the training objective. ``trainable`` defaults to every
     parameter but ``initial_weights_logits``. With ``fast`` (default) the window
     objective uses the chunk-level zero-fee form of
-    :mod:`algotrader.training.fast_objective` when it applies (same value, far less
+    :mod:`algotrader.amm.chunk_objective` when it applies (same value, far less
     work); otherwise the minute simulation.
     """
     prices = np.asarray(prices, dtype=np.float64)

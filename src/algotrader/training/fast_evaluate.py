@@ -3,7 +3,7 @@
 The continuous pass from the training start over training, validation and test
 is summarised by ``log V`` at the few rows the metrics read (daily samples from
 each segment's first row, each segment's last row, the warm-start row) through
-:func:`algotrader.training.fast_objective.value_rows`; reserves at a row are
+:func:`algotrader.amm.chunk_objective.value_rows`; reserves at a row are
 ``V w / p`` (zero fees). Metrics follow :mod:`algotrader.amm.metrics` on each
 segment (value rows ``[a, b)``; hodl benchmarks hold the segment's first
 reserves). A differential test checks every value against the minute simulation.
@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from algotrader.amm import SimConfig
-from algotrader.training.fast_objective import FAST_METRICS, YEAR, value_rows
+from algotrader.amm.chunk_objective import FAST_METRICS, YEAR, value_rows
 from algotrader.training.problem import Evaluation
 
 Array = jax.Array

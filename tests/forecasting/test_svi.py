@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -67,7 +69,9 @@ def test_one_compile_per_shape_across_splits_and_candidates() -> None:
     svi_mod.COMPILE_COUNTS.clear()
     for split in range(3):
         idx = np.setdiff1d(np.arange(50), np.arange(10 * split, 10 * split + 10))
-        fit_svi(X, y, idx, cfg, seed=derive_seed(0, 0, split, 0))
+        for cand, steps in enumerate((3, 4)):  # candidates differing in num_steps share it
+            c = dataclasses.replace(cfg, num_steps=steps)
+            fit_svi(X, y, idx, c, seed=derive_seed(0, 0, split, cand))
     assert svi_mod.COMPILE_COUNTS == {"bayes_linear/AutoNormal": 1}
 
 

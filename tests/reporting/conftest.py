@@ -41,36 +41,33 @@ def write_family(folder: Path, *, seed: int = 0, kind: str = "optimise") -> Path
     return folder
 
 
+def simulation_config(root: Path) -> dict[str, object]:
+    """A small optimiser nested-CV config on the bundled weekly closes (2000-2004)."""
+    return {
+        "family": "optimiser",
+        "data": {
+            "start": "2000-01-01",
+            "end": "2004-12-31",
+            "output_root": str(root),
+            "simulation_output_path": "sim",
+        },
+        "cv": {"warmup_len": 26, "group_len": 26, "q": 2, "embargo_len": 1, "max_inner_combos": 6},
+        "outer": {"last_n": 2},
+        "model": {"params": {"lookback": 12, "vola": 10, "corr": 20}},
+        "tuning": {
+            "num_samples": 4,
+            "space": [{"path": "model.params.shrink", "type": "float", "bounds": [0.1, 0.9]}],
+        },
+        "cost": {"proportional_bps": 5.0},
+        "diagnostics": {"pbo_blocks": 4},
+    }
+
+
 def small_simulation(root: Path) -> Path:
     from algotrader.simulation.config import SimulationConfig
     from algotrader.simulation.runner import run_simulation
 
-    cfg = SimulationConfig.model_validate(
-        {
-            "family": "optimiser",
-            "data": {
-                "start": "2000-01-01",
-                "end": "2004-12-31",
-                "output_root": str(root),
-                "simulation_output_path": "sim",
-            },
-            "cv": {
-                "warmup_len": 26,
-                "group_len": 26,
-                "q": 2,
-                "embargo_len": 1,
-                "max_inner_combos": 6,
-            },
-            "outer": {"last_n": 2},
-            "model": {"params": {"lookback": 12, "vola": 10, "corr": 20}},
-            "tuning": {
-                "num_samples": 4,
-                "space": [{"path": "model.params.shrink", "type": "float", "bounds": [0.1, 0.9]}],
-            },
-            "cost": {"proportional_bps": 5.0},
-            "diagnostics": {"pbo_blocks": 4},
-        }
-    )
+    cfg = SimulationConfig.model_validate(simulation_config(root))
     return Path(run_simulation(cfg).run_dir)
 
 

@@ -185,3 +185,39 @@ def test_cli_report(family_run: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["-q", "report", str(family_run), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert out.exists() and str(out) in result.output
+
+
+@pytest.mark.slow
+def test_default_pipeline_ends_with_its_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALGOTRADER_HOME", str(tmp_path / "home"))
+    out = tmp_path / "pipe"
+    result = CliRunner().invoke(app, ["-q", "pipeline", "--out", str(out)])
+    assert result.exception is None and result.exit_code == 0, result.output
+    report = out / "report.html"
+    assert f"report: {report}" in result.output
+    html = report.read_text()
+    check_self_contained(html)
+    for section in (
+        'id="comparison"',
+        'id="optimiser-performance"',
+        'id="amm-performance"',
+        'id="equal_weight-performance"',
+        "Outer folds: the candidate each fold chose",
+    ):
+        assert section in html, section
+
+
+def test_simulate_report_flag(tmp_path: Path) -> None:
+    import yaml
+
+    from .conftest import simulation_config
+
+    cfg = tmp_path / "sim.yml"
+    cfg.write_text(yaml.safe_dump(simulation_config(tmp_path / "out")))
+    result = CliRunner().invoke(app, ["-q", "simulate", "--config", str(cfg), "--report"])
+    assert result.exit_code == 0, result.output
+    reports = list((tmp_path / "out").rglob("report.html"))
+    assert len(reports) == 1 and f"report: {reports[0]}" in result.output
+    assert "Inner CPCV split scores" in reports[0].read_text()

@@ -12,8 +12,8 @@ from algotrader.cli._common import state
 from algotrader.pipeline import PipelineContext, StepResult, run_pipeline
 
 
-def run_default(out: Path | None = None) -> list[StepResult]:
-    """Run the default pipeline and print each step's tables."""
+def run_default(out: Path | None = None, *, write_report: bool = True) -> list[StepResult]:
+    """Run the default pipeline, print each step's tables and (default) write its report."""
     st = state()
     settings = st.get_settings()
     out_dir = out if out is not None else settings.simulation_source / "default_pipeline"
@@ -37,7 +37,12 @@ def run_default(out: Path | None = None) -> list[StepResult]:
             for row in rows:
                 table.add_row(*row)
             st.console.print(table)
-    st.console.print(f"summary and artifacts in [bold]{out_dir}[/]")
+    st.console.print(f"summary and artifacts in [bold]{out_dir}[/]", soft_wrap=True)
+    if write_report:
+        from algotrader.reporting import build_report
+
+        path = build_report(out_dir)
+        st.console.print(f"report: {path}", markup=False, highlight=False, soft_wrap=True)
     return reports
 
 
@@ -47,6 +52,9 @@ def register(app: typer.Typer) -> None:
     @app.command("pipeline")
     def pipeline_cmd(
         out: Path | None = typer.Option(None, "--out", help="Artifacts folder."),
+        report: bool = typer.Option(
+            True, "--report/--no-report", help="Write report.html (default: yes)."
+        ),
     ) -> None:
         """Run the default pipeline on the bundled data (same as plain ``algotrader``)."""
-        run_default(out)
+        run_default(out, write_report=report)

@@ -67,6 +67,7 @@ def simulate(
     example: str | None = typer.Option(
         None, "--example", help="Print a commented example config: optimiser|amm|forecast."
     ),
+    report: bool = typer.Option(False, "--report", help="Write report.html into the run folder."),
 ) -> None:
     """Tune a family on inner purged CPCV splits and judge it on an outer walk-forward."""
     from algotrader.simulation.examples import EXAMPLES
@@ -101,7 +102,14 @@ def simulate(
     if result.folds:
         for t in _tables(result):
             st.console.print(t)
-    st.console.print(f"phase reached: {result.phase}; run folder [bold]{result.run_dir}[/]")
+    st.console.print(
+        f"phase reached: {result.phase}; run folder [bold]{result.run_dir}[/]", soft_wrap=True
+    )
+    if report:
+        from algotrader.reporting import build_report
+
+        path = build_report(result.run_dir)
+        st.console.print(f"report: {path}", markup=False, highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

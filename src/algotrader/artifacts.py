@@ -28,7 +28,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import importlib.metadata
-import io
 import json
 import math
 import os
@@ -52,6 +51,9 @@ from algotrader.io import (
     write_bytes_atomic,
     write_json_atomic,
     write_text_atomic,
+)
+from algotrader.io import (
+    write_npz_deterministic as _write_npz,
 )
 
 __all__ = [
@@ -307,13 +309,7 @@ def save_pytree(path: str | os.PathLike[str], tree: Mapping[str, Any]) -> Path:
     """Save a nested mapping of arrays to one uncompressed ``.npz`` (byte-reproducible)."""
     flat: dict[str, np.ndarray] = {}
     _flatten(tree, "", flat)
-    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
-        for key in sorted(flat):
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, flat[key], allow_pickle=False)
-            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, buf.getvalue())
+    _write_npz(path, {key: flat[key] for key in sorted(flat)})
     return Path(path)
 
 

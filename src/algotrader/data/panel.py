@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
 import os
 import zipfile
 from collections.abc import Sequence
@@ -41,7 +40,7 @@ import polars as pl
 from numpy.typing import ArrayLike, NDArray
 
 from algotrader.errors import DataError, StateError
-from algotrader.io import atomic_path
+from algotrader.io import write_npz_deterministic as _write_npz
 
 __all__ = ["Panel", "load_panel_npz", "save_panel_npz"]
 
@@ -392,13 +391,7 @@ def save_panel_npz(path: str | os.PathLike[str], panel: Panel) -> Path:
         "features": np.array(panel.features or (), dtype=np.str_),
         "name": np.array(panel.name, dtype=np.str_),
     }
-    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
-        for key in _NPZ_KEYS:
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.asarray(arrays[key]), allow_pickle=False)
-            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, buf.getvalue())
+    _write_npz(path, {key: np.asarray(arrays[key]) for key in _NPZ_KEYS})
     return Path(path)
 
 

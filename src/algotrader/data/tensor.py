@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import io
 import os
 import zipfile
 from pathlib import Path
@@ -24,7 +23,7 @@ import numpy as np
 import polars as pl
 
 from algotrader.errors import StateError
-from algotrader.io import atomic_path
+from algotrader.io import write_npz_deterministic as _write_npz
 
 _KEYS = ("values", "timestamps", "assets", "missing", "return_type")
 
@@ -93,13 +92,7 @@ def save_return_tensor(path: str | os.PathLike[str], tensor: ReturnTensor) -> Pa
         "missing": np.asarray(tensor.missing, dtype=np.bool_),
         "return_type": np.array(tensor.return_type, dtype=np.str_),
     }
-    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
-        for key in _KEYS:
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, arrays[key], allow_pickle=False)
-            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, buf.getvalue())
+    _write_npz(path, {key: arrays[key] for key in _KEYS})
     return Path(path)
 
 

@@ -24,7 +24,6 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import zipfile
@@ -42,7 +41,8 @@ from algotrader.features.common import EPS, STATUS_NAMES, GroupResult
 from algotrader.features.config import FeatureConfig
 from algotrader.features.inputs import LakeInputs
 from algotrader.features.registry import get_group
-from algotrader.io import atomic_path, write_json_atomic
+from algotrader.io import write_json_atomic
+from algotrader.io import write_npz_deterministic as _write_npz
 
 STORE_FORMAT = 1
 NPZ_KEYS: tuple[str, ...] = ("values", "mask", "status", "timestamps", "assets", "features")
@@ -61,14 +61,7 @@ def _sha256(path: Path) -> str:
 
 def write_npz_deterministic(path: str | os.PathLike[str], arrays: dict[str, NDArray[Any]]) -> Path:
     """Uncompressed ``.npz`` with fixed entry times (byte-identical reruns), atomically."""
-    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
-        for key, arr in arrays.items():
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
-            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.external_attr = 0o644 << 16
-            zf.writestr(info, buf.getvalue())
-    return Path(path)
+    return _write_npz(path, arrays)
 
 
 def long_table(result: GroupResult, inputs: LakeInputs) -> pl.DataFrame:

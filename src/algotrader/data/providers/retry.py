@@ -65,7 +65,7 @@ def with_retries(
     for attempt in range(policy.max_attempts):
         if attempt:
             wait = policy.delay(attempt, rng)
-            logger.warning("%s failed (%s); retry %d in %.1f s", what, last, attempt, wait)
+            logger.info("%s failed (%s); retry %d in %.1f s", what, last, attempt, wait)
             clock.sleep(wait)
         try:
             return fn()

@@ -8,9 +8,11 @@ Example:
     ...     if len(calls) < 3:
     ...         raise TransientProviderError("busy")
     ...     return "ok"
+    >>> import logging; logging.disable(logging.INFO)  # keep the example's output clean
     >>> clock = FakeClock()
     >>> with_retries(flaky, RetryPolicy(max_attempts=5, base_s=1.0), clock=clock, seed=0)
     'ok'
+    >>> logging.disable(logging.NOTSET)
     >>> len(calls), len(clock.sleeps)
     (3, 2)
 """

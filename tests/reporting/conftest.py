@@ -130,21 +130,28 @@ def amm_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     }
     (root / "params.json").write_text(json.dumps(params))
     out = root / "out"
-    res = CliRunner().invoke(
-        app,
-        [
-            "--quiet",
-            "amm",
-            "run",
-            "--config",
-            str(root / "run.yaml"),
-            "--prices",
-            str(root / "prices.parquet"),
-            "--params",
-            str(root / "params.json"),
-            "--out",
-            str(out),
-        ],
-    )
+    args = [
+        "--quiet",
+        "amm",
+        "run",
+        "--config",
+        str(root / "run.yaml"),
+        "--prices",
+        str(root / "prices.parquet"),
+        "--params",
+        str(root / "params.json"),
+        "--out",
+        str(out),
+    ]
+    import logging
+
+    logger = logging.getLogger("algotrader")  # a session fixture: undo the CLI's logging setup
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    try:
+        res = CliRunner().invoke(app, args)
+    finally:
+        logger.handlers[:] = saved[0]
+        logger.setLevel(saved[1])
+        logger.propagate = saved[2]
     assert res.exit_code == 0, res.output
     return out

@@ -32,3 +32,18 @@ def _restore_algotrader_logger() -> Iterator[None]:
     logger.handlers[:] = handlers
     logger.setLevel(level)
     logger.propagate = propagate
+
+
+@pytest.fixture
+def ray_cluster_lock() -> Iterator[None]:
+    """One real Ray cluster at a time on this machine (xdist workers would start two at once,
+    and two local clusters on 2 cores can starve each other)."""
+    import fcntl
+    import tempfile
+
+    with open(Path(tempfile.gettempdir()) / "algotrader-tests-ray.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -160,7 +160,7 @@ def test_engines_agree_local_pool_optuna(make_config: Any, tmp_path: Path) -> No
 
 
 @pytest.mark.slow
-def test_ray_engine_real_local_cluster_agrees(make_config: Any) -> None:
+def test_ray_engine_real_local_cluster_agrees(make_config: Any, ray_cluster_lock: None) -> None:
     import ray  # installed test dependency: missing it must fail, not skip
 
     seq = _run(make_config("seq", stop_after="inner"))

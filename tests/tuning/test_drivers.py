@@ -122,7 +122,7 @@ def test_postgres_storage_two_workers(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 @pytest.mark.slow
-def test_ray_driver_equals_local(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ray_driver_equals_local(monkeypatch: pytest.MonkeyPatch, ray_cluster_lock: None) -> None:
     import ray
 
     from algotrader.tuning.ray_driver import run_ray

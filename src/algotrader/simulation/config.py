@@ -35,6 +35,7 @@ from algotrader.tuning import ParamSpec, SearchSpace
 __all__ = [
     "CVConfig",
     "DataConfig",
+    "FeaturesConfig",
     "OuterConfig",
     "SimulationConfig",
     "TuningConfig",
@@ -46,6 +47,22 @@ StopAfter = Literal["inputs", "cv", "inner", "outer", "results"]
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FeaturesConfig(_Frozen):
+    """Features ``X`` from :mod:`algotrader.features` for a bundled weekly panel.
+
+    ``groups``: ``all`` or ``{group: all | [keys]}`` (the ``features.yml`` syntax, checked
+    when the inputs are built); ``horizons`` (trading days, default the feature package's);
+    ``degenerate_policy``; ``store``: a feature-store root where the groups are written
+    once and reused while the lake hash and feature config hash match (null = in memory).
+    Features at row ``t`` use bars up to that week's close only.
+    """
+
+    groups: Literal["all"] | dict[str, Literal["all"] | tuple[str, ...]] = "all"
+    horizons: tuple[int, ...] | None = None
+    degenerate_policy: Literal["nan", "eps"] = "nan"
+    store: str | None = None
 
 
 class DataConfig(_Frozen):
@@ -64,6 +81,9 @@ class DataConfig(_Frozen):
     prices_npz: str | None = None
     features_npz: str | None = None
     frequency: Literal["weekly", "daily"] = "weekly"
+    features: FeaturesConfig | None = Field(
+        None, description="features X from the feature store (bundled weekly data only)"
+    )
     assets: tuple[str, ...] | None = None
     start: dt.date | None = None
     end: dt.date | None = None
@@ -78,6 +98,11 @@ class DataConfig(_Frozen):
     def _check(self) -> DataConfig:
         if self.source == "npz" and not self.prices_npz:
             raise ValueError("data.source npz needs data.prices_npz")
+        if self.features is not None and (self.source != "bundled" or self.frequency != "weekly"):
+            raise ValueError(
+                "data.features needs data.source bundled and frequency weekly "
+                "(for npz panels use data.features_npz)"
+            )
         if self.simulation_output_path and ".." in self.simulation_output_path.split("/"):
             raise ValueError("data.simulation_output_path must not contain '..'")
         if self.start and self.end and self.start >= self.end:

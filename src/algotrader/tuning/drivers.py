@@ -3,8 +3,15 @@
 Every driver returns the same score table (:data:`~algotrader.tuning.scores.SCORE_SCHEMA`),
 from which :func:`~algotrader.tuning.choose_best` picks the winner.
 
-- :func:`run_local`: sequential (``workers=1``) or a spawn process pool (``workers>1``) whose
-  initializer receives the objective once and pins BLAS to one thread; one task per candidate.
+- :func:`run_jobs`: the work unit every driver schedules is a :class:`Job` (one candidate's
+  splits of one fold); ``objectives`` maps fold -> objective, so one call can tune many folds
+  (the nested-CV simulation sends every fold's pending jobs at once). Sequential
+  (``workers=1``) or a spawn process pool (``workers>1``) whose initializer receives the
+  objectives once and pins BLAS to one thread; one task per job; every finished job's rows go
+  to ``sink`` (an append-only store, a progress bar). With ``min_parallel_seconds`` the first
+  job is timed here and the pool is only started when the remaining work is estimated to take
+  longer (a spawn pool costs its workers' start-up and imports).
+- :func:`run_local`: :func:`run_jobs` over every candidate x every split of one objective.
 - :func:`run_optuna`: every candidate is enqueued into an Optuna study (journal file locally, an
   RDB URL such as ``postgresql://...`` for many machines); each trial evaluates its candidate's
   splits, reporting the running mean after each. With ``prune=True`` a median pruner stops
@@ -32,8 +39,9 @@ import math
 import multiprocessing as mp
 import os
 import time
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,21 +52,59 @@ from algotrader.errors import ConfigError
 from algotrader.tuning.objective import Candidate, SplitObjective
 from algotrader.tuning.scores import score_table
 
-__all__ = ["pin_blas", "run_local", "run_optuna", "split_order"]
+__all__ = [
+    "Job",
+    "Sink",
+    "check_jobs",
+    "job_rows",
+    "jobs_for",
+    "pin_blas",
+    "run_jobs",
+    "run_local",
+    "run_optuna",
+    "split_order",
+]
 
 logger = logging.getLogger(__name__)
 
 Row = tuple[int, int, int, float, float]
+Sink = Callable[[list[Row]], None]
 _WORKER: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of driver work: ``candidate`` on the splits ``splits`` of fold ``fold``."""
+
+    fold: int
+    candidate: Candidate
+    splits: tuple[int, ...]
+
+
+def jobs_for(
+    objective: SplitObjective, candidates: Sequence[Candidate], fold: int = 0
+) -> list[Job]:
+    """One job per candidate over every split of ``objective``.
+
+    >>> class One:
+    ...     split_ids = (0, 1)
+    >>> jobs_for(One(), [Candidate(3)], fold=2)[0].splits
+    (0, 1)
+    """
+    splits = tuple(int(s) for s in objective.split_ids)
+    return [Job(int(fold), c, splits) for c in candidates]
 
 
 def pin_blas() -> None:
     """Pin BLAS/OpenMP to one thread in this process (workers share the cores)."""
+    if _WORKER.get("pinned"):
+        return
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
+    _WORKER["pinned"] = True
 
 
 def split_order(split_ids: Sequence[int], *, shuffle: bool, seed: int) -> list[int]:
@@ -82,21 +128,27 @@ def _score(objective: SplitObjective, cand: Candidate, split: int) -> tuple[floa
     return value, time.perf_counter() - t0
 
 
-def _candidate_rows(objective: SplitObjective, cand: Candidate, fold: int) -> list[Row]:
+def job_rows(objectives: Mapping[int, SplitObjective], job: Job) -> list[Row]:
+    """Evaluate one job: its ``(fold, candidate, split, score, seconds)`` rows."""
+    objective = objectives[job.fold]
     rows: list[Row] = []
-    for s in objective.split_ids:
-        value, secs = _score(objective, cand, int(s))
-        rows.append((fold, cand.id, int(s), value, secs))
+    for s in job.splits:
+        value, secs = _score(objective, job.candidate, s)
+        rows.append((job.fold, job.candidate.id, s, value, secs))
     return rows
 
 
-def _init_worker(objective: SplitObjective) -> None:
+def _candidate_rows(objective: SplitObjective, cand: Candidate, fold: int) -> list[Row]:
+    return job_rows({fold: objective}, jobs_for(objective, [cand], fold)[0])
+
+
+def _init_worker(objectives: Mapping[int, SplitObjective]) -> None:
     pin_blas()
-    _WORKER["objective"] = objective
+    _WORKER["objectives"] = objectives
 
 
-def _worker_rows(cand: Candidate, fold: int) -> list[Row]:
-    return _candidate_rows(_WORKER["objective"], cand, fold)
+def _worker_rows(job: Job) -> list[Row]:
+    return job_rows(_WORKER["objectives"], job)
 
 
 def _check(candidates: Sequence[Candidate], workers: int) -> None:
@@ -105,6 +157,78 @@ def _check(candidates: Sequence[Candidate], workers: int) -> None:
     ids = [c.id for c in candidates]
     if len(set(ids)) != len(ids):
         raise ConfigError("candidate ids must be unique", key="tuning.candidates")
+
+
+def check_jobs(jobs: Sequence[Job], objectives: Mapping[int, SplitObjective]) -> None:
+    """Raise ConfigError when a job's fold has no objective or a (fold, candidate, split)
+    appears twice."""
+    seen: set[tuple[int, int, int]] = set()
+    for job in jobs:
+        if job.fold not in objectives:
+            raise ConfigError(f"job for fold {job.fold} has no objective", key="tuning")
+        for s in job.splits:
+            key = (job.fold, job.candidate.id, s)
+            if key in seen:
+                raise ConfigError(
+                    f"fold {key[0]} candidate {key[1]} split {key[2]} is scheduled twice",
+                    key="tuning.candidates",
+                )
+            seen.add(key)
+
+
+def run_jobs(
+    objectives: Mapping[int, SplitObjective],
+    jobs: Sequence[Job],
+    *,
+    workers: int = 1,
+    sink: Sink | None = None,
+    min_parallel_seconds: float | None = None,
+) -> pl.DataFrame:
+    """Evaluate ``jobs`` in this process or a spawn pool; return their score table.
+
+    Args:
+        objectives: fold -> objective (picklable when ``workers > 1``; shipped once per
+            worker through the pool initializer).
+        jobs: the work; rows reach ``sink`` job by job, in completion order.
+        workers: 1 = sequential; more = a spawn process pool of that size.
+        min_parallel_seconds: when set (and ``workers > 1``), the first job runs here and
+            the pool is started only if the rest is estimated to take at least this long.
+    """
+    if workers < 1:
+        raise ConfigError(f"workers must be >= 1, got {workers}", key="tuning.workers")
+    check_jobs(jobs, objectives)
+    rows: list[Row] = []
+
+    def take(part: list[Row]) -> None:
+        rows.extend(part)
+        if sink is not None and part:
+            sink(part)
+
+    todo = list(jobs)
+    if workers > 1 and len(todo) > 1 and min_parallel_seconds is not None:
+        first = todo.pop(0)
+        t0 = time.perf_counter()
+        take(job_rows(objectives, first))
+        per_eval = (time.perf_counter() - t0) / max(1, len(first.splits))
+        rest = per_eval * sum(len(j.splits) for j in todo)
+        if rest < min_parallel_seconds:
+            logger.info(
+                "estimated %.2f s of remaining work < %.2f s: sequential, no process pool",
+                rest,
+                min_parallel_seconds,
+            )
+            workers = 1
+    if workers == 1 or len(todo) <= 1:
+        for job in todo:
+            take(job_rows(objectives, job))
+        return score_table(rows)
+    ctx = mp.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(objectives,)
+    ) as pool:
+        for fut in as_completed([pool.submit(_worker_rows, job) for job in todo]):
+            take(fut.result())
+    return score_table(rows)
 
 
 def run_local(
@@ -119,18 +243,7 @@ def run_local(
     The objective must be picklable when ``workers > 1``.
     """
     _check(candidates, workers)
-    rows: list[Row] = []
-    if workers == 1 or len(candidates) <= 1:
-        for cand in candidates:
-            rows.extend(_candidate_rows(objective, cand, fold))
-        return score_table(rows)
-    ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(objective,)
-    ) as pool:
-        for part in pool.map(_worker_rows, candidates, [fold] * len(candidates)):
-            rows.extend(part)
-    return score_table(rows)
+    return run_jobs({fold: objective}, jobs_for(objective, candidates, fold), workers=workers)
 
 
 def _storage(storage: str | Path) -> Any:

@@ -12,11 +12,33 @@ Example:
     'price must be positive [file=a.csv, row=3, column=close] -- fix: remove or correct the bar'
     >>> isinstance(err, AlgotraderError)
     True
+
+Location convention (see ``docs/errors.md``), used by every reader of user files:
+
+* ``file``: the file as the user gave it, always set when the problem is in a file;
+* ``row``: the **1-based data row**: row 1 is the first data row below the header (line 2
+  of a CSV file, the first row of a Parquet file); :func:`data_row` converts a 0-based
+  position. Arrays without a file (library calls) use the same 1-based rows;
+* ``column``: the column header as written in the file; in a wide file (one column per
+  asset) that is the asset's column, never an internal name such as ``open``;
+* ``key``: a configuration key (``bout_offset``) or a command-line option (``lag``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
+
+#: What ``row`` means in every located error (also stated in ``docs/errors.md``).
+ROW_CONVENTION = "rows are 1-based data rows: row 1 is the first data row below the header"
+
+
+def data_row(index: int) -> int:
+    """The 1-based data row of the 0-based position ``index`` (row 1 = first data row).
+
+    >>> data_row(0)
+    1
+    """
+    return int(index) + 1
 
 
 class AlgotraderError(Exception):
@@ -25,9 +47,10 @@ class AlgotraderError(Exception):
     Args:
         message: what is wrong, in one sentence.
         file: the file the problem was found in, if any.
-        row: the 1-based data row (header excluded) or the 0-based index, as documented
-            by the raising function.
-        column: the column (or asset) concerned.
+        row: the 1-based data row (row 1 is the first data row below the header; see
+            :data:`ROW_CONVENTION`).
+        column: the column concerned, as its header is written (the asset's column in
+            a wide file).
         key: the configuration key or archive entry concerned.
         hint: how to fix it.
         **context: any further structured detail (kept in ``self.context``).
@@ -52,6 +75,34 @@ class AlgotraderError(Exception):
         self.hint = hint
         self.context = context
         super().__init__(self._render())
+
+    def located(
+        self,
+        *,
+        file: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+        key: str | None = None,
+    ) -> Self:
+        """A copy of this error with the given location filled in where it is empty.
+
+        For a caller that knows the file (or key) a lower layer could not know:
+
+        >>> err = DataError("bad price", row=2, column="A").located(file="p.csv", row=9)
+        >>> str(err)
+        'bad price [file=p.csv, row=2, column=A]'
+        """
+        new = type(self)(
+            self.message,
+            file=self.file if self.file is not None else file,
+            row=self.row if self.row is not None else row,
+            column=self.column if self.column is not None else column,
+            key=self.key if self.key is not None else key,
+            hint=self.hint,
+            **self.context,
+        )
+        new.__cause__ = self.__cause__
+        return new
 
     def _render(self) -> str:
         where = [
@@ -101,6 +152,7 @@ class ProviderError(AlgotraderError):
 
 
 __all__ = [
+    "ROW_CONVENTION",
     "AlgotraderError",
     "ConfigError",
     "DataError",
@@ -109,4 +161,5 @@ __all__ = [
     "SchemaError",
     "ShapeError",
     "StateError",
+    "data_row",
 ]

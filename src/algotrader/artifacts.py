@@ -76,7 +76,21 @@ __all__ = [
     "write_text_atomic",
 ]
 
-_SECRET_KEYS = re.compile(r"(password|passwd|secret|token|api_key|apikey)", re.IGNORECASE)
+#: A key is secret when one of its ``_``/``-``/``.``-separated words is one of these (so
+#: ``api_token`` and ``client_secret`` are redacted, but ``tokens``, the AMM's asset list, is not).
+_SECRET_WORDS = frozenset(
+    {"password", "passwd", "pwd", "secret", "token", "apikey", "credential", "credentials"}
+)
+_KEY_SPLIT = re.compile(r"[_.\-]+")
+
+
+def _is_secret_key(key: str) -> bool:
+    low = key.lower()
+    if "api_key" in low or "apikey" in low:
+        return True
+    return any(part in _SECRET_WORDS for part in _KEY_SPLIT.split(low))
+
+
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][\w+.-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@/\s]+)@")
 _PACKAGES = (
     "algotrader",
@@ -123,12 +137,14 @@ def redact(obj: Any) -> Any:
 
     >>> redact({"storage": "postgresql://u:pw@h/db", "api_key": "x", "n": 1})
     {'storage': 'postgresql://u:***@h/db', 'api_key': '***', 'n': 1}
+    >>> redact({"tokens": ["BTC", "ETH"], "ib_token": "t"})
+    {'tokens': ['BTC', 'ETH'], 'ib_token': '***'}
     """
     if isinstance(obj, BaseModel):
         return redact(obj.model_dump(mode="json"))
     if isinstance(obj, Mapping):
         return {
-            k: ("***" if _SECRET_KEYS.search(str(k)) and v is not None else redact(v))
+            k: ("***" if _is_secret_key(str(k)) and v is not None else redact(v))
             for k, v in obj.items()
         }
     if isinstance(obj, list | tuple):

@@ -56,6 +56,17 @@ def test_run_id_ignores_secrets() -> None:
     assert a == b
 
 
+def test_run_id_keeps_non_secret_keys_that_contain_a_secret_word() -> None:
+    # ``tokens`` (the AMM's asset list) must reach the hash: two asset sets, two ids.
+    assert run_id({"tokens": ["BTC", "ETH"]}) != run_id({"tokens": ["BTC", "SOL"]})
+    assert redact({"tokens": ["A"], "n_tokens": 2}) == {"tokens": ["A"], "n_tokens": 2}
+    assert redact({"ib_token": "t", "client_secret": "s", "db_password": "p"}) == {
+        "ib_token": "***",
+        "client_secret": "***",
+        "db_password": "***",
+    }
+
+
 def test_redact() -> None:
     r = redact(_Cfg())
     assert r == {"a": 1, "url": "postgresql://user:***@host/db", "api_key": "***"}

@@ -29,11 +29,11 @@ Example:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import polars as pl
 
+from algotrader.data.names import SAFE_NAME, check_name, is_safe_name
 from algotrader.data.timestamps import UTC_US
 from algotrader.errors import DataError, SchemaError
 
@@ -163,33 +163,6 @@ def _order_checks(by_asset: bool) -> list[tuple[pl.Expr, str, str, str]]:
     ]
 
 
-#: Asset and token names: a letter, digit or ``^``, then letters, digits and ``. _ - ^ = +`` (tickers such
-#: as ``BRK.B``, ``^GSPC``, ``EURUSD=X``, ``BTC-USD``), at most 64 characters, no ``..``. Names
-#: become file and folder names, so anything else (``/``, ``\\``, spaces, ``..``) is refused.
-SAFE_NAME = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9._^=+-]{0,63}$")
-
-
-def check_name(name: str, *, file: str | None, column: str, row: int | None = None) -> str:
-    """Return ``name`` if it is a safe asset/token name, else raise :class:`DataError`.
-
-    >>> check_name("BRK.B", file="a.csv", column="asset")
-    'BRK.B'
-    >>> check_name("../../x", file="a.csv", column="asset")
-    Traceback (most recent call last):
-    ...
-    algotrader.errors.DataError: unsafe asset name '../../x' [file=a.csv, column=asset] -- fix: use letters, digits and . _ - ^ = + (max 64, no '..', not starting with a symbol other than ^)
-    """
-    if not SAFE_NAME.match(name) or ".." in name:
-        raise DataError(
-            f"unsafe asset name {name!r}",
-            file=file,
-            row=row,
-            column=column,
-            hint="use letters, digits and . _ - ^ = + (max 64, no '..', not starting with a symbol other than ^)",
-        )
-    return name
-
-
 def validate_bars(frame: pl.DataFrame, *, file: str | None = None) -> pl.DataFrame:
     """Check a bar table against the schema; return it unchanged (helper columns dropped).
 
@@ -213,7 +186,7 @@ def validate_bars(frame: pl.DataFrame, *, file: str | None = None) -> pl.DataFra
     by_asset = "asset" in frame.columns
     if by_asset:
         for name in frame["asset"].unique(maintain_order=True).drop_nulls().to_list():
-            if not SAFE_NAME.match(name) or ".." in name:
+            if not is_safe_name(name):
                 first = frame.filter(pl.col("asset") == name).row(0, named=True)
                 check_name(name, file=str(first.get(FILE_COL) or file), column="asset",
                            row=int(first[ROW_COL]))  # fmt: skip

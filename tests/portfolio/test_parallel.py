@@ -8,6 +8,10 @@ where the two factorisations differ (checked first, so the test cannot pass vacu
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import polars as pl
 import pytest
@@ -17,7 +21,7 @@ from threadpoolctl import ThreadpoolController, threadpool_info
 from algotrader.errors import ConfigError
 from algotrader.portfolio import OptimiserConfig, OptimiserStream, run_batch
 from algotrader.portfolio.kernel_linalg import _cholesky_upper
-from algotrader.portfolio.parallel import default_threads, single_threaded_blas
+from algotrader.portfolio.parallel import blas_pin_depth, default_threads, single_threaded_blas
 from algotrader.settings import threads_from_env
 
 N = 320
@@ -96,3 +100,68 @@ def test_thread_setting_goes_through_settings() -> None:
     with pytest.raises(ConfigError, match="ALGOTRADER_THREADS must be a positive integer") as e:
         threads_from_env({"ALGOTRADER_THREADS": "2.5"})
     assert e.value.key == "ALGOTRADER_THREADS"
+
+
+def test_blas_pin_is_reference_counted_when_nested() -> None:
+    ctl = ThreadpoolController()
+    with ctl.limit(limits=2, user_api="blas"):
+        with single_threaded_blas():
+            with single_threaded_blas():
+                assert blas_pin_depth() == 2
+            # the inner block left: the outer one's solve must still be pinned
+            assert _blas_threads() == 1
+            assert blas_pin_depth() == 1
+        assert blas_pin_depth() == 0
+        assert _blas_threads() == 2
+
+
+def test_blas_pin_is_reference_counted_across_threads() -> None:
+    """Thread A pins, B pins, A leaves (B still pinned), B leaves (restored)."""
+    ctl = ThreadpoolController()
+    a_in, b_in, a_out, b_may_leave = (threading.Event() for _ in range(4))
+    seen: dict[str, int] = {}
+
+    def thread_a() -> None:
+        with single_threaded_blas():
+            a_in.set()
+            b_in.wait(10)
+        a_out.set()
+
+    def thread_b() -> None:
+        a_in.wait(10)
+        with single_threaded_blas():
+            b_in.set()
+            a_out.wait(10)
+            seen["b_after_a_left"] = _blas_threads()
+            b_may_leave.wait(10)
+
+    with ctl.limit(limits=2, user_api="blas"):
+        ta, tb = threading.Thread(target=thread_a), threading.Thread(target=thread_b)
+        ta.start()
+        tb.start()
+        ta.join(10)
+        a_out.wait(10)
+        while "b_after_a_left" not in seen and tb.is_alive():
+            time.sleep(0.01)
+        seen["main_while_b_pinned"] = _blas_threads()
+        b_may_leave.set()
+        tb.join(10)
+        assert seen == {"b_after_a_left": 1, "main_while_b_pinned": 1}
+        assert blas_pin_depth() == 0
+        assert _blas_threads() == 2
+
+
+def test_concurrent_optimiser_runs_stay_pinned_and_equal() -> None:
+    """Four threads run batches at once: every run equals a lone run, and the BLAS is
+    restored once all have finished."""
+    p, m, cfg = _frames(45)
+    lone = run_batch(p, m, cfg).cash
+    ctl = ThreadpoolController()
+    results: list[np.ndarray] = []
+    with ctl.limit(limits=2, user_api="blas"):
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(lambda _: run_batch(p, m, cfg).cash, range(4)))
+        assert blas_pin_depth() == 0
+        assert _blas_threads() == 2
+    for r in results:
+        np.testing.assert_array_equal(r, lone)

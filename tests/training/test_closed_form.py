@@ -21,6 +21,7 @@ from algotrader.training import (
 )
 from algotrader.training.multi_period import aggregate, multi_period_objective, period_specs
 from algotrader.training.optimiser import make_schedule
+from algotrader.training.runs import RunPaths, read_history
 from algotrader.training.walk_forward import (
     adjusted_sharpe,
     rademacher_complexity,
@@ -189,7 +190,7 @@ def test_resume_after_interruption_equals_uninterrupted(tmp_path: Path) -> None:
     assert seen == [10, 20]
     (run_dir,) = list((tmp_path / "b").iterdir())
     assert (run_dir / "state.npz").is_file() and not (run_dir / "result.json").exists()
-    assert pl.read_parquet(run_dir / "history.parquet").height == 40
+    assert read_history(RunPaths(run_dir)).height == 40
     resumed = train(prob, s, tmp_path / "b")
     assert resumed.run_id == full.run_id
     assert resumed.history.equals(full.history)
@@ -202,7 +203,7 @@ def test_saved_run_selection_matches_tracker(tmp_path: Path) -> None:
     prob = split_problem(train_target=2.0, val_target=1.0)
     s = settings(base_lr=0.05, n_iterations=80, iterations_per_chunk=20)
     r = train(prob, s, tmp_path)
-    hist = pl.read_parquet(Path(r.run_dir or "") / "history.parquet")
+    hist = read_history(RunPaths(Path(r.run_dir or "")))
     it, st = select_from_history(hist, "best_val", "score")
     assert (it, st) == (r.best_iteration, r.best_set)
     it2, _ = select_from_history(hist, "best_train", "score")

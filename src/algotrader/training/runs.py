@@ -6,13 +6,24 @@ configuration and the data signature) holds, each written atomically:
 | file | content |
 |---|---|
 | ``config.json`` | resolved configuration, data signature, versions, host |
+| ``run_manifest.json`` | the shared :class:`algotrader.artifacts.RunManifest` (kind, id, config, versions, timings) |
 | ``state.npz`` | the full training state after the last finished chunk |
-| ``history.parquet`` | one row per (iteration, set): objective, lr, metrics |
+| ``history/part-<first iteration>.parquet`` | one part per chunk, rows (iteration, set): objective, lr, metrics |
 | ``params_best.npz`` / ``params_last.npz`` | selected / last parameter set |
 | ``result.json`` | selection, metrics, final weights, timings |
 
 Starting the same run again continues from ``state.npz``; the chunk boundaries
 and the carried PRNG key make the result identical to an uninterrupted run.
+
+The history is **appended**: each chunk writes one new immutable part (atomically), so
+the cost per chunk does not grow with the run. On resume, parts at or after the
+checkpoint's iteration (written by a chunk whose state was never saved) are removed, and
+temporary files a killed writer left in the run folder (``.<name>.*.tmp``) are deleted by
+:func:`clean_stale_temps`. A run folder from an older version with one
+``history.parquet`` is still read.
+
+Run ids are :func:`algotrader.artifacts.run_id` (16 hex digits here; the same hash and
+redaction as every other run in the package).
 
 Example:
     >>> run_id({"b": 1, "a": [1.0, 2.0]}) == run_id({"a": [1.0, 2.0], "b": 1})
@@ -25,8 +36,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import platform
-import re
 import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,48 +48,40 @@ import jax
 import numpy as np
 import polars as pl
 
+from algotrader.artifacts import RunManifest, json_ready, redact, write_manifest
+from algotrader.artifacts import run_id as _artifact_run_id
 from algotrader.errors import StateError
 from algotrader.io import write_json_atomic, write_npz_atomic, write_parquet_atomic
 from algotrader.training.problem import SEGMENTS
 
+logger = logging.getLogger(__name__)
+
 T = TypeVar("T")
 
 
-#: ``scheme://user:password@`` in a URL (an Optuna storage, a database): the password is redacted.
-_URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][\w+.-]*://[^:/@\s]+:)(?P<pw>[^@/\s]+)@")
-
-
 def redact_url(text: str) -> str:
-    """``text`` with any URL password replaced by ``***``.
+    """``text`` with any URL password replaced by ``***`` (:func:`algotrader.artifacts.redact`).
 
     >>> redact_url("postgresql://me:s3cret@db:5432/optuna")
     'postgresql://me:***@db:5432/optuna'
     """
-    return _URL_PASSWORD.sub(r"\g<head>***@", text)
+    out: str = redact(text)
+    return out
 
 
 def _canonical(obj: Any) -> Any:
-    """JSON-ready copy: sorted keys, arrays as lists, non-finite floats as ``None`` (JSON
-    ``null``), URL passwords redacted (so they reach neither files nor run ids)."""
-    if isinstance(obj, str):
-        return redact_url(obj)
-    if isinstance(obj, Mapping):
-        return {str(k): _canonical(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
-    if isinstance(obj, list | tuple):
-        return [_canonical(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _canonical(obj.tolist())
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj
+    """JSON-ready, redacted copy (non-finite floats as JSON ``null``, URL passwords and
+    secret-named keys redacted, so they reach neither files nor run ids)."""
+    return json_ready(redact(json_ready(obj)))
 
 
 def run_id(config: Mapping[str, Any]) -> str:
-    """Stable 16-hex-digit id of a configuration (key order does not matter)."""
-    text = json.dumps(_canonical(config), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    """Stable 16-hex-digit id of a configuration (key order does not matter).
+
+    :func:`algotrader.artifacts.run_id` of the configuration (no separate inputs: the
+    training configuration already carries the data signature).
+    """
+    return _artifact_run_id(config, length=16)
 
 
 def array_signature(*arrays: np.ndarray) -> str:
@@ -126,7 +129,17 @@ class RunPaths:
 
     @property
     def history(self) -> Path:
+        """The single-file history of runs written before the history was appended."""
         return self.root / "history.parquet"
+
+    @property
+    def history_dir(self) -> Path:
+        """The appended history: one ``part-<first iteration>.parquet`` per chunk."""
+        return self.root / "history"
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "run_manifest.json"
 
     @property
     def params_best(self) -> Path:
@@ -276,26 +289,128 @@ def load_run(
     return params_from_history(history, it, st, template), it, st
 
 
-def write_history(paths: RunPaths, history: pl.DataFrame) -> None:
-    """Write the history table (Parquet) atomically.
+def clean_stale_temps(paths: RunPaths) -> list[Path]:
+    """Delete temporary files a killed writer left in the run folder and its history.
 
-    Temporary files a killed writer left beside it (``.history.parquet.*.tmp``) are removed.
+    Atomic writes go through ``.<name>.<random>.tmp`` beside the target
+    (:func:`algotrader.io.atomic_path`); a process killed mid-write leaves one behind.
+    Called when a run starts (one process per run folder), so nothing is writing them.
     """
-    for stale in paths.history.parent.glob(f".{paths.history.name}.*.tmp"):
-        stale.unlink(missing_ok=True)
-    write_parquet_atomic(paths.history, history)
+    removed: list[Path] = []
+    for folder in (paths.root, paths.history_dir):
+        if not folder.is_dir():
+            continue
+        for stale in folder.glob(".*.tmp"):
+            if stale.is_file():
+                stale.unlink(missing_ok=True)
+                removed.append(stale)
+    if removed:
+        logger.info(
+            "removed %d temporary file(s) left by an interrupted run in %s",
+            len(removed),
+            paths.root,
+        )
+    return removed
+
+
+def _part_start(part: Path) -> int:
+    return int(part.stem.split("-", 1)[1])
+
+
+def history_parts(paths: RunPaths) -> list[Path]:
+    """The history part files in iteration order."""
+    if not paths.history_dir.is_dir():
+        return []
+    return sorted(paths.history_dir.glob("part-*.parquet"), key=_part_start)
+
+
+def append_history(paths: RunPaths, rows: pl.DataFrame) -> Path | None:
+    """Append one chunk's rows as a new part (atomic); an empty frame writes nothing.
+
+    The part is named by the chunk's first iteration, so a chunk that is re-run after a
+    resume replaces exactly its own part.
+
+    Raises:
+        StateError: ``rows`` has no ``iteration`` column, or its columns differ from the
+            parts already written (a different configuration wrote this folder).
+    """
+    if rows.height == 0:
+        return None
+    if "iteration" not in rows.columns:
+        raise StateError("history rows need an 'iteration' column", file=str(paths.history_dir))
+    parts = history_parts(paths)
+    if parts:
+        schema = dict(pl.read_parquet_schema(parts[0]))
+        if schema != dict(rows.schema):
+            raise StateError(
+                "history rows do not match the run's existing history columns",
+                file=str(parts[0]),
+                hint="delete the run folder or use the configuration that wrote it",
+            )
+    first = int(rows["iteration"].min())  # type: ignore[arg-type]
+    paths.history_dir.mkdir(parents=True, exist_ok=True)
+    return write_parquet_atomic(paths.history_dir / f"part-{first:09d}.parquet", rows)
+
+
+def truncate_history(paths: RunPaths, iteration: int) -> None:
+    """Drop history rows at or after ``iteration`` (chunks whose state was never saved)."""
+    for part in history_parts(paths):
+        if _part_start(part) >= iteration:
+            part.unlink()
+            continue
+        frame = pl.read_parquet(part)
+        if frame.height and int(frame["iteration"].max()) >= iteration:  # type: ignore[arg-type]
+            write_parquet_atomic(part, frame.filter(pl.col("iteration") < iteration))
+    if paths.history.is_file():
+        legacy = pl.read_parquet(paths.history)
+        if legacy.height and int(legacy["iteration"].max()) >= iteration:  # type: ignore[arg-type]
+            write_parquet_atomic(paths.history, legacy.filter(pl.col("iteration") < iteration))
+
+
+def write_history(paths: RunPaths, history: pl.DataFrame) -> None:
+    """Replace the whole history with ``history`` (one part); stale temps are removed.
+
+    Training appends with :func:`append_history`; this is for tools that rewrite a
+    run's history deliberately.
+    """
+    clean_stale_temps(paths)
+    for part in history_parts(paths):
+        part.unlink()
+    paths.history.unlink(missing_ok=True)
+    append_history(paths, history)
 
 
 def read_history(paths: RunPaths) -> pl.DataFrame:
-    """Read a run's history; an empty frame if none yet."""
-    if not paths.history.is_file():
+    """Read a run's history (the legacy single file first, then the parts in order);
+    an empty frame if none yet."""
+    frames = [pl.read_parquet(paths.history)] if paths.history.is_file() else []
+    frames += [pl.read_parquet(p) for p in history_parts(paths)]
+    frames = [f for f in frames if f.height]
+    if not frames:
         return pl.DataFrame()
-    return pl.read_parquet(paths.history)
+    return pl.concat(frames, how="vertical")
 
 
 def write_config(paths: RunPaths, config: Mapping[str, Any]) -> None:
     """Write the resolved configuration and provenance."""
     write_json_atomic(paths.config, _canonical({**config, "provenance": provenance()}))
+
+
+def write_run_manifest(
+    paths: RunPaths,
+    kind: str,
+    rid: str,
+    config: Mapping[str, Any],
+    **fields: Any,
+) -> Path:
+    """Write ``run_manifest.json`` with the shared :class:`~algotrader.artifacts.RunManifest`.
+
+    ``rid`` is the run's id (the folder name); ``fields`` are further manifest fields
+    (``started_at``, ``finished_at``, ``timings``, ``seeds``, ``outputs``, ``extra``).
+    """
+    cfg = _canonical(config)
+    manifest = RunManifest(kind=kind, run_id=rid, config=cfg, **fields)
+    return write_manifest(paths.root, manifest)
 
 
 def write_result(paths: RunPaths, result: Mapping[str, Any]) -> None:
@@ -314,8 +429,11 @@ def read_result(run_dir: str | Path) -> dict[str, Any]:
 
 __all__ = [
     "RunPaths",
+    "append_history",
     "array_signature",
+    "clean_stale_temps",
     "history_frame",
+    "history_parts",
     "load_params",
     "load_run",
     "load_tree",
@@ -326,7 +444,9 @@ __all__ = [
     "run_id",
     "save_params",
     "save_tree",
+    "truncate_history",
     "write_config",
     "write_history",
     "write_result",
+    "write_run_manifest",
 ]

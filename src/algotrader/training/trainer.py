@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 import polars as pl
 
+from algotrader.artifacts import now_utc
 from algotrader.training.loop import (
     LoopSpec,
     StepOutput,
@@ -43,15 +44,18 @@ from algotrader.training.loop import (
 from algotrader.training.problem import Params, TrainingProblem
 from algotrader.training.runs import (
     RunPaths,
+    append_history,
+    clean_stale_temps,
     history_frame,
     load_tree,
     read_history,
     run_id,
     save_params,
     save_tree,
+    truncate_history,
     write_config,
-    write_history,
     write_result,
+    write_run_manifest,
 )
 from algotrader.training.selection import selection_score
 from algotrader.training.settings import OptimisationSettings
@@ -210,17 +214,27 @@ def train(
     paths = None if out_dir is None else RunPaths(Path(out_dir) / rid)
     history = pl.DataFrame()
     ckpts: list[np.ndarray] = []
+    started_at = now_utc()
     if paths is not None:
         paths.root.mkdir(parents=True, exist_ok=True)
+        clean_stale_temps(paths)
         if paths.state.is_file():
             state, meta = load_tree(paths.state, state)
             ckpts = list(meta.get("checkpoint_returns", np.zeros((0, 0))))
+            truncate_history(paths, int(state.iteration))
             history = read_history(paths)
-            if history.height:
-                history = history.filter(pl.col("iteration") < int(state.iteration))
             logger.info("resuming run %s at iteration %d", rid, int(state.iteration))
         else:
+            truncate_history(paths, 0)
             write_config(paths, full_config)
+        write_run_manifest(
+            paths,
+            "train",
+            rid,
+            full_config,
+            started_at=started_at,
+            seeds={"initial_random_key": settings.initial_random_key},
+        )
     chunk_fn = make_chunk_fn(spec)
     data = {k: jnp.asarray(v) for k, v in problem.data.items()}
     t_start = time.perf_counter()
@@ -234,11 +248,14 @@ def train(
         if np.isnan(first_chunk):
             first_chunk = dt
         host_out = _host(out)
-        frames.append(history_frame([host_out], problem.metric_names))
+        chunk_rows = history_frame([host_out], problem.metric_names)
+        frames.append(chunk_rows)
         if settings.track_checkpoints:
             ckpts.extend(_checkpoint_rows(host_out, settings.checkpoint_interval))
         if paths is not None:
-            write_history(paths, pl.concat([f for f in frames if f.height]))
+            # Append this chunk's rows (never rewrite the whole history), then the state: a
+            # kill between the two leaves a part that the resume drops and re-runs.
+            append_history(paths, chunk_rows)
             save_tree(paths.state, state, checkpoint_returns=_stack(ckpts))
         if callback is not None:
             try:
@@ -256,6 +273,24 @@ def train(
     if paths is not None:
         result.run_dir = paths.root
         _write_outputs(paths, result)
+        write_run_manifest(
+            paths,
+            "train",
+            rid,
+            full_config,
+            started_at=started_at,
+            finished_at=now_utc(),
+            seeds={"initial_random_key": settings.initial_random_key},
+            timings={"train": result.seconds, "first_chunk": result.first_chunk_seconds},
+            outputs=[
+                *sorted(
+                    p.name
+                    for p in (paths.config, paths.params_best, paths.params_last, paths.result)
+                    if p.is_file()
+                ),
+                "history/",
+            ],
+        )
     return result
 
 

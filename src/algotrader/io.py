@@ -142,12 +142,18 @@ def write_npz_deterministic(
 
     with atomic_path(target) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
         for key, arr in arrays.items():
-            buf = _io.BytesIO()
             a = np.asarray(arr)
             if a.ndim and not a.flags.c_contiguous:  # (0-d arrays stay 0-d)
                 a = np.ascontiguousarray(a)
-            np.lib.format.write_array(buf, a, allow_pickle=False)
+            header = _io.BytesIO()
+            np.lib.format.write_array_header_1_0(
+                header, np.lib.format.header_data_from_array_1_0(a)
+            )
             info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.external_attr = 0o644 << 16
-            zf.writestr(info, buf.getvalue())
+            # the entry's size known up front (as writestr does: same zip64 choice, same
+            # bytes), the array streamed in without an in-memory copy of the whole .npy
+            info.file_size = len(header.getvalue()) + a.nbytes
+            with zf.open(info, "w") as out:
+                np.lib.format.write_array(out, a, allow_pickle=False)
     return Path(target)

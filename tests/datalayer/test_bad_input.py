@@ -171,15 +171,15 @@ def test_wide_file_errors(tmp_path: Path) -> None:
     with pytest.raises(SchemaError, match=r"missing date column"):
         read_wide(path)
     path.write_text("date,A,B\n2024-01-03,1,2\n2024-01-02,1,2\n")
-    with pytest.raises(DataError, match=r"unsorted rows") as info:
+    with pytest.raises(DataError, match=r"2024-01-02 at row 2 is earlier than") as info:
         read_wide(path)
-    assert info.value.row == 2
+    assert (info.value.row, info.value.column) == (2, "date")
     path.write_text("date,A,B\n2024-01-02,1,2\n2024-01-03,1,-2\n")
-    with pytest.raises(DataError, match=r"non-positive open price -2\.0") as info:
+    with pytest.raises(DataError, match=r"price -2\.0 of B is not > 0") as info:
         read_wide(path)
-    assert info.value.row == 2
+    assert (info.value.row, info.value.column) == (2, "B")
     path.write_text("date,A\n2024-01-02,1\n2024-01-02,1\n")
-    with pytest.raises(DataError, match=r"duplicate timestamp"):
+    with pytest.raises(DataError, match=r"duplicate date 2024-01-02 at row 2 \(also at row 1\)"):
         read_wide(path)
     path.write_text("date,A\n01/02/2024,1\n")
     with pytest.raises(

@@ -20,6 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from algotrader.data.frames import to_bars, to_float, with_provenance
+from algotrader.data.names import check_names
 from algotrader.data.schema import FILE_COL, LONG_COLUMNS, ROW_COL, require_columns
 from algotrader.data.timestamps import parse_timestamps
 from algotrader.errors import DataError, SchemaError
@@ -100,23 +101,103 @@ def parse_dates(
 
     Returns:
         Series of shape (n,), ``Datetime("us", "UTC")``.
+
+    Raises:
+        DataError: an empty, unparseable or naive value, naming ``file``, its 1-based data
+            row and the column (the series' name).
     """
     if values.dtype == pl.String:
+        text = values.str.strip_chars()
+        empty = text.is_null() | (text == "")
+        if empty.any():
+            raise DataError(
+                "missing date",
+                file=file,
+                row=int(empty.arg_true()[0]) + 1,
+                column=values.name,
+                hint="give every row a date",
+            )
         fmt = date_format or "%Y-%m-%d"
-        as_date = values.str.strip_chars().str.strptime(pl.Date, fmt, strict=False)
+        as_date = text.str.strptime(pl.Date, fmt, strict=False)
         if as_date.null_count() == 0:
             values = as_date
-        elif date_format is not None:
-            bad = as_date.is_null()
-            i = int(bad.arg_true()[0])
+        elif date_format is not None or as_date.null_count() < len(as_date):
+            # a fixed format, or plain dates mixed with something else: name the odd one
+            i = int(as_date.is_null().arg_true()[0])
             raise DataError(
-                f"unparseable date {values[i]!r} (expected format {date_format})",
+                f"unparseable date {values[i]!r} (expected format {fmt})",
                 file=file,
                 row=i + 1,
                 column=values.name,
-                hint="correct the date",
+                hint="correct the date (one format in the whole column)",
             )
     return parse_timestamps(values, tz=tz, file=file)
+
+
+def check_dates(dates: pl.Series, *, file: str | None, column: str) -> None:
+    """Refuse duplicate or decreasing dates of a wide file, naming the 1-based data row.
+
+    >>> from datetime import date
+    >>> check_dates(pl.Series("date", [date(2024, 1, 2), date(2024, 1, 2)]), file="w.csv",
+    ...             column="date")
+    Traceback (most recent call last):
+    ...
+    algotrader.errors.DataError: duplicate date 2024-01-02 at row 2 (also at row 1) [file=w.csv, row=2, column=date] -- fix: keep one row per date
+    """
+    if dates.len() < 2:
+        return
+    phys = dates.to_physical()
+    step = (phys.slice(1) - phys.slice(0, phys.len() - 1)).to_numpy()
+    bad = (step <= 0).nonzero()[0]
+    if not bad.size:
+        return
+    i = int(bad[0]) + 1  # 0-based position of the offending row
+    shown = _day(dates[i])
+    if step[i - 1] == 0:
+        raise DataError(
+            f"duplicate date {shown} at row {i + 1} (also at row {i})",
+            file=file,
+            row=i + 1,
+            column=column,
+            hint="keep one row per date",
+        )
+    raise DataError(
+        f"date {shown} at row {i + 1} is earlier than {_day(dates[i - 1])} at row {i}",
+        file=file,
+        row=i + 1,
+        column=column,
+        hint="sort the rows by date (nothing is reordered silently)",
+    )
+
+
+def _day(value: object) -> str:
+    """A date or a UTC midnight shown as ``YYYY-MM-DD``; other times in full."""
+    text = str(value)
+    return text[:10] if text.endswith(" 00:00:00+00:00") or len(text) == 10 else text
+
+
+def check_wide_values(frame: pl.DataFrame, assets: list[str], *, file: str | None) -> None:
+    """Refuse a non-finite or non-positive price of a wide file, naming the asset column.
+
+    Missing cells (null) are allowed: they mean *no observation* on that date.
+    """
+    bad_any = frame.select(
+        [(~pl.col(a).is_finite() | (pl.col(a) <= 0)).fill_null(False).any() for a in assets]
+    ).row(0)
+    for asset, bad in zip(assets, bad_any, strict=True):
+        if not bad:
+            continue
+        hit = frame.filter((~pl.col(asset).is_finite() | (pl.col(asset) <= 0)).fill_null(False))
+        row = hit.row(0, named=True)
+        value = row[asset]
+        what = "is not finite" if value != value or abs(value) == float("inf") else "is not > 0"
+        raise DataError(
+            f"price {value} of {asset} {what}",
+            file=str(row.get(FILE_COL) or file) if (row.get(FILE_COL) or file) else None,
+            row=int(row[ROW_COL]),
+            column=asset,
+            hint="correct the price, or leave the cell empty (no observation that day)",
+        )
 
 
 def read_wide(
@@ -139,6 +220,11 @@ def read_wide(
 
     Returns:
         Long bar table sorted by ``(asset, timestamp)``.
+
+    Raises:
+        DataError: an unsafe asset header, an empty/unparseable/duplicate/decreasing date,
+            or a price that is not a number, not finite or not > 0: the file, the 1-based
+            data row and the column as written (the asset's column, or the date column).
     """
     path = Path(path)
     file = str(path)
@@ -147,9 +233,12 @@ def read_wide(
     assets = [c for c in frame.columns if c != dcol]
     if not assets:
         raise SchemaError("no asset columns", file=file, hint="add one close column per asset")
+    check_names(assets, file=file)
     frame = with_provenance(frame, file)
     ts = parse_dates(frame[dcol], file=file, date_format=date_format, tz=tz)
+    check_dates(ts, file=file, column=dcol)
     frame = to_float(frame.with_columns(ts.alias("timestamp")), tuple(assets), file)
+    check_wide_values(frame, assets, file=file)
     long = frame.unpivot(
         index=["timestamp", FILE_COL, ROW_COL], on=assets, variable_name="asset", value_name="close"
     ).filter(pl.col("close").is_not_null())
@@ -179,4 +268,12 @@ def read_bars(
     return read_wide(path, tz=tz, date_format=date_format)
 
 
-__all__ = ["DATE_COLUMNS", "parse_dates", "read_bars", "read_long", "read_wide"]
+__all__ = [
+    "DATE_COLUMNS",
+    "check_dates",
+    "check_wide_values",
+    "parse_dates",
+    "read_bars",
+    "read_long",
+    "read_wide",
+]

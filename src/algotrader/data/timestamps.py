@@ -6,7 +6,8 @@ Rules (the same for every reader):
 * naive strings/datetimes are refused with :class:`~algotrader.errors.DataError` unless the
   caller says which zone they are in (``tz="UTC"``, ``tz="America/New_York"`` ...); a naive
   time that does not exist or is ambiguous in that zone (DST) is refused too;
-* anything unparseable is refused, naming the (1-based) data row.
+* anything unparseable is refused, naming the (1-based) data row and the column as the
+  series is named (``timestamp`` in a long file, the date column of a wide file).
 
 The fast path is Arrow's vectorised ISO-8601 cast; the slower polars path only runs to
 locate and explain a failure.
@@ -74,7 +75,7 @@ def _localise(naive: pl.Series, tz: str, ctx: _Where) -> pl.Series:
             f"timestamp {naive[i]} does not exist or is ambiguous in zone {tz} (DST change)",
             file=ctx.file_at(bad),
             row=ctx.row_at(bad),
-            column="timestamp",
+            column=ctx.column,
             hint="write timestamps in UTC with an explicit offset",
         )
     return local.dt.convert_time_zone("UTC").cast(UTC_US)
@@ -83,10 +84,17 @@ def _localise(naive: pl.Series, tz: str, ctx: _Where) -> pl.Series:
 class _Where:
     """Maps positions back to (file, row) for error messages."""
 
-    def __init__(self, file: str | None, files: pl.Series | None, rows: pl.Series | None) -> None:
+    def __init__(
+        self,
+        file: str | None,
+        files: pl.Series | None,
+        rows: pl.Series | None,
+        column: str = "timestamp",
+    ) -> None:
         self.file = file
         self.files = files
         self.rows = rows
+        self.column = column  # the header as written in the file (``date`` in a wide file)
 
     def file_at(self, mask: pl.Series) -> str | None:
         return _file_of(mask, self.files, self.file)
@@ -139,14 +147,14 @@ def _explain_failure(values: pl.Series, tz: str | None, ctx: _Where) -> pl.Serie
                 f"unparseable timestamp {shown!r}" if shown is not None else "empty timestamp",
                 file=ctx.file_at(first),
                 row=ctx.row_at(first),
-                column="timestamp",
+                column=ctx.column,
                 hint="use ISO-8601 with a UTC offset, e.g. 2024-01-02T15:00:00Z",
             )
         raise DataError(
             f"naive timestamp {shown!r} (no time zone)",
             file=ctx.file_at(first),
             row=ctx.row_at(first),
-            column="timestamp",
+            column=ctx.column,
             hint=_NAIVE_HINT,
         )
     if is_naive.any():
@@ -178,8 +186,8 @@ def parse_timestamps(
     """
     if tz is not None:
         check_zone(tz)
-    ctx = _Where(file, files, rows)
     name = values.name or "timestamp"
+    ctx = _Where(file, files, rows, name)
     if values.dtype == pl.Date:
         values = values.cast(pl.Datetime("us"))
         if tz is None:
@@ -191,7 +199,7 @@ def parse_timestamps(
                 "empty timestamp",
                 file=ctx.file_at(nulls),
                 row=ctx.row_at(nulls),
-                column="timestamp",
+                column=ctx.column,
             )
         if values.dtype.time_zone is not None:
             return values.dt.convert_time_zone("UTC").cast(UTC_US).rename(name)
@@ -200,7 +208,7 @@ def parse_timestamps(
                 f"naive timestamp {values[0]} (no time zone)",
                 file=ctx.file_at(values.is_not_null()),
                 row=ctx.row_at(values.is_not_null()),
-                column="timestamp",
+                column=ctx.column,
                 hint=_NAIVE_HINT,
             )
         return _localise(values.cast(pl.Datetime("us")), tz, ctx).rename(name)

@@ -10,10 +10,9 @@ import pytest
 from algotrader.backtest import CostModel
 from algotrader.errors import ConfigError
 from algotrader.simulation import FamilyContext, SimulationData, get_family
-from algotrader.simulation.candidates import aggregate_scores, choose_best, generate_candidates
 from algotrader.simulation.inputs import data_from_prices
 from algotrader.simulation.scoring import get_scorer, net_returns
-from algotrader.tuning import SearchSpace
+from algotrader.tuning import SearchSpace, aggregate, choose_best, generate_candidates, score_table
 
 SPACE = SearchSpace.model_validate(
     {
@@ -48,15 +47,20 @@ def test_int_mapping_hits_both_endpoints_uniformly() -> None:
     assert counts.min() >= 56 and counts.max() <= 72  # ~64 each (source halves endpoints)
 
 
+def _table(scores: dict[int, dict[int, float]]) -> object:
+    return score_table([(0, c, s, v, 0.0) for c, d in scores.items() for s, v in d.items()])
+
+
 def test_choose_best_rules() -> None:
     table = {0: {0: 1.0, 1: 3.0}, 1: {0: 2.0, 1: 2.0}, 2: {0: float("nan"), 1: 9.0}, 3: {0: 5.0}}
-    best, agg = choose_best(table, [0, 1], method="mean")
-    assert best == 0 and agg[1] == 2.0 and math.isnan(agg[2]) and math.isnan(agg[3])
-    best, _ = choose_best(table, [0, 1], method="mean_minus_std", penalty=1.0)
-    assert best == 1  # 2 - 0 beats 2 - 1
-    assert aggregate_scores([1.0, 2.0, 10.0], "median") == 2.0
+    best = choose_best(_table(table), split_ids=[0, 1], method="mean")  # type: ignore[arg-type]
+    agg = best.aggregates
+    assert best.candidate == 0 and agg[1] == 2.0 and math.isnan(agg[2]) and math.isnan(agg[3])
+    best = choose_best(_table(table), method="mean_minus_std", penalty=1.0)  # type: ignore[arg-type]
+    assert best.candidate == 1  # 2 - 0 beats 2 - 1
+    assert aggregate([1.0, 2.0, 10.0], "median") == 2.0
     with pytest.raises(ConfigError, match="no candidate"):
-        choose_best({0: {0: float("nan")}}, [0], method="mean")
+        choose_best(_table({0: {0: float("nan")}}), method="mean")  # type: ignore[arg-type]
 
 
 def test_net_returns_closed_form_with_costs() -> None:

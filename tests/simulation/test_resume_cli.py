@@ -86,7 +86,7 @@ def test_kill_9_then_resume_is_bit_identical(tmp_path: Path) -> None:
             assert a[key] == b[key], key
     # the resumed run evaluated only what the store lacked
     rows = pl.read_parquet(tmp_path / "killed" / "store" / "scores")
-    assert rows.height == rows.unique(["outer_k", "candidate_id", "split_id"]).height
+    assert rows.height == rows.unique(["fold", "candidate", "split"]).height
 
 
 def test_cli_example_configs_are_valid_and_run(tmp_path: Path) -> None:

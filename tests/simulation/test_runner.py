@@ -76,8 +76,8 @@ def test_truncating_after_a_fold_leaves_it_bit_identical(make_config: Any) -> No
     assert common == sorted(full.chosen)[:2]
     for k in common:
         assert full.chosen[k] == short.chosen[k]
-        a = full.scores.filter(pl.col("outer_k") == k).drop("seconds")
-        b = short.scores.filter(pl.col("outer_k") == k).drop("seconds")
+        a = full.scores.filter(pl.col("fold") == k).drop("seconds")
+        b = short.scores.filter(pl.col("fold") == k).drop("seconds")
         assert a.equals(b)
     ra = pl.read_parquet(full.run_dir / "outer" / "returns.parquet")
     rb = pl.read_parquet(short.run_dir / "outer" / "returns.parquet")

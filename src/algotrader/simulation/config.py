@@ -185,7 +185,8 @@ class RayConfig(_Frozen):
     address: str | None = None
     num_cpus: float = Field(1.0, gt=0)
     init_num_cpus: int | None = Field(None, ge=1, description="CPUs of a local cluster")
-    chunk_splits: bool = Field(False, description="one task per (candidate, split)")
+    chunk_splits: bool = Field(False, description="one job per (candidate, split)")
+    tasks_per_cpu: int = Field(2, ge=1, description="tasks per cluster CPU (jobs are packed)")
 
 
 class OptunaConfig(_Frozen):
@@ -207,6 +208,12 @@ class TuningConfig(_Frozen):
     seed: int = Field(0, ge=0)
     engine: Literal["local", "ray", "optuna"] = "local"
     workers: int = Field(1, ge=1, description="local engine: processes (1 = sequential)")
+    parallel_min_seconds: float | None = Field(
+        5.0,
+        ge=0.0,
+        description="local pool only when the work left after the first job is estimated to "
+        "take at least this long (null: always start the pool)",
+    )
     aggregate: AggregateConfig = Field(default_factory=AggregateConfig)
     ray: RayConfig = Field(default_factory=RayConfig)
     optuna: OptunaConfig = Field(default_factory=OptunaConfig)

@@ -1,278 +1,113 @@
-"""Engines: local (sequential or process pool), Ray, Optuna. Same score rows, same choice.
+"""Engines: thin uses of the shared tuning drivers (:mod:`algotrader.tuning.drivers`).
 
-Every engine receives the pending work as *chunks* (one chunk = one candidate's pending
-splits of one fold, or one (candidate, split) with ``ray.chunk_splits``) and hands each
-finished chunk's rows ``(outer_k, candidate_id, split_id, score, seconds)`` to ``sink``, which
-appends them to the run's append-only score store. The best config is then chosen from
-the store by :func:`algotrader.simulation.candidates.choose_best`, whatever the engine.
+The runner hands over the pending work as :class:`~algotrader.tuning.drivers.Job` s (one
+candidate's pending inner splits of one outer fold) and a ``sink`` that appends each finished
+job's rows ``(fold, candidate, split, score, seconds)`` to the run's append-only score store.
+The objectives are the Evaluator's per-fold :class:`~algotrader.simulation.evaluate.FoldObjective` s.
+The best config per fold is then chosen from the store by :func:`algotrader.tuning.choose_best`,
+whatever the engine: candidate generation, the score table and the choice are one code path
+for the simulation and every other tuning user.
 
-- ``local``: ``tuning.workers == 1`` evaluates in this process; more workers use a spawn
-  process pool whose initializer receives the evaluator once (data shipped once per worker)
-  and pins BLAS to one thread.
-- ``ray``: ``ray.init(address)`` (null: a local cluster with ``ray.init_num_cpus`` CPUs), the
-  evaluator ``ray.put`` once, one task per chunk with ``num_cpus`` resources, results
-  streamed back with ``ray.wait``; BLAS pinned to one thread in each task.
-- ``optuna``: one study per fold (journal file in the run folder, or ``optuna.storage`` RDB
-  URL); every pending candidate is enqueued, the objective evaluates its splits in order,
-  reports the running mean (median pruner optional: a pruned candidate keeps only its
-  completed splits and is never chosen) and records the split scores as a user attribute.
-  ``tuning.workers > 1`` runs that many worker processes on the same study.
+- ``local``: :func:`~algotrader.tuning.drivers.run_jobs`: sequential (``tuning.workers: 1``) or
+  a spawn process pool whose initializer receives the objectives once and pins BLAS to one
+  thread; the pool is started only when the work left after the first job is estimated to
+  take at least ``tuning.parallel_min_seconds`` (null: always).
+- ``ray``: :func:`~algotrader.tuning.ray_driver.run_ray_jobs`: ``ray.address`` null (a local
+  cluster with ``ray.init_num_cpus`` CPUs) | ``auto`` | ``host:port``; the objectives
+  ``ray.put`` once, jobs packed into ``ray.tasks_per_cpu`` tasks per CPU (a candidate's jobs
+  together; ``ray.chunk_splits`` makes every (candidate, split) its own job first), each task
+  with ``ray.num_cpus`` resources, results streamed back with ``ray.wait``.
+- ``optuna``: :func:`~algotrader.tuning.drivers.run_optuna`, one study per fold (journal file
+  ``artifacts/optuna/journal.log`` in the run folder, or the ``optuna.storage`` RDB URL);
+  every pending candidate is enqueued; ``optuna.pruner: median`` prunes on the running mean
+  over completed splits (a pruned candidate keeps only its completed splits and is never
+  chosen); ``tuning.workers > 1`` runs that many processes on the study.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
-import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from algotrader.errors import ConfigError
 from algotrader.simulation.evaluate import Evaluator
+from algotrader.tuning.drivers import Job, Sink, run_jobs, run_optuna
 
-__all__ = ["Row", "Task", "run_chunks"]
+__all__ = ["run_engine"]
 
 logger = logging.getLogger(__name__)
 
-Task = tuple[int, int, int]
-Row = tuple[int, int, int, float, float]
-Sink = Callable[[list[Row]], None]
-
-_WORKER: dict[str, Evaluator] = {}
+#: modules a Ray worker imports at start-up (paid once, stated apart from the work)
+RAY_PRELOAD = ("algotrader.simulation",)
 
 
-def _pin_blas() -> None:
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "ALGOTRADER_THREADS"):
-        os.environ[var] = "1"
+def _ray(ev: Evaluator, jobs: Sequence[Job], sink: Sink) -> None:
     try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-    except Exception:  # pragma: no cover - threadpoolctl is installed
-        logger.debug("threadpoolctl unavailable", exc_info=True)
-
-
-def _init_worker(ev: Evaluator) -> None:
-    _pin_blas()
-    _WORKER["ev"] = ev
-
-
-def _run_chunk(chunk: list[Task]) -> list[Row]:
-    return _WORKER["ev"].evaluate_many(chunk)
-
-
-def _local(ev: Evaluator, chunks: Sequence[list[Task]], sink: Sink, workers: int) -> None:
-    if workers <= 1 or len(chunks) <= 1:
-        for chunk in chunks:
-            sink(ev.evaluate_many(chunk))
-        return
-    ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(ev,)
-    ) as pool:
-        futures = [pool.submit(_run_chunk, c) for c in chunks]
-        for fut in as_completed(futures):
-            sink(fut.result())
-
-
-def _ray_task(ev: Evaluator, chunk: list[Task]) -> list[Row]:
-    _pin_blas()
-    cached = _WORKER.get(ev.token)
-    if cached is None:
-        _WORKER.clear()
-        _WORKER[ev.token] = cached = ev
-    return cached.evaluate_many(chunk)
-
-
-def _ray(ev: Evaluator, chunks: Sequence[list[Task]], sink: Sink) -> None:
-    try:
-        import ray
+        from algotrader.tuning.ray_driver import run_ray_jobs, start_ray
     except ImportError as exc:  # pragma: no cover - depends on the extra
         raise ConfigError(
             "tuning.engine ray needs Ray", key="tuning.engine", hint="pip install algotrader[ray]"
         ) from exc
     rc = ev.cfg.tuning.ray
-    if not ray.is_initialized():
-        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-        if rc.address is not None:
-            kwargs["address"] = rc.address
-        elif rc.init_num_cpus is not None:
-            kwargs["num_cpus"] = rc.init_num_cpus
-        ray.init(**kwargs)
-    ref = ray.put(ev)
-    remote = ray.remote(num_cpus=rc.num_cpus)(_ray_task)
-    pending = [remote.remote(ref, c) for c in chunks]
-    while pending:
-        done, pending = ray.wait(pending, num_returns=1)
-        for obj in done:
-            sink(ray.get(obj))
+    if rc.chunk_splits:
+        jobs = [Job(j.fold, j.candidate, (s,)) for j in jobs for s in j.splits]
+    secs = start_ray(address=rc.address, num_cpus=rc.init_num_cpus, preload=RAY_PRELOAD)
+    logger.info("ray start-up: %.2f s", secs)
+    run_ray_jobs(
+        ev.objectives(),
+        jobs,
+        address=rc.address,
+        num_cpus=rc.init_num_cpus,
+        task_cpus=rc.num_cpus,
+        sink=sink,
+        tasks_per_cpu=rc.tasks_per_cpu,
+    )
 
 
-def _optuna_storage(ev: Evaluator, run_dir: Path) -> Any:
-    import optuna
-
-    url = ev.cfg.tuning.optuna.storage
-    if url:
-        return url
-    from optuna.storages import JournalStorage
-    from optuna.storages.journal import JournalFileBackend
-
-    path = run_dir / "artifacts" / "optuna" / "journal.log"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _ = optuna
-    return JournalStorage(JournalFileBackend(str(path)))
-
-
-def _study_name(ev: Evaluator, k: int) -> str:
-    base = ev.cfg.tuning.optuna.study_name or f"algotrader_{ev.token}"
-    return f"{base}_outer_{k}"
-
-
-def _optuna_objective(
-    ev: Evaluator, k: int, split_ids: dict[int, list[int]]
-) -> Callable[[Any], float]:
-    import optuna
-
-    n_cand = len(ev.candidates)
-
-    def objective(trial: optuna.Trial) -> float:
-        if "candidate_id" not in (
-            trial.study._storage.get_trial_system_attrs(trial._trial_id).get("fixed_params") or {}
-        ):
-            raise optuna.TrialPruned("not an enqueued candidate")
-        cid = trial.suggest_int("candidate_id", 0, n_cand - 1)
-        scores: dict[str, float] = {}
-        seconds: dict[str, float] = {}
-        total = 0.0
-        for step, sid in enumerate(split_ids[cid]):
-            score, sec = ev.evaluate(k, cid, sid)
-            scores[str(sid)], seconds[str(sid)] = score, sec
-            trial.set_user_attr("scores", scores)
-            trial.set_user_attr("seconds", seconds)
-            total += score
-            trial.report(total / (step + 1), step)
-            if trial.should_prune():
-                raise optuna.TrialPruned()
-        value = total / max(1, len(split_ids[cid]))
-        return value if value == value else -1e300
-
-    return objective
-
-
-def _pruner(ev: Evaluator) -> Any:
-    import optuna
-
+def _optuna(ev: Evaluator, jobs: Sequence[Job], sink: Sink, run_dir: Path) -> None:
     oc = ev.cfg.tuning.optuna
-    if oc.pruner == "median":
-        return optuna.pruners.MedianPruner(n_warmup_steps=oc.n_warmup_steps)
-    return optuna.pruners.NopPruner()
-
-
-def _optuna_worker(ev: Evaluator, k: int, split_ids: dict[int, list[int]], storage: Any) -> None:
-    import optuna
-
-    _pin_blas()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    # load_study defaults to a MedianPruner: pass the configured one explicitly
-    study = optuna.load_study(study_name=_study_name(ev, k), storage=storage, pruner=_pruner(ev))
-    objective = _optuna_objective(ev, k, split_ids)
-    while study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)):
-        study.optimize(objective, n_trials=1, catch=())
-
-
-def _optuna(ev: Evaluator, chunks: Sequence[list[Task]], sink: Sink, run_dir: Path) -> None:
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    by_fold: dict[int, dict[int, list[int]]] = {}
-    for chunk in chunks:
-        for k, c, s in chunk:
-            by_fold.setdefault(k, {}).setdefault(c, []).append(s)
-    storage = _optuna_storage(ev, run_dir)
-    for k, split_ids in by_fold.items():
-        pruner = _pruner(ev)
-        study = optuna.create_study(
-            study_name=_study_name(ev, k),
+    storage: str | Path = oc.storage or run_dir / "artifacts" / "optuna" / "journal.log"
+    base = oc.study_name or f"algotrader_{ev.token}"
+    objectives = ev.objectives()
+    for k in sorted({j.fold for j in jobs}):
+        mine = [j for j in jobs if j.fold == k]
+        wanted = {(j.candidate.id, s) for j in mine for s in j.splits}
+        table = run_optuna(
+            objectives[k],
+            [j.candidate for j in mine],
             storage=storage,
-            direction="maximize",
-            pruner=pruner,
-            load_if_exists=True,
+            study_name=f"{base}_outer_{k}",
+            fold=k,
+            prune=oc.pruner == "median",
+            prune_warmup_splits=oc.n_warmup_steps,
+            seed=ev.cfg.tuning.seed,
+            workers=ev.cfg.tuning.workers,
         )
-        for cid in sorted(split_ids):
-            study.enqueue_trial({"candidate_id": cid}, user_attrs={"outer_k": k})
-        workers = ev.cfg.tuning.workers
-        if workers <= 1:
-            _optuna_worker(ev, k, split_ids, storage)
-        else:
-            if not isinstance(storage, str):
-                path = run_dir / "artifacts" / "optuna" / "journal.log"
-                storage_arg: Any = f"journal:{path}"
-            else:
-                storage_arg = storage
-            ctx = mp.get_context("spawn")
-            procs = [
-                ctx.Process(target=_optuna_proc, args=(ev, k, split_ids, storage_arg))
-                for _ in range(workers)
-            ]
-            for p in procs:
-                p.start()
-            for p in procs:
-                p.join()
-                if p.exitcode != 0:
-                    raise ConfigError(
-                        f"an optuna worker exited with {p.exitcode}", key="tuning.engine"
-                    )
-        study = optuna.load_study(study_name=_study_name(ev, k), storage=storage)
-        seen: set[int] = set()
-        for t in study.get_trials(deepcopy=False):
-            raw = t.params.get("candidate_id")
-            if raw is None or int(raw) not in split_ids or int(raw) in seen:
-                continue
-            cid = int(raw)
-            if t.state not in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED):
-                continue
-            seen.add(cid)
-            scores = t.user_attrs.get("scores", {})
-            secs = t.user_attrs.get("seconds", {})
-            rows = [
-                (k, int(cid), int(s), float(scores[str(s)]), float(secs.get(str(s), 0.0)))
-                for s in split_ids[cid]
-                if str(s) in scores
-            ]
-            sink(rows)
+        rows = [r for r in table.iter_rows() if (r[1], r[2]) in wanted]
+        for cid in sorted({r[1] for r in rows}):
+            sink([r for r in rows if r[1] == cid])
 
 
-def _optuna_proc(ev: Evaluator, k: int, split_ids: dict[int, list[int]], storage: str) -> None:
-    if storage.startswith("journal:"):
-        from optuna.storages import JournalStorage
-        from optuna.storages.journal import JournalFileBackend
-
-        _optuna_worker(
-            ev, k, split_ids, JournalStorage(JournalFileBackend(storage[len("journal:") :]))
-        )
-    else:
-        _optuna_worker(ev, k, split_ids, storage)
-
-
-def run_chunks(
-    ev: Evaluator,
-    chunks: Sequence[list[Task]],
-    sink: Sink,
-    *,
-    engine: str,
-    run_dir: Path,
+def run_engine(
+    ev: Evaluator, jobs: Sequence[Job], sink: Sink, *, engine: str, run_dir: Path
 ) -> None:
-    """Evaluate every chunk with ``engine`` and pass each chunk's rows to ``sink``."""
-    if not chunks:
+    """Evaluate ``jobs`` with ``engine``; every finished piece of work goes to ``sink``."""
+    if not jobs:
         return
     if engine == "local":
-        _local(ev, chunks, sink, ev.cfg.tuning.workers)
+        t = ev.cfg.tuning
+        run_jobs(
+            ev.objectives(),
+            jobs,
+            workers=t.workers,
+            sink=sink,
+            min_parallel_seconds=t.parallel_min_seconds,
+        )
     elif engine == "ray":
-        _ray(ev, chunks, sink)
+        _ray(ev, jobs, sink)
     elif engine == "optuna":
-        _optuna(ev, chunks, sink, run_dir)
+        _optuna(ev, jobs, sink, run_dir)
     else:
         raise ConfigError(
             f"unknown engine {engine!r}", key="tuning.engine", hint="local, ray or optuna"

@@ -16,19 +16,16 @@ whose labels end before the chunk starts (purged), so a fold never sees its own 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from algotrader.backtest import BacktestResult, run_backtest
 from algotrader.simulation.config import SimulationConfig
 from algotrader.simulation.family import (
     Decision,
     Family,
     FamilyContext,
-    FloatArray,
     IntArray,
     SimulationData,
     get_family,
@@ -37,7 +34,7 @@ from algotrader.simulation.scoring import get_scorer, net_returns
 from algotrader.simulation.structure import CVStructure, OuterFold
 from algotrader.tuning import Candidate, apply_candidate
 
-__all__ = ["Evaluator", "backtest_block", "call_seed"]
+__all__ = ["Evaluator", "FoldObjective", "call_seed"]
 
 
 def call_seed(seed: int, outer_k: int, split_id: int, candidate_id: int) -> int:
@@ -45,19 +42,6 @@ def call_seed(seed: int, outer_k: int, split_id: int, candidate_id: int) -> int:
     return (seed * 1_000_003 + (outer_k + 1) * 10_007 + (split_id + 1) * 101 + candidate_id + 1) % (
         2**31 - 1
     )
-
-
-def backtest_block(
-    data: SimulationData, idx: IntArray, weights: FloatArray, cfg: SimulationConfig
-) -> BacktestResult:
-    """The backtest behind :func:`~algotrader.simulation.scoring.net_returns` (for reports)."""
-    r = np.where(data.y_mask[idx], data.y[idx], 0.0)
-    n, a = r.shape
-    prices = np.ones((n + 1, a))
-    prices[1:] = np.cumprod(1.0 + r, axis=0)
-    decisions = np.full((n + 1, a), np.nan)
-    decisions[:n] = weights
-    return run_backtest(prices, decisions, lag=0, costs=cfg.cost, asset_names=data.assets)
 
 
 @dataclass
@@ -92,13 +76,19 @@ class Evaluator:
                 return f
         raise KeyError(k)
 
-    def params(self, candidate_id: int) -> dict[str, Any]:
-        """``model.params`` with candidate ``candidate_id`` applied (-1: base params)."""
+    def params(self, candidate: int | Candidate) -> dict[str, Any]:
+        """``model.params`` with a candidate (or candidate id) applied (-1: base params)."""
         base = {"model": {"params": dict(self.cfg.model.params)}}
-        if candidate_id < 0:
-            return base["model"]["params"]
-        out = apply_candidate(base, self.candidates[candidate_id].params)
+        if isinstance(candidate, int):
+            if candidate < 0:
+                return base["model"]["params"]
+            candidate = self.candidates[candidate]
+        out = apply_candidate(base, candidate.params)
         return dict(out["model"]["params"])
+
+    def objectives(self) -> dict[int, FoldObjective]:
+        """One :class:`FoldObjective` per outer fold (fold id -> objective)."""
+        return {f.k: FoldObjective(self, f.k) for f in self.structure.folds}
 
     def preprocessed(self, train_idx: IntArray) -> SimulationData:
         """The data with ``X`` cleaned and scaled by a fit on ``train_idx`` only."""
@@ -118,19 +108,18 @@ class Evaluator:
             names = (*names, *(f"{n}::observed" for n in names))
         return replace(self.data, X=x, x_mask=m, features=names)
 
-    def evaluate(self, k: int, candidate_id: int, split_id: int) -> tuple[float, float]:
-        """Score of candidate on inner split ``split_id`` of fold ``k`` and its seconds."""
-        t0 = time.perf_counter()
+    def score(self, k: int, candidate: Candidate, split_id: int) -> float:
+        """Score of ``candidate`` on inner split ``split_id`` of fold ``k``."""
         if self.cfg.simulation_mode == "stub":
-            return 0.0, time.perf_counter() - t0
+            return 0.0
         split = self.fold(k).splits[split_id]
-        params = self.params(candidate_id)
+        params = self.params(candidate)
         ctx = FamilyContext(
             phase="inner",
             outer_k=k,
             split_id=split_id,
-            candidate_id=candidate_id,
-            seed=call_seed(self.cfg.seed, k, split_id, candidate_id),
+            candidate_id=candidate.id,
+            seed=call_seed(self.cfg.seed, k, split_id, candidate.id),
             cost=self.cfg.cost,
             num_samples=self.cfg.predictive.num_samples_inner,
         )
@@ -140,16 +129,7 @@ class Evaluator:
         dec = fam.decide(state, data, split.test, params, ctx)
         dec.check(split.test.size, data.n_assets, self.cfg.family)
         net = net_returns(data, split.test, dec.weights, self.cfg.cost)
-        score = float(
-            get_scorer(self.cfg.scoring.metric_name, fam)(data, split.test, dec, net, ctx)
-        )
-        return score, time.perf_counter() - t0
-
-    def evaluate_many(
-        self, tasks: list[tuple[int, int, int]]
-    ) -> list[tuple[int, int, int, float, float]]:
-        """Evaluate ``(k, candidate, split)`` tasks in order."""
-        return [(k, c, s, *self.evaluate(k, c, s)) for k, c, s in tasks]
+        return float(get_scorer(self.cfg.scoring.metric_name, fam)(data, split.test, dec, net, ctx))
 
     # ------------------------------------------------------------------ outer
     def outer_weights(self, k: int, candidate_id: int, family: Family | None = None) -> Decision:
@@ -184,3 +164,20 @@ class Evaluator:
             parts.append(dec.weights)
             payload[f"chunk_{j}"] = dict(dec.payload)
         return Decision(np.concatenate(parts, axis=0), payload=payload)
+
+
+@dataclass(frozen=True)
+class FoldObjective:
+    """Outer fold ``k`` as a :class:`~algotrader.tuning.SplitObjective` (its inner splits)."""
+
+    ev: Evaluator
+    k: int
+
+    @property
+    def split_ids(self) -> tuple[int, ...]:
+        """The fold's inner split ids ``0..n-1``."""
+        return tuple(range(len(self.ev.fold(self.k).splits)))
+
+    def evaluate(self, candidate: Candidate, split: int) -> float:
+        """:meth:`Evaluator.score` of the candidate on inner split ``split``."""
+        return self.ev.score(self.k, candidate, split)

@@ -47,26 +47,21 @@ from algotrader.artifacts import (
 )
 from algotrader.errors import ConfigError, StateError
 from algotrader.io import write_csv_atomic
-from algotrader.simulation.candidates import choose_best, generate_candidates
 from algotrader.simulation.config import SimulationConfig
-from algotrader.simulation.engines import Row, Task, run_chunks
-from algotrader.simulation.evaluate import Evaluator, backtest_block
+from algotrader.simulation.engines import run_engine
+from algotrader.simulation.evaluate import Evaluator
 from algotrader.simulation.family import FamilyContext, SimulationData, get_family
 from algotrader.simulation.inputs import load_inputs
-from algotrader.simulation.scoring import block_returns, get_scorer
+from algotrader.simulation.scoring import backtest_block, block_returns, get_scorer
 from algotrader.simulation.structure import build_structure
+from algotrader.tuning import SCORE_SCHEMA, choose_best, generate_candidates
+from algotrader.tuning.drivers import Job, Row
 
 __all__ = ["SimulationResult", "config_hash", "run_dir_for", "run_simulation"]
 
 logger = logging.getLogger(__name__)
 Progress = Callable[[str, int, int, int], None]
-SCORE_SCHEMA = {
-    "outer_k": pl.Int64,
-    "candidate_id": pl.Int64,
-    "split_id": pl.Int64,
-    "score": pl.Float64,
-    "seconds": pl.Float64,
-}
+_KEYS = ["fold", "candidate", "split"]
 _PHASES = ("inputs", "cv", "inner", "outer", "results")
 
 
@@ -85,7 +80,7 @@ class SimulationResult:
 def config_hash(cfg: SimulationConfig, input_hash: str) -> str:
     """Hash of the config minus engine settings (they never change results) and inputs."""
     dump = cfg.model_dump(mode="json")
-    for key in ("engine", "workers", "ray", "optuna"):
+    for key in ("engine", "workers", "parallel_min_seconds", "ray", "optuna"):
         dump["tuning"].pop(key, None)
     return run_id(dump, {"data": input_hash})
 
@@ -287,24 +282,13 @@ def run_simulation(
     done = store.read()
     have: set[tuple[int, int, int]] = set()
     if done.height:
-        have = set(
-            zip(
-                done["outer_k"].to_list(),
-                done["candidate_id"].to_list(),
-                done["split_id"].to_list(),
-                strict=True,
-            )
-        )
-    chunks: list[list[Task]] = []
+        have = set(zip(*(done[c].to_list() for c in _KEYS), strict=True))
+    jobs: list[Job] = []
     for f in structure.folds:
         for c in candidates:
-            pending = [(f.k, c.id, s) for s in range(len(f.splits)) if (f.k, c.id, s) not in have]
-            if not pending:
-                continue
-            if cfg.tuning.engine == "ray" and cfg.tuning.ray.chunk_splits:
-                chunks.extend([t] for t in pending)
-            else:
-                chunks.append(pending)
+            pending = tuple(s for s in range(len(f.splits)) if (f.k, c.id, s) not in have)
+            if pending:
+                jobs.append(Job(f.k, c, pending))
     total = sum(len(f.splits) for f in structure.folds) * len(candidates)
     count = [len(have)]
 
@@ -319,23 +303,21 @@ def run_simulation(
 
     if progress is not None:
         progress("inner", -1, count[0], total)
-    run_chunks(ev, chunks, sink, engine=cfg.tuning.engine, run_dir=run)
-    scores = store.read().unique(["outer_k", "candidate_id", "split_id"], keep="first")
-    scores = scores.sort(["outer_k", "candidate_id", "split_id"])
+    run_engine(ev, jobs, sink, engine=cfg.tuning.engine, run_dir=run)
+    scores = store.read().unique(_KEYS, keep="first").sort(_KEYS)
     result.scores = scores
     inner_best: dict[int, float] = {}
     aggregates: dict[int, dict[int, float]] = {}
     for f in structure.folds:
-        fold_scores = scores.filter(pl.col("outer_k") == f.k)
-        table: dict[int, dict[int, float]] = {}
-        for c, s, v in fold_scores.select("candidate_id", "split_id", "score").iter_rows():
-            table.setdefault(int(c), {})[int(s)] = float(v)
-        best, agg = choose_best(
-            table,
-            list(range(len(f.splits))),
+        fold_scores = scores.filter(pl.col("fold") == f.k)
+        choice = choose_best(
+            scores,
+            fold=f.k,
+            split_ids=list(range(len(f.splits))),
             method=cfg.tuning.aggregate.method,
             penalty=cfg.tuning.aggregate.penalty,
         )
+        best, agg = choice.candidate, choice.aggregates
         result.chosen[f.k] = best
         inner_best[f.k] = agg[best]
         aggregates[f.k] = agg
@@ -403,7 +385,7 @@ def run_simulation(
             progress("outer", f.k, structure.folds.index(f), len(structure.folds))
         best = result.chosen[f.k]
         dec = ev.outer_weights(f.k, best)
-        bt = backtest_block(data, f.test_idx, dec.weights, cfg)
+        bt = backtest_block(data, f.test_idx, dec.weights, cfg.cost)
         net = block_returns(bt)
         ctx = FamilyContext(phase="outer", outer_k=f.k, candidate_id=best, cost=cfg.cost)
         oos_metric[f.k] = float(scorer(data, f.test_idx, dec, net, ctx))
@@ -415,7 +397,7 @@ def run_simulation(
         base_perf = {}
         for name in cfg.allocation.baselines:
             bdec = ev.outer_weights(f.k, -1, family=get_family(name))
-            bbt = backtest_block(data, f.test_idx, bdec.weights, cfg)
+            bbt = backtest_block(data, f.test_idx, bdec.weights, cfg.cost)
             cols[name] = block_returns(bbt)
             base_perf[name] = _perf(cols[name], ppy, bbt.turnover[:-1], bbt.costs[:-1])
         ret_frames.append(pl.DataFrame(cols))
@@ -423,7 +405,7 @@ def run_simulation(
             cc: dict[str, Any] = {"date": data.dates[f.test_idx], "outer_k": cols["outer_k"]}
             for c in candidates:
                 w = dec.weights if c.id == best else ev.outer_weights(f.k, c.id).weights
-                cc[f"c{c.id}"] = block_returns(backtest_block(data, f.test_idx, w, cfg))
+                cc[f"c{c.id}"] = block_returns(backtest_block(data, f.test_idx, w, cfg.cost))
             cand_frames.append(pl.DataFrame(cc))
         fold_res = {
             "outer_k": f.k,

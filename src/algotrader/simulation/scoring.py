@@ -40,21 +40,34 @@ from algotrader.simulation.family import (
     SimulationData,
 )
 
-__all__ = ["block_returns", "get_scorer", "net_returns", "register_scorer", "scorer_names"]
+__all__ = [
+    "backtest_block",
+    "block_returns",
+    "get_scorer",
+    "net_returns",
+    "register_scorer",
+    "scorer_names",
+]
+
+
+def backtest_block(
+    data: SimulationData, idx: IntArray, weights: FloatArray, cost: CostModel
+) -> BacktestResult:
+    """The backtest of ``weights`` (n, A) over the rows ``idx`` on the pseudo price path."""
+    r = np.where(data.y_mask[idx], data.y[idx], 0.0)
+    n, a = r.shape
+    prices = np.ones((n + 1, a))
+    prices[1:] = np.cumprod(1.0 + r, axis=0)
+    decisions = np.full((n + 1, a), np.nan)
+    decisions[:n] = weights
+    return run_backtest(prices, decisions, lag=0, costs=cost, asset_names=data.assets)
 
 
 def net_returns(
     data: SimulationData, test_idx: IntArray, weights: FloatArray, cost: CostModel
 ) -> FloatArray:
     """Net simple returns (n,) of ``weights`` (n, A) over the rows ``test_idx``."""
-    r = np.where(data.y_mask[test_idx], data.y[test_idx], 0.0)
-    n, a = r.shape
-    prices = np.ones((n + 1, a))
-    prices[1:] = np.cumprod(1.0 + r, axis=0)
-    decisions = np.full((n + 1, a), np.nan)
-    decisions[:n] = weights
-    res = run_backtest(prices, decisions, lag=0, costs=cost, asset_names=data.assets)
-    return block_returns(res)
+    return block_returns(backtest_block(data, test_idx, weights, cost))
 
 
 def block_returns(res: BacktestResult) -> FloatArray:

@@ -190,7 +190,11 @@ def run_simulation(
     if engine is not None:
         cfg = cfg.model_copy(update={"tuning": cfg.tuning.model_copy(update={"engine": engine})})
     timings: dict[str, float] = {}
-    data = data if data is not None else load_inputs(cfg.data, horizon=cfg.cv.horizon)
+    if data is None:
+        data = load_inputs(cfg.data, horizon=cfg.cv.horizon)
+        prepare = getattr(get_family(cfg.family), "prepare_inputs", None)
+        if prepare is not None:  # a family's extra inputs (the amm family's trading days)
+            data = prepare(data, cfg.data)
     ihash = data.content_hash()
     chash = config_hash(cfg, ihash)
     run = run_dir_for(cfg, chash)
@@ -318,6 +322,18 @@ def run_simulation(
             penalty=cfg.tuning.aggregate.penalty,
         )
         best, agg = choice.candidate, choice.aggregates
+        mean_score_best = best
+        # optional family hook: post-tune selection (forecast: spec section 8) overrides
+        # the mean-score winner of this fold (it reads this fold's inner splits only)
+        select = getattr(ev.family, "post_tune_select", None)
+        if select is not None and cfg.simulation_mode == "full":
+            picked = select(ev, f, run / "inner" / f"outer_{f.k}" / "postprocessing")
+            if picked is not None:
+                best = int(picked)
+                outputs += [
+                    f"inner/outer_{f.k}/postprocessing/{n}"
+                    for n in ("metrics.json", "selection.json", "metadata.json")
+                ]
         result.chosen[f.k] = best
         inner_best[f.k] = agg[best]
         aggregates[f.k] = agg
@@ -346,6 +362,8 @@ def run_simulation(
                     "aggregate": agg[best],
                     "aggregate_method": cfg.tuning.aggregate.method,
                     "aggregates": {str(c): v for c, v in agg.items()},
+                    "mean_score_candidate_id": mean_score_best,
+                    "selected_by": "aggregate" if best == mean_score_best else "post_tune",
                 }
             ),
         )
@@ -380,13 +398,15 @@ def run_simulation(
     cand_frames = []
     oos_metric: dict[int, float] = {}
     scorer = get_scorer(cfg.scoring.metric_name, ev.family)
+    outer_decisions: dict[int, Any] = {}
     for f in structure.folds:
         if progress is not None:
             progress("outer", f.k, structure.folds.index(f), len(structure.folds))
         best = result.chosen[f.k]
         dec = ev.outer_weights(f.k, best)
+        outer_decisions[f.k] = dec
         bt = backtest_block(data, f.test_idx, dec.weights, cfg.cost)
-        net = block_returns(bt)
+        net = block_returns(bt) if dec.returns is None else dec.returns
         ctx = FamilyContext(phase="outer", outer_k=f.k, candidate_id=best, cost=cfg.cost)
         oos_metric[f.k] = float(scorer(data, f.test_idx, dec, net, ctx))
         cols: dict[str, Any] = {
@@ -404,8 +424,12 @@ def run_simulation(
         if cfg.diagnostics.outer_candidate_returns:
             cc: dict[str, Any] = {"date": data.dates[f.test_idx], "outer_k": cols["outer_k"]}
             for c in candidates:
-                w = dec.weights if c.id == best else ev.outer_weights(f.k, c.id).weights
-                cc[f"c{c.id}"] = block_returns(backtest_block(data, f.test_idx, w, cfg.cost))
+                cdec = dec if c.id == best else ev.outer_weights(f.k, c.id)
+                cc[f"c{c.id}"] = (
+                    block_returns(backtest_block(data, f.test_idx, cdec.weights, cfg.cost))
+                    if cdec.returns is None
+                    else cdec.returns
+                )
             cand_frames.append(pl.DataFrame(cc))
         fold_res = {
             "outer_k": f.k,
@@ -417,7 +441,8 @@ def run_simulation(
             "last_date": str(data.dates[f.test_idx[-1]]),
             "weights": dec.weights,
             "returns": net,
-            "metrics": _perf(net, ppy, bt.turnover[:-1], bt.costs[:-1]),
+            # a family with its own returns (an AMM pool) pays its costs inside them
+            "metrics": _perf(net, ppy, bt.turnover[:-1], bt.costs[:-1] * (dec.returns is None)),
             "baselines": base_perf,
             "payload": dec.payload,
         }
@@ -426,6 +451,11 @@ def run_simulation(
         result.folds.append(
             {k: v for k, v in fold_res.items() if k not in ("weights", "returns", "payload")}
         )
+    # optional family hook: diagnostics of the outer walk-forward decisions
+    diagnose = getattr(ev.family, "outer_diagnostics", None)
+    if diagnose is not None and cfg.simulation_mode == "full":
+        for p in diagnose(ev, outer_decisions, run / "outer" / "diagnostics"):
+            outputs.append(Path(p).relative_to(run).as_posix())
     returns = pl.concat(ret_frames)
     write_parquet_atomic(run / "outer" / "returns.parquet", returns)
     outputs.append("outer/returns.parquet")

@@ -190,11 +190,7 @@ def run_simulation(
     if engine is not None:
         cfg = cfg.model_copy(update={"tuning": cfg.tuning.model_copy(update={"engine": engine})})
     timings: dict[str, float] = {}
-    if data is None:
-        data = load_inputs(cfg.data, horizon=cfg.cv.horizon)
-        prepare = getattr(get_family(cfg.family), "prepare_inputs", None)
-        if prepare is not None:  # a family's extra inputs (the amm family's trading days)
-            data = prepare(data, cfg.data)
+    data = data if data is not None else load_inputs(cfg.data, horizon=cfg.cv.horizon)
     ihash = data.content_hash()
     chash = config_hash(cfg, ihash)
     run = run_dir_for(cfg, chash)
@@ -406,7 +402,7 @@ def run_simulation(
         dec = ev.outer_weights(f.k, best)
         outer_decisions[f.k] = dec
         bt = backtest_block(data, f.test_idx, dec.weights, cfg.cost)
-        net = block_returns(bt) if dec.returns is None else dec.returns
+        net = block_returns(bt)
         ctx = FamilyContext(phase="outer", outer_k=f.k, candidate_id=best, cost=cfg.cost)
         oos_metric[f.k] = float(scorer(data, f.test_idx, dec, net, ctx))
         cols: dict[str, Any] = {
@@ -424,12 +420,8 @@ def run_simulation(
         if cfg.diagnostics.outer_candidate_returns:
             cc: dict[str, Any] = {"date": data.dates[f.test_idx], "outer_k": cols["outer_k"]}
             for c in candidates:
-                cdec = dec if c.id == best else ev.outer_weights(f.k, c.id)
-                cc[f"c{c.id}"] = (
-                    block_returns(backtest_block(data, f.test_idx, cdec.weights, cfg.cost))
-                    if cdec.returns is None
-                    else cdec.returns
-                )
+                w = dec.weights if c.id == best else ev.outer_weights(f.k, c.id).weights
+                cc[f"c{c.id}"] = block_returns(backtest_block(data, f.test_idx, w, cfg.cost))
             cand_frames.append(pl.DataFrame(cc))
         fold_res = {
             "outer_k": f.k,
@@ -441,8 +433,7 @@ def run_simulation(
             "last_date": str(data.dates[f.test_idx[-1]]),
             "weights": dec.weights,
             "returns": net,
-            # a family with its own returns (an AMM pool) pays its costs inside them
-            "metrics": _perf(net, ppy, bt.turnover[:-1], bt.costs[:-1] * (dec.returns is None)),
+            "metrics": _perf(net, ppy, bt.turnover[:-1], bt.costs[:-1]),
             "baselines": base_perf,
             "payload": dec.payload,
         }

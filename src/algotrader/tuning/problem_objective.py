@@ -145,7 +145,7 @@ class ProblemObjective:
 
             self._fns["window"] = jax.jit(jax.vmap(self.problem.objective, in_axes=(None, 0, None)))
             self._fns["evaluate"] = jax.jit(self.problem.evaluate)
-            self._fns["data"] = {k: jnp.asarray(v) for k, v in self.problem.data.items()}
+            self._fns["data"] = jax.tree_util.tree_map(jnp.asarray, self.problem.data)
         return self._fns
 
     def evaluate(self, candidate: Candidate, split: int) -> float:

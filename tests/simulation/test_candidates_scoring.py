@@ -107,7 +107,11 @@ def test_family_decisions_never_read_the_future(name: str) -> None:
     params = {"lookback": 8, "vola": 10, "corr": 20}
     ctx = FamilyContext()
     # y[t] for t < 120 uses prices <= 120 only, so both fits and decisions must agree
-    a = fam.decide(fam.fit(data, train, params, ctx), data, test, params, ctx).weights
-    b = fam2.decide(fam2.fit(data2, train, params, ctx), data2, test, params, ctx).weights
+    da = fam.decide(fam.fit(data, train, params, ctx), data, test, params, ctx)
+    db = fam2.decide(fam2.fit(data2, train, params, ctx), data2, test, params, ctx)
+    a, b = da.weights, db.weights
     np.testing.assert_array_equal(a, b)
+    if da.returns is not None:  # the amm pool's own realised returns: also bit-identical
+        assert db.returns is not None
+        np.testing.assert_array_equal(da.returns, db.returns)
     assert np.isfinite(a).all() and np.abs(a).sum(axis=1).max() <= 1.0 + 1e-12

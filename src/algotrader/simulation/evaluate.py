@@ -26,6 +26,7 @@ from algotrader.simulation.family import (
     Decision,
     Family,
     FamilyContext,
+    FloatArray,
     IntArray,
     SimulationData,
     get_family,
@@ -128,7 +129,9 @@ class Evaluator:
         state = fam.fit(data, split.train, params, ctx)
         dec = fam.decide(state, data, split.test, params, ctx)
         dec.check(split.test.size, data.n_assets, self.cfg.family)
-        net = net_returns(data, split.test, dec.weights, self.cfg.cost)
+        net = dec.returns
+        if net is None:
+            net = net_returns(data, split.test, dec.weights, self.cfg.cost)
         return float(get_scorer(self.cfg.scoring.metric_name, fam)(data, split.test, dec, net, ctx))
 
     # ------------------------------------------------------------------ outer
@@ -141,6 +144,7 @@ class Evaluator:
         step = self.cfg.outer.refit_every or test.size
         h = self.cfg.cv.horizon
         parts = []
+        returns: list[FloatArray | None] = []
         payload: dict[str, Any] = {}
         for j in range(0, test.size, step):
             chunk = test[j : j + step]
@@ -162,8 +166,11 @@ class Evaluator:
             dec = fam.decide(state, data, chunk, params, ctx)
             dec.check(chunk.size, self.data.n_assets, getattr(fam, "name", "?"))
             parts.append(dec.weights)
+            returns.append(dec.returns)
             payload[f"chunk_{j}"] = dict(dec.payload)
-        return Decision(np.concatenate(parts, axis=0), payload=payload)
+        done = [r for r in returns if r is not None]
+        own = np.concatenate(done) if len(done) == len(returns) else None
+        return Decision(np.concatenate(parts, axis=0), payload=payload, returns=own)
 
 
 @dataclass(frozen=True)

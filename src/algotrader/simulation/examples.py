@@ -72,13 +72,15 @@ EXAMPLES: dict[str, str] = {
     + "    - {path: model.params.lookback, type: int, bounds: [4, 26]}\n"
     "    - {path: model.params.shrink, type: float, bounds: [0.1, 0.9]}\n"
     "    - {path: model.params.vola, type: int, bounds: [10, 40]}\n",
-    "amm": "# Nested CV of the TFMM momentum pool weight rule (weights only; no arbitrage/fees).\n"
+    "amm": "# Nested CV of a TFMM momentum pool run by the JAX pool simulator (arbitrage at\n"
+    "# every trading day, fees if set) on the daily closes between the weekly rows; memory\n"
+    "# and k are per trading day; scores and outer returns are the pool's own value path.\n"
     "family: amm\n"
     + _COMMON
-    + "model:\n  params: {memory: 8.0, k: 1.0, w_min: 0.01}\n"
+    + "model:\n  params: {rule: momentum, memory: 20.0, k: 8.0, max_change: 0.1, fees: 0.0}\n"
     + _TUNING.format(n=8)
-    + "    - {path: model.params.memory, type: float, bounds: [2.0, 52.0], transform: log}\n"
-    "    - {path: model.params.k, type: float, bounds: [0.1, 20.0], transform: log}\n",
+    + "    - {path: model.params.memory, type: float, bounds: [5.0, 120.0], transform: log}\n"
+    "    - {path: model.params.k, type: float, bounds: [1.0, 100.0], transform: log}\n",
     "forecast": "# Nested CV of a forecasting family. Needs algotrader.forecasting to register\n"
     "# `family: forecast` (until then this config is refused with an unknown-family error).\n"
     "family: forecast\n"

@@ -1,4 +1,4 @@
-"""Built-in families: ``optimiser``, ``amm`` (TFMM momentum weight rule), baselines.
+"""Built-in families: ``optimiser``, ``amm`` (TFMM pool), baselines.
 
 - ``optimiser``: signal ``s[t] = P[t] / P[t - lookback] - 1`` (known at ``t``); ``fit``
   estimates the pooled OLS slope ``beta`` of ``y`` on ``s`` over the training rows only;
@@ -8,12 +8,8 @@
   stream (row ``t`` depends on rows ``<= t`` only), so its path is computed once per
   (parameters, sign) over all rows and cached per process. Tuned keys: ``lookback``,
   ``vola``, ``corr``, ``clip``, ``shrink``, ``gross``.
-- ``amm``: the temporal-function market-maker momentum rule on the row prices: EWMA price
-  ``pbar_t = lam pbar_{t-1} + (1 - lam) P_t`` with ``lam = 2^(-1/memory)``, gradient
-  ``g_t = (pbar_t - pbar_{t-1}) / pbar_t``, weights ``w_t = w_{t-1} + k (g_t - mean g_t)``,
-  floored at ``w_min`` and renormalised (long-only, fully invested). This is the pool's weight
-  rule only: arbitrage and fees of the JAX pool simulator are not simulated here. Tuned keys:
-  ``memory``, ``k``, ``w_min``.
+- ``amm``: a TFMM pool through the JAX pool simulator, see
+  :mod:`algotrader.simulation.amm_family` (imported on first use: it loads JAX).
 - ``equal_weight``: 1/A every row (rebalanced). ``hodl``: 1/A bought on the first test row,
   then held (weights drift).
 
@@ -37,15 +33,17 @@ from algotrader.errors import ConfigError
 from algotrader.portfolio import OptimiserConfig, run_batch
 from algotrader.simulation.family import (
     Decision,
+    Family,
+    FamilyBase,
     FamilyContext,
     FloatArray,
     IntArray,
-    Scorer,
+    Params,
     SimulationData,
     register_family,
 )
 
-__all__ = ["AmmRuleFamily", "EqualWeightFamily", "HodlFamily", "OptimiserFamily"]
+__all__ = ["EqualWeightFamily", "HodlFamily", "OptimiserFamily"]
 
 
 def _int_param(params: Mapping[str, Any], key: str, default: int) -> int:
@@ -55,49 +53,27 @@ def _int_param(params: Mapping[str, Any], key: str, default: int) -> int:
     return int(v)
 
 
-class EqualWeightFamily:
+class EqualWeightFamily(FamilyBase):
     """1/A on every row, rebalanced."""
 
     name = "equal_weight"
 
-    def fit(
-        self,
-        data: SimulationData,
-        train_idx: IntArray,
-        params: Mapping[str, Any],
-        ctx: FamilyContext,
-    ) -> Any:
-        return None
-
     def decide(
-        self,
-        state: Any,
-        data: SimulationData,
-        test_idx: IntArray,
-        params: Mapping[str, Any],
-        ctx: FamilyContext,
+        self, state: Any, data: SimulationData, idx: IntArray, params: Params, ctx: FamilyContext
     ) -> Decision:
-        return Decision(np.full((len(test_idx), data.n_assets), 1.0 / data.n_assets))
-
-    def scorers(self) -> Mapping[str, Scorer]:
-        return {}
+        return Decision(np.full((len(idx), data.n_assets), 1.0 / data.n_assets))
 
 
-class HodlFamily(EqualWeightFamily):
+class HodlFamily(FamilyBase):
     """1/A bought on the first test row, then held (NaN rows = hold)."""
 
     name = "hodl"
 
     def decide(
-        self,
-        state: Any,
-        data: SimulationData,
-        test_idx: IntArray,
-        params: Mapping[str, Any],
-        ctx: FamilyContext,
+        self, state: Any, data: SimulationData, idx: IntArray, params: Params, ctx: FamilyContext
     ) -> Decision:
-        w = np.full((len(test_idx), data.n_assets), np.nan)
-        if len(test_idx):
+        w = np.full((len(idx), data.n_assets), np.nan)
+        if len(idx):
             w[0] = 1.0 / data.n_assets
         return Decision(w)
 
@@ -109,7 +85,7 @@ def momentum(prices: FloatArray, lookback: int) -> FloatArray:
     return s
 
 
-class OptimiserFamily:
+class OptimiserFamily(FamilyBase):
     """Momentum signal -> correlation-aware optimiser -> gross-scaled positions."""
 
     name = "optimiser"
@@ -136,11 +112,7 @@ class OptimiserFamily:
             ) from exc
 
     def fit(
-        self,
-        data: SimulationData,
-        train_idx: IntArray,
-        params: Mapping[str, Any],
-        ctx: FamilyContext,
+        self, data: SimulationData, train_idx: IntArray, params: Params, ctx: FamilyContext
     ) -> dict[str, float]:
         if data.prices is None:
             raise ConfigError("family optimiser needs prices in the simulation data", key="data")
@@ -205,70 +177,20 @@ class OptimiserFamily:
         return w
 
     def decide(
-        self,
-        state: Any,
-        data: SimulationData,
-        test_idx: IntArray,
-        params: Mapping[str, Any],
-        ctx: FamilyContext,
+        self, state: Any, data: SimulationData, idx: IntArray, params: Params, ctx: FamilyContext
     ) -> Decision:
         beta = float(state["beta"]) if state else 1.0
         sign = -1.0 if beta < 0 else 1.0
-        w = self._path(data, params, sign)[test_idx] * float(params.get("gross", 1.0))
+        w = self._path(data, params, sign)[idx] * float(params.get("gross", 1.0))
         return Decision(w, payload={"beta": beta})
 
-    def scorers(self) -> Mapping[str, Scorer]:
-        return {}
+
+def _amm() -> Family:
+    from algotrader.simulation.amm_family import AmmPoolFamily  # JAX: imported on first use
+
+    return AmmPoolFamily()
 
 
-class AmmRuleFamily:
-    """TFMM momentum weight rule (see the module docstring); nothing to fit."""
-
-    name = "amm"
-
-    def fit(
-        self,
-        data: SimulationData,
-        train_idx: IntArray,
-        params: Mapping[str, Any],
-        ctx: FamilyContext,
-    ) -> Any:
-        return None
-
-    def decide(
-        self,
-        state: Any,
-        data: SimulationData,
-        test_idx: IntArray,
-        params: Mapping[str, Any],
-        ctx: FamilyContext,
-    ) -> Decision:
-        if data.prices is None:
-            raise ConfigError("family amm needs prices in the simulation data", key="data")
-        memory = float(params.get("memory", 8.0))
-        k = float(params.get("k", 1.0))
-        w_min = float(params.get("w_min", 0.01))
-        a = data.n_assets
-        if memory <= 0 or not 0 <= w_min < 1.0 / a:
-            raise ConfigError(f"amm needs memory > 0 and 0 <= w_min < 1/{a}", key="model.params")
-        lam = 2.0 ** (-1.0 / memory)
-        p = data.prices[: int(test_idx.max()) + 1]
-        w = np.full(a, 1.0 / a)
-        pbar = p[0].copy()
-        out = np.empty_like(p)
-        out[0] = w
-        for t in range(1, p.shape[0]):
-            new = lam * pbar + (1.0 - lam) * p[t]
-            g = (new - pbar) / new
-            pbar = new
-            w = np.maximum(w + k * (g - g.mean()), w_min)
-            w = w / w.sum()
-            out[t] = w
-        return Decision(out[test_idx])
-
-    def scorers(self) -> Mapping[str, Scorer]:
-        return {}
-
-
-for _fam in (EqualWeightFamily, HodlFamily, OptimiserFamily, AmmRuleFamily):
+for _fam in (EqualWeightFamily, HodlFamily, OptimiserFamily):
     register_family(_fam.name, _fam, replace=True)
+register_family("amm", _amm, replace=True)

@@ -72,8 +72,10 @@ from algotrader.errors import ConfigError, ShapeError
 __all__ = [
     "Decision",
     "Family",
+    "FamilyBase",
     "FamilyContext",
     "FamilyFactory",
+    "Params",
     "Scorer",
     "SimulationData",
     "available_families",
@@ -83,6 +85,7 @@ __all__ = [
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
+Params = Mapping[str, Any]
 Phase = Literal["inner", "outer", "prebuild"]
 
 
@@ -261,6 +264,10 @@ class SimulationData:
         h.update("\x1f".join(self.assets).encode())
         for arr in (self.y, self.y_mask, self.X, self.x_mask, self.prices):
             h.update(b"|" if arr is None else np.ascontiguousarray(arr).tobytes())
+        for key in sorted(self.extra):
+            value = self.extra[key]
+            if isinstance(value, np.ndarray):
+                h.update(key.encode() + np.ascontiguousarray(value).tobytes())
         h.update(f"{self.horizon}|{self.periods_per_year}|{self.target_kind}".encode())
         if self.features:
             h.update("\x1f".join(self.features).encode())
@@ -309,12 +316,18 @@ class Decision:
         samples: optional (S, n, A) predictive samples of ``y[test_idx]``.
         payload: free-form, JSON-able or array-valued extras (selection payloads,
             diagnostics); the runner stores it but never interprets it.
+        returns: optional (n,) realised net returns of the family's own accounting over
+            the test rows (an AMM pool's value path: arbitrage and fees inside the pool
+            simulator). When set, the runner scores and reports these instead of the
+            backtest of ``weights`` (which then only describe the holdings). They are
+            realised *after* each row's decision; the decision itself stays causal.
     """
 
     weights: FloatArray
     mean: FloatArray | None = None
     samples: FloatArray | None = None
     payload: Mapping[str, Any] = field(default_factory=dict)
+    returns: FloatArray | None = None
 
     def __post_init__(self) -> None:
         w = np.asarray(self.weights, dtype=np.float64)
@@ -338,6 +351,14 @@ class Decision:
             if s.ndim != 3 or s.shape[1:] != w.shape:
                 raise ShapeError(f"samples must be (S, {w.shape}), got {s.shape}", key="samples")
             object.__setattr__(self, "samples", s)
+        if self.returns is not None:
+            r = np.asarray(self.returns, dtype=np.float64)
+            if r.shape != w.shape[:1] or not np.isfinite(r).all():
+                raise ShapeError(
+                    f"returns must be finite of shape ({w.shape[0]},), got {r.shape}",
+                    key="returns",
+                )
+            object.__setattr__(self, "returns", r)
 
     def check(self, n_rows: int, n_assets: int, family: str) -> Decision:
         """Raise ShapeError unless the weights are ``(n_rows, n_assets)``."""
@@ -401,6 +422,25 @@ class Family(Protocol):
     def scorers(self) -> Mapping[str, Scorer]:
         """Family-provided scorers by metric name (may be empty)."""
         ...
+
+
+class FamilyBase:
+    """Optional base class of a family: nothing to fit, no own scorers (override as needed).
+
+    Subclasses set ``name`` and define ``decide`` (see :class:`Family`).
+    """
+
+    name = "base"
+
+    def fit(
+        self, data: SimulationData, train_idx: IntArray, params: Params, ctx: FamilyContext
+    ) -> Any:
+        """Nothing to learn: ``None``."""
+        return None
+
+    def scorers(self) -> Mapping[str, Scorer]:
+        """No family-specific scorers."""
+        return {}
 
 
 FamilyFactory = Callable[[], Family]

@@ -190,7 +190,11 @@ def run_simulation(
     if engine is not None:
         cfg = cfg.model_copy(update={"tuning": cfg.tuning.model_copy(update={"engine": engine})})
     timings: dict[str, float] = {}
-    data = data if data is not None else load_inputs(cfg.data, horizon=cfg.cv.horizon)
+    if data is None:
+        data = load_inputs(cfg.data, horizon=cfg.cv.horizon)
+        prepare = getattr(get_family(cfg.family), "prepare_inputs", None)
+        if prepare is not None:  # a family's extra inputs (the amm family's trading days)
+            data = prepare(data, cfg.data)
     ihash = data.content_hash()
     chash = config_hash(cfg, ihash)
     run = run_dir_for(cfg, chash)
@@ -402,7 +406,7 @@ def run_simulation(
         dec = ev.outer_weights(f.k, best)
         outer_decisions[f.k] = dec
         bt = backtest_block(data, f.test_idx, dec.weights, cfg.cost)
-        net = block_returns(bt)
+        net = block_returns(bt) if dec.returns is None else dec.returns
         ctx = FamilyContext(phase="outer", outer_k=f.k, candidate_id=best, cost=cfg.cost)
         oos_metric[f.k] = float(scorer(data, f.test_idx, dec, net, ctx))
         cols: dict[str, Any] = {
@@ -420,8 +424,12 @@ def run_simulation(
         if cfg.diagnostics.outer_candidate_returns:
             cc: dict[str, Any] = {"date": data.dates[f.test_idx], "outer_k": cols["outer_k"]}
             for c in candidates:
-                w = dec.weights if c.id == best else ev.outer_weights(f.k, c.id).weights
-                cc[f"c{c.id}"] = block_returns(backtest_block(data, f.test_idx, w, cfg.cost))
+                cdec = dec if c.id == best else ev.outer_weights(f.k, c.id)
+                cc[f"c{c.id}"] = (
+                    block_returns(backtest_block(data, f.test_idx, cdec.weights, cfg.cost))
+                    if cdec.returns is None
+                    else cdec.returns
+                )
             cand_frames.append(pl.DataFrame(cc))
         fold_res = {
             "outer_k": f.k,
@@ -433,7 +441,8 @@ def run_simulation(
             "last_date": str(data.dates[f.test_idx[-1]]),
             "weights": dec.weights,
             "returns": net,
-            "metrics": _perf(net, ppy, bt.turnover[:-1], bt.costs[:-1]),
+            # a family with its own returns (an AMM pool) pays its costs inside them
+            "metrics": _perf(net, ppy, bt.turnover[:-1], bt.costs[:-1] * (dec.returns is None)),
             "baselines": base_perf,
             "payload": dec.payload,
         }

@@ -138,9 +138,12 @@ def test_frame_contract_errors() -> None:
         run_batch(prices, mu.head(19), CFG)
     with pytest.raises(ShapeError, match="prices have no rows"):
         run_batch(prices.head(0), mu.head(0), CFG)
-    with pytest.raises(DataError, match=r"dates are not strictly increasing.*row=3"):
+    # rows are 1-based data rows (issue 16 item 10): position 3 is row 4
+    with pytest.raises(DataError, match=r"duplicate date 2 at row 4 of the prices.*row=4"):
         run_batch(prices.with_columns(pl.Series("date", [0, 1, 2, 2, *range(4, 20)])), mu, CFG)
-    with pytest.raises(DataError, match=r"mu dates differ from price dates.*row=0"):
+    with pytest.raises(DataError, match=r"not strictly increasing: 1 at row 4 is earlier.*row=4"):
+        run_batch(prices.with_columns(pl.Series("date", [0, 1, 2, 1, *range(4, 20)])), mu, CFG)
+    with pytest.raises(DataError, match=r"mu dates differ from price dates.*row=1"):
         run_batch(prices, mu.with_columns(pl.col("date") + 1), CFG)
     with pytest.raises(DataError, match="null date"):
         run_batch(prices.with_columns(pl.lit(None, dtype=pl.Int64).alias("date")), mu, CFG)
@@ -151,15 +154,15 @@ def test_frame_value_errors() -> None:
     neg = prices.with_columns(
         pl.when(pl.col("date") == 4).then(-1.0).otherwise(pl.col("A1")).alias("A1")
     )
-    with pytest.raises(DataError, match=r"price must be positive, got -1.0 \[row=4, column=A1\]"):
+    with pytest.raises(DataError, match=r"price must be positive, got -1.0 \[row=5, column=A1\]"):
         run_batch(neg, mu, CFG)
     inf = prices.with_columns(
         pl.when(pl.col("date") == 2).then(np.inf).otherwise(pl.col("A0")).alias("A0")
     )
-    with pytest.raises(DataError, match=r"price is infinite \[row=2, column=A0\]"):
+    with pytest.raises(DataError, match=r"price is infinite \[row=3, column=A0\]"):
         run_batch(inf, mu, CFG)
     mu_inf = mu.with_columns(pl.lit(np.inf).alias("A1"))
-    with pytest.raises(DataError, match=r"signal is infinite \[row=0, column=A1\]"):
+    with pytest.raises(DataError, match=r"signal is infinite \[row=1, column=A1\]"):
         run_batch(prices, mu_inf, CFG)
     sparse = prices.with_columns(
         pl.when(pl.col("date") < 19).then(None).otherwise(pl.col("A0")).alias("A0")

@@ -57,7 +57,7 @@ def test_cli_batch_writes_tables_and_summary(files: dict[str, Path], tmp_path: P
     cash = pl.read_parquet(out / "cash_position.parquet")
     assert cash.columns[0] == "date" and cash.width == 9
     status = pl.read_csv(out / "status.csv")
-    assert status.columns == ["date", "status"]
+    assert status.columns == ["date", "status", "missing_price"]  # NaN policy (issue 16 item 11)
     direct = run_batch(read_frame(files["prices"]), read_frame(files["mu"]), _cfg(files))
     np.testing.assert_array_equal(
         cash.drop("date").to_numpy().astype(float), direct.cash, strict=False

@@ -1,10 +1,14 @@
 """Files in and out of the optimiser: wide CSV/Parquet inputs, position tables, summary.
 
 Inputs: a ``date`` column then one numeric column per asset (``""``, ``NaN``, ``NA`` and
-``null`` read as missing). Outputs in ``out_dir``: ``cash_position``, ``risk_position``,
-``vola`` (``date`` + one column per asset) and ``status`` (``date,status``), each as
-``.csv`` and ``.parquet``, plus ``summary.json`` (config, fingerprint, status counts,
-performance and signal-quality figures, timings). All writes are atomic.
+``null`` read as missing; see the NaN policy in :mod:`algotrader.portfolio.frames`). Every
+input error names the file, the 1-based data row (row 1 = the first data row below the
+header) and the column as written. Outputs in ``out_dir``: ``cash_position``,
+``risk_position``, ``vola`` (``date`` + one column per asset) and ``status``
+(``date,status,missing_price``: the solve status and the assets without a price on that
+row), each as ``.csv`` and ``.parquet``, plus ``summary.json`` (config, fingerprint, status
+counts, missing prices, performance and signal-quality figures, timings). All writes are
+atomic.
 
 Example:
     >>> import numpy as np, polars as pl, tempfile, pathlib
@@ -25,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import platform
 import time
 from collections.abc import Callable
@@ -36,20 +41,70 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from algotrader.errors import ConfigError, DataError, ShapeError
+from algotrader.errors import ConfigError, DataError, ShapeError, data_row
 from algotrader.io import write_csv_atomic, write_json_atomic, write_parquet_atomic
 from algotrader.portfolio.analytics import analyse, periods_per_year_from_dates
 from algotrader.portfolio.config import OptimiserConfig, load_config
 from algotrader.portfolio.engine import OptimiserResult, run_batch
-from algotrader.portfolio.frames import DATE, prepare_inputs
+from algotrader.portfolio.frames import (
+    DATE,
+    OptimiserInputs,
+    missing_price_rows,
+    missing_summary,
+    prepare_inputs,
+)
 from algotrader.portfolio.signal_quality import SignalQuality, information_coefficients
 from algotrader.portfolio.stream import OptimiserStream
+
+logger = logging.getLogger(__name__)
 
 NULL_VALUES = ["", "NaN", "nan", "NA", "null"]
 
 
+def _check_date_column(frame: pl.DataFrame, file: str) -> None:
+    """A null or unparseable date, named by its 1-based data row."""
+    dates = frame[DATE]
+    if dates.null_count():
+        i = int(dates.is_null().arg_true()[0])
+        raise DataError(
+            f"missing date at row {data_row(i)}",
+            file=file,
+            row=data_row(i),
+            column=DATE,
+            hint="give every row a date",
+        )
+    if dates.dtype == pl.String:  # the CSV reader could not parse every value as a date
+        text = dates.str.strip_chars()
+        ok = (
+            text.str.to_date(strict=False).is_not_null()
+            | text.str.to_datetime(strict=False).is_not_null()
+        )
+        if ok.all():
+            raise DataError(
+                f"the date column mixes formats (row 1: {dates[0]!r})",
+                file=file,
+                column=DATE,
+                hint="write every date in one format (YYYY-MM-DD or one date-time format)",
+            )
+        i = int((~ok).arg_true()[0])
+        raise DataError(
+            f"unparseable date {dates[i]!r} at row {data_row(i)}",
+            file=file,
+            row=data_row(i),
+            column=DATE,
+            hint="write ISO dates (YYYY-MM-DD) or date-times, one format in the whole column",
+        )
+
+
 def read_frame(path: str | Path) -> pl.DataFrame:
-    """Read a wide ``.csv``/``.csv.gz``/``.parquet`` file (ISO dates parsed)."""
+    """Read a wide ``.csv``/``.csv.gz``/``.parquet`` file (ISO dates parsed).
+
+    Raises:
+        DataError: the file is missing, unreadable or of another type; it has no ``date``
+            column, a missing or unparseable date (its 1-based data row), or an unsafe
+            asset name (see :mod:`algotrader.data.names`). Values are checked by
+            :func:`~algotrader.portfolio.frames.prepare_inputs`.
+    """
     p = Path(path)
     if not p.is_file():
         raise DataError("file not found", file=str(p), hint="check the path")
@@ -74,18 +129,24 @@ def read_frame(path: str | Path) -> pl.DataFrame:
             column=DATE,
             hint="name the first column 'date'",
         )
+    _check_date_column(frame, str(p))
+    from algotrader.data.names import check_names  # (algotrader.data is heavy to import)
+
+    check_names([c for c in frame.columns if c != DATE], file=str(p))
     return frame
 
 
 @dataclass(frozen=True)
 class PositionTables:
-    """Row outputs of a run: ``cash``/``vola`` (T, N) and ``status`` (T,)."""
+    """Row outputs of a run: ``cash``/``vola`` (T, N), ``status`` (T,) and, per row, the
+    assets without a price (``missing_price``, ``";"``-joined; null when none)."""
 
     dates: pl.Series
     assets: tuple[str, ...]
     cash: np.ndarray
     vola: np.ndarray
     status: np.ndarray
+    missing_price: tuple[str | None, ...] | None = None
 
     def _frame(self, values: np.ndarray) -> pl.DataFrame:
         cols = {a: values[:, i] for i, a in enumerate(self.assets)}
@@ -99,8 +160,16 @@ class PositionTables:
             "cash_position": self._frame(self.cash),
             "risk_position": self._frame(self.cash * self.vola),
             "vola": self._frame(self.vola),
-            "status": pl.DataFrame({DATE: self.dates, "status": self.status.astype(str)}),
+            "status": self._status_frame(),
         }
+
+    def _status_frame(self) -> pl.DataFrame:
+        frame = pl.DataFrame({DATE: self.dates, "status": self.status.astype(str)})
+        if self.missing_price is not None:
+            frame = frame.with_columns(
+                pl.Series("missing_price", list(self.missing_price), dtype=pl.String)
+            )
+        return frame
 
     def status_counts(self) -> dict[str, int]:
         """Rows per status."""
@@ -111,7 +180,12 @@ class PositionTables:
 def tables_from_result(result: OptimiserResult) -> PositionTables:
     """The position tables of a batch run."""
     return PositionTables(
-        result.inputs.dates, result.assets, result.cash, result.vola, result.status
+        result.inputs.dates,
+        result.assets,
+        result.cash,
+        result.vola,
+        result.status,
+        tuple(missing_price_rows(result.inputs)),
     )
 
 
@@ -145,7 +219,9 @@ def run_stream_tables(
         cash[t], vola[t], status[t] = out.cash_position, out.vola, str(out.status)
         if progress is not None:
             progress(1)
-    return PositionTables(inputs.dates, inputs.assets, cash, vola, status)
+    return PositionTables(
+        inputs.dates, inputs.assets, cash, vola, status, tuple(missing_price_rows(inputs))
+    )
 
 
 def write_tables(
@@ -229,6 +305,14 @@ def optimise_files(
     start = time.perf_counter()
     cfg = load_config(config_path)
     prices, mu = read_frame(prices_path), read_frame(signal_path)
+    # Validate with the files named (the engines re-check the frames without them).
+    inputs = prepare_inputs(
+        prices,
+        mu,
+        max_nan_fraction=cfg.max_nan_fraction,
+        prices_file=str(prices_path),
+        signal_file=str(signal_path),
+    )
     if mode in ("batch", "stream") and cfg.warmup_rows >= prices.height:
         raise ConfigError(
             f"the warm-up ({cfg.warmup_rows} rows) covers every one of the {prices.height} "
@@ -240,14 +324,13 @@ def optimise_files(
     if mode == "batch":
         result = run_batch(prices, mu, cfg)
         tables = tables_from_result(result)
-        p_arr, m_arr = result.inputs.prices, result.inputs.mu
     elif mode == "stream":
         k = warmup_rows if warmup_rows is not None else cfg.warmup_rows + 1
         tables = run_stream_tables(prices, mu, cfg, warmup_rows=k, progress=progress)
-        inputs = prepare_inputs(prices, mu, max_nan_fraction=cfg.max_nan_fraction)
-        p_arr, m_arr = inputs.prices, inputs.mu
     else:
         raise ShapeError(f"unknown mode {mode!r}", key="mode", hint="use batch or stream")
+    p_arr, m_arr = inputs.prices, inputs.mu
+    missing = _report_missing(inputs, str(prices_path))
     elapsed = time.perf_counter() - start
     artifacts = write_tables(tables, out_dir, position_scale=cfg.position_scale)
     summary = {
@@ -258,6 +341,7 @@ def optimise_files(
         "config_fingerprint": cfg.fingerprint(),
         "inputs": {"prices": str(prices_path), "signal": str(signal_path)},
         **run_summary(tables, p_arr, m_arr, cfg),
+        "missing": missing,
         "timings_s": {"optimise": round(elapsed, 4)},
         "versions": _versions(),
         "artifacts": [p.name for p in artifacts],
@@ -265,6 +349,24 @@ def optimise_files(
     summary = _json_safe(summary)
     write_json_atomic(Path(out_dir) / "summary.json", summary)
     return summary
+
+
+def _report_missing(inputs: OptimiserInputs, file: str) -> dict[str, Any]:
+    """The missing-price summary of a run, and a warning naming the first gap."""
+    missing = missing_summary(inputs, file)
+    first = missing["first_price"]
+    if isinstance(first, dict):
+        logger.warning(
+            "%d missing prices in %s (%d rows; first: row %d, %s, column %s): those assets "
+            "hold no position on that row and the next (see the status table's missing_price)",
+            missing["price_cells"],
+            file,
+            missing["price_rows"],
+            first["row"],
+            first["date"],
+            first["column"],
+        )
+    return missing
 
 
 def _json_safe(obj: Any) -> Any:

@@ -36,6 +36,17 @@ def _table(summary: dict[str, Any]) -> Table:
         ("mean turnover", f"{perf['mean_turnover']:.4g}"),
         ("seconds", str(summary["timings_s"]["optimise"])),
     ]
+    missing = summary.get("missing") or {}
+    if missing.get("price_cells"):  # NaN policy: gaps are shown, never silent (docs/errors.md)
+        first = missing["first_price"]
+        rows.insert(
+            3,
+            (
+                "missing prices",
+                f"{missing['price_cells']} in {missing['price_rows']} rows "
+                f"(first: row {first['row']}, column {first['column']}; no position there)",
+            ),
+        )
     nav = summary.get("nav_status") or {"status": "ok"}
     if nav["status"] != "ok":
         rows.insert(

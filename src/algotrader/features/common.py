@@ -21,7 +21,9 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -29,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from algotrader.errors import DataError
+from algotrader.settings import threads_from_env
 
 F64 = NDArray[np.float64]
 B = NDArray[np.bool_]
@@ -116,9 +119,10 @@ class GroupResult:
     def status_counts(self) -> dict[str, dict[str, int]]:
         """Per feature: how many values have each status."""
         out: dict[str, dict[str, int]] = {}
+        k = len(STATUS_NAMES)
         for j, name in enumerate(self.features):
-            col = self.status[:, :, j]
-            out[name] = {s: int((col == i).sum()) for i, s in enumerate(STATUS_NAMES)}
+            counts = np.bincount(self.status[:, :, j].ravel(), minlength=k)[:k]
+            out[name] = dict(zip(STATUS_NAMES, counts.tolist(), strict=True))
         return out
 
 
@@ -169,6 +173,41 @@ def require_positive_daily(x: Any) -> None:
             )
 
 
+def _pool_size() -> int:
+    import numba
+
+    return int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
+
+
+def kernel_threads() -> int:
+    """Threads of the compiled feature kernels: ``ALGOTRADER_THREADS`` when set (see
+    :func:`algotrader.settings.threads_from_env`), else the usable cores; at most numba's
+    pool size (``NUMBA_NUM_THREADS``)."""
+
+    want = threads_from_env()
+    if want is None:
+        try:
+            want = len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - not on Linux
+            want = os.cpu_count() or 1
+    return max(1, min(want, _pool_size()))
+
+
+@contextmanager
+def feature_threads(n: int | None = None) -> Iterator[int]:
+    """Run the compiled kernels inside the block on ``n`` threads (default
+    :func:`kernel_threads`); the previous count is restored. Values never depend on it."""
+    import numba
+
+    prev = numba.get_num_threads()
+    want = max(1, min(n or kernel_threads(), _pool_size()))
+    numba.set_num_threads(want)
+    try:
+        yield want
+    finally:
+        numba.set_num_threads(prev)
+
+
 __all__ = [
     "DEGENERATE",
     "EPS",
@@ -180,6 +219,8 @@ __all__ = [
     "FeatureDef",
     "GroupResult",
     "Options",
+    "feature_threads",
+    "kernel_threads",
     "lr",
     "ratio",
     "require_complete_weekly",

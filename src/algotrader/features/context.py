@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from algotrader.features.common import Options
-from algotrader.features.daily_kernels import STATS, compact_valid, window_stats
+from algotrader.features.daily_kernels import STATS, daily_window_stats
 from algotrader.features.inputs import LakeInputs
 
 T = TypeVar("T")
@@ -55,7 +55,7 @@ class FeatureContext:
 
         return self.cached("weekly_return", make)
 
-    def _daily(self) -> tuple[F64, NDArray[np.int64], NDArray[np.int64], F64, F64]:
+    def _daily(self) -> tuple[F64, NDArray[np.int64], NDArray[np.int64], F64]:
         x = self.x
         valid = (
             np.isfinite(x.daily_open)
@@ -63,11 +63,10 @@ class FeatureContext:
             & np.isfinite(x.daily_low)
             & np.isfinite(x.daily_close)
         )
-        cv, hv, lv, counts, ends = compact_valid(
+        stats, counts, ends = daily_window_stats(
             valid, x.daily_high, x.daily_low, x.daily_close, x.day_week, x.n_weeks
         )
-        stats = window_stats(cv, hv, lv, ends)
-        return stats, counts, ends, cv, valid.astype(np.float64)
+        return stats, counts, ends, valid.astype(np.float64)
 
     @property
     def daily_stats(self) -> F64:
@@ -82,7 +81,7 @@ class FeatureContext:
     @property
     def daily_valid(self) -> F64:
         """(D, A): 1.0 where the daily row has all of OHLC, else 0.0."""
-        return self.cached("daily", self._daily)[4]
+        return self.cached("daily", self._daily)[3]
 
     def stat(self, name: str) -> F64:
         """One column of :attr:`daily_stats` by name (see ``daily_kernels.STATS``)."""

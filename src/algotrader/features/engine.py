@@ -13,17 +13,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-import numpy as np
-
 from algotrader.features.common import (
     GroupResult,
     Options,
+    feature_threads,
     require_complete_weekly,
     require_positive_daily,
 )
 from algotrader.features.config import FeatureConfig
 from algotrader.features.context import FeatureContext
 from algotrader.features.inputs import LakeInputs
+from algotrader.features.kernels import interleave
 from algotrader.features.registry import feature_names, get_group
 
 logger = logging.getLogger(__name__)
@@ -50,14 +50,15 @@ def compute_group(
     keys = config.groups.get(group)
     names = feature_names(group, keys)
     ctx = ctx or FeatureContext(inputs, options_of(config))
-    require_positive_daily(inputs)
+    ctx.cached("check:daily", lambda: require_positive_daily(inputs))
     if spec.weekly_input:
-        require_complete_weekly(inputs, group)
-    computed = ctx.cached(f"group:{group}", lambda: spec.compute(ctx))
-    values = np.stack([computed[n][0] for n in names], axis=2).astype(np.float64)
-    status = np.stack([computed[n][1] for n in names], axis=2).astype(np.int8)
-    values = np.where(status == 0, values, np.nan)
-    return GroupResult(group, names, np.ascontiguousarray(values), np.ascontiguousarray(status))
+        ctx.cached("check:weekly", lambda: require_complete_weekly(inputs, group))
+    with feature_threads():
+        computed = ctx.cached(f"group:{group}", lambda: spec.compute(ctx))
+        values, status = interleave(
+            [computed[n][0] for n in names], [computed[n][1] for n in names]
+        )
+    return GroupResult(group, names, values, status)
 
 
 def compute_features(

@@ -5,6 +5,21 @@ so a value at row t depends on rows <= t alone (the no-look-ahead property the t
 check). NaN policy: a rolling statistic over ``n`` values ending at and including t needs
 all ``n`` values finite, otherwise it is NaN (warm-up or a gap).
 
+Layout: the kernels walk the rows in order and, inside a row, a block of
+:data:`BLOCK` adjacent columns whose running state (sums, counts, sorted windows) sits
+in small arrays, so memory is read contiguously once; blocks run in parallel
+(``numba.prange``; thread count: :func:`algotrader.features.common.feature_threads`).
+Results never depend on the thread count (each column is computed by one thread, in
+row order).
+
+Rolling mean and standard deviation use O(1) running sums of ``x - K`` (``K`` a recent
+value of the column, reset with exact sums every ``n`` rows), with two exactness rules: a
+window of equal values gives exactly that mean and a zero dispersion (the degenerate
+rule), and where the running variance could have lost more than ~1e-10 of its relative
+precision to cancellation (variance < 1e-3 of the largest running sum of squares since
+the reset: near-constant windows, a large level shift) the window is recomputed directly
+(two-pass).
+
 Example:
     >>> import numpy as np
     >>> x = np.arange(6, dtype=float).reshape(6, 1)
@@ -21,62 +36,123 @@ import numpy as np
 from numpy.typing import NDArray
 
 F64 = NDArray[np.float64]
+I64 = NDArray[np.int64]
+
+#: Adjacent columns one thread handles row by row.
+BLOCK = 64
+#: Running variance accepted when >= this fraction of the largest running sum of squares
+#: since the last exact reset (else the window is recomputed directly).
+_CANCEL_TOL = 1e-3
 
 
 @nb.njit(cache=True)
-def _window_ok(col: F64, t: int, n: int) -> bool:
-    if t - n + 1 < 0:
-        return False
-    for i in range(t - n + 1, t + 1):  # noqa: SIM110 (numba: no generator in all())
-        if not np.isfinite(col[i]):
-            return False
-    return True
+def _n_blocks(n_cols: int) -> int:
+    return (n_cols + BLOCK - 1) // BLOCK
 
 
 @nb.njit(cache=True)
-def _mean_std(w: F64, ddof: int) -> tuple[float, float]:
-    n = w.size
-    lo = w[0]
-    hi = w[0]
+def _direct_mean_std(x: F64, a: int, lo: int, hi: int, ddof: int) -> tuple[float, float]:
+    """Mean and std (``ddof``) of ``x[lo:hi, a]``, two-pass; exactly (v, 0) if all equal."""
+    n = hi - lo
+    v0 = x[lo, a]
     s = 0.0
-    for v in w:
+    same = True
+    for i in range(lo, hi):
+        v = x[i, a]
         s += v
-        lo = min(lo, v)
-        hi = max(hi, v)
+        if v != v0:
+            same = False
+    if same:
+        return v0, 0.0
     m = s / n
-    if lo == hi:
-        return lo, 0.0
     if n - ddof <= 0:
         return m, np.nan
     ss = 0.0
-    for v in w:
-        ss += (v - m) * (v - m)
+    for i in range(lo, hi):
+        d = x[i, a] - m
+        ss += d * d
     return m, np.sqrt(ss / (n - ddof))
 
 
-@nb.njit(cache=True)
-def rolling_mean(x: F64, n: int) -> F64:
-    """Mean of the ``n`` values ending at t, shape (T, A)."""
-    out = np.full(x.shape, np.nan)
-    for a in range(x.shape[1]):
-        col = x[:, a]
-        for t in range(x.shape[0]):
-            if _window_ok(col, t, n):
-                out[t, a] = _mean_std(col[t - n + 1 : t + 1], 0)[0]
+@nb.njit(cache=True, parallel=True)
+def _rolling_moments(x: F64, n: int, ddof: int, want_std: bool) -> F64:
+    n_t, n_a = x.shape
+    out = np.full((n_t, n_a), np.nan)
+    for b in nb.prange(_n_blocks(n_a)):
+        a0 = b * BLOCK
+        w = min(n_a, a0 + BLOCK) - a0
+        s1 = np.zeros(w)
+        s2 = np.zeros(w)
+        m2 = np.zeros(w)
+        k0 = np.zeros(w)
+        bad = np.zeros(w, dtype=np.int64)
+        run = np.zeros(w, dtype=np.int64)
+        for t in range(n_t):
+            reset = t % n == 0
+            for j in range(w):
+                a = a0 + j
+                v = x[t, a]
+                fin = np.isfinite(v)
+                if fin:
+                    run[j] = run[j] + 1 if (run[j] > 0 and v == x[t - 1, a]) else 1
+                else:
+                    run[j] = 0
+                    bad[j] += 1
+                old = np.nan
+                if t >= n:
+                    old = x[t - n, a]
+                    if not np.isfinite(old):
+                        bad[j] -= 1
+                if reset:
+                    if fin:
+                        k0[j] = v
+                    p = 0.0
+                    q = 0.0
+                    for i in range(max(0, t - n + 1), t + 1):
+                        u = x[i, a]
+                        if np.isfinite(u):
+                            d = u - k0[j]
+                            p += d
+                            q += d * d
+                    s1[j] = p
+                    s2[j] = q
+                    m2[j] = q
+                else:
+                    if fin:
+                        d = v - k0[j]
+                        s1[j] += d
+                        s2[j] += d * d
+                    if np.isfinite(old):
+                        d = old - k0[j]
+                        s1[j] -= d
+                        s2[j] -= d * d
+                    if s2[j] > m2[j]:
+                        m2[j] = s2[j]
+                if t < n - 1 or bad[j] != 0:
+                    continue
+                if run[j] >= n:
+                    out[t, a] = 0.0 if want_std else v
+                    continue
+                if not want_std:
+                    out[t, a] = k0[j] + s1[j] / n
+                    continue
+                vn = s2[j] - s1[j] * s1[j] / n
+                if vn > _CANCEL_TOL * m2[j]:
+                    out[t, a] = np.sqrt(vn / (n - ddof)) if n - ddof > 0 else np.nan
+                else:
+                    out[t, a] = _direct_mean_std(x, a, t - n + 1, t + 1, ddof)[1]
     return out
 
 
-@nb.njit(cache=True)
+def rolling_mean(x: F64, n: int) -> F64:
+    """Mean of the ``n`` values ending at t, shape (T, A)."""
+    return _rolling_moments(np.ascontiguousarray(x, dtype=np.float64), n, 0, False)
+
+
 def rolling_std(x: F64, n: int, ddof: int) -> F64:
     """Standard deviation (``ddof`` 0 or 1) of the ``n`` values ending at t; exactly 0 on
     a window of equal values."""
-    out = np.full(x.shape, np.nan)
-    for a in range(x.shape[1]):
-        col = x[:, a]
-        for t in range(x.shape[0]):
-            if _window_ok(col, t, n):
-                out[t, a] = _mean_std(col[t - n + 1 : t + 1], ddof)[1]
-    return out
+    return _rolling_moments(np.ascontiguousarray(x, dtype=np.float64), n, ddof, True)
 
 
 @nb.njit(cache=True)
@@ -96,172 +172,249 @@ def _sorted_insert(buf: F64, size: int, v: float) -> int:
     return size + 1
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
+def _rolling_median(x: F64, n: int, off: int) -> F64:
+    n_t, n_a = x.shape
+    out = np.full((n_t, n_a), np.nan)
+    for b in nb.prange(_n_blocks(n_a)):
+        a0 = b * BLOCK
+        w = min(n_a, a0 + BLOCK) - a0
+        buf = np.empty((w, n + 1))
+        size = np.zeros(w, dtype=np.int64)
+        bad = np.zeros(w, dtype=np.int64)
+        h = n // 2
+        for e in range(n_t):
+            for j in range(w):
+                a = a0 + j
+                v = x[e, a]
+                if np.isfinite(v):
+                    size[j] = _sorted_insert(buf[j], size[j], v)
+                else:
+                    bad[j] += 1
+                if e - n >= 0:
+                    old = x[e - n, a]
+                    if np.isfinite(old):
+                        size[j] = _sorted_remove(buf[j], size[j], old)
+                    else:
+                        bad[j] -= 1
+                if e - n + 1 >= 0 and bad[j] == 0 and e + off < n_t:
+                    out[e + off, a] = buf[j, h] if n % 2 else 0.5 * (buf[j, h - 1] + buf[j, h])
+    return out
+
+
 def rolling_median(x: F64, n: int, prior: bool) -> F64:
     """Median of the ``n`` values ending at t (``prior``: ending at t - 1); NaN unless all
-    ``n`` are finite. A sorted window is updated in place (O(n) per step, no allocation)."""
-    out = np.full(x.shape, np.nan)
-    off = 1 if prior else 0
-    buf = np.empty(n + 1)
-    for a in range(x.shape[1]):
-        col = x[:, a]
-        size = 0
-        bad = 0
-        for e in range(col.size):
-            v = col[e]
-            if np.isfinite(v):
-                size = _sorted_insert(buf, size, v)
-            else:
-                bad += 1
-            if e - n >= 0:
-                old = col[e - n]
-                if np.isfinite(old):
-                    size = _sorted_remove(buf, size, old)
-                else:
-                    bad -= 1
-            if e - n + 1 >= 0 and bad == 0 and e + off < col.size:
-                h = n // 2
-                out[e + off, a] = buf[h] if n % 2 else 0.5 * (buf[h - 1] + buf[h])
+    ``n`` are finite. A sorted window per column is updated in place (O(n) per step)."""
+    return _rolling_median(np.ascontiguousarray(x, dtype=np.float64), n, 1 if prior else 0)
+
+
+@nb.njit(cache=True, parallel=True)
+def _rolling_extreme(x: F64, n: int, off: int, take_max: bool) -> F64:
+    n_t, n_a = x.shape
+    out = np.full((n_t, n_a), np.nan)
+    for b in nb.prange(_n_blocks(n_a)):
+        a0 = b * BLOCK
+        w = min(n_a, a0 + BLOCK) - a0
+        idx = np.full(w, -1, dtype=np.int64)
+        ext = np.zeros(w)
+        bad = np.zeros(w, dtype=np.int64)
+        for e in range(n_t):
+            for j in range(w):
+                a = a0 + j
+                v = x[e, a]
+                if not np.isfinite(v):
+                    bad[j] += 1
+                if e >= n and not np.isfinite(x[e - n, a]):
+                    bad[j] -= 1
+                if e < n - 1 or bad[j] != 0:
+                    idx[j] = -1
+                    continue
+                lo = e - n + 1
+                if idx[j] < lo:  # the extreme left the window (or none yet): rescan
+                    best = lo
+                    for i in range(lo + 1, e + 1):
+                        u = x[i, a]
+                        if (u > x[best, a]) if take_max else (u < x[best, a]):
+                            best = i
+                    idx[j] = best
+                    ext[j] = x[best, a]
+                elif (v >= ext[j]) if take_max else (v <= ext[j]):
+                    idx[j] = e
+                    ext[j] = v
+                if e + off < n_t:
+                    out[e + off, a] = ext[j]
     return out
 
 
-@nb.njit(cache=True)
 def rolling_extreme(x: F64, n: int, prior: bool, take_max: bool) -> F64:
-    """Max (or min) of the ``n`` values ending at t (``prior``: ending at t - 1)."""
-    out = np.full(x.shape, np.nan)
-    off = 1 if prior else 0
-    for a in range(x.shape[1]):
-        col = x[:, a]
-        for t in range(off, x.shape[0]):
-            e = t - off
-            if _window_ok(col, e, n):
-                w = col[e - n + 1 : e + 1]
-                out[t, a] = w.max() if take_max else w.min()
-    return out
+    """Max (or min) of the ``n`` values ending at t (``prior``: ending at t - 1); the
+    extreme's row is tracked and the window rescanned only when it leaves."""
+    return _rolling_extreme(
+        np.ascontiguousarray(x, dtype=np.float64), n, 1 if prior else 0, take_max
+    )
 
 
 @nb.njit(cache=True)
+def _first_finite(x: F64) -> I64:
+    """Per column: the first row holding a finite value (``T`` if none)."""
+    n_t, n_a = x.shape
+    start = np.full(n_a, n_t, dtype=np.int64)
+    for a in range(n_a):
+        for t in range(n_t):
+            if np.isfinite(x[t, a]):
+                start[a] = t
+                break
+    return start
+
+
+@nb.njit(cache=True, parallel=True)
+def _ema_talib(x: F64, n: int) -> F64:
+    n_t, n_a = x.shape
+    alpha = 2.0 / (n + 1.0)
+    out = np.full((n_t, n_a), np.nan)
+    seed = _first_finite(x) + (n - 1)
+    for b in nb.prange(_n_blocks(n_a)):
+        a0 = b * BLOCK
+        w = min(n_a, a0 + BLOCK) - a0
+        e = np.full(w, np.nan)
+        for t in range(n_t):
+            for j in range(w):
+                a = a0 + j
+                if t < seed[a]:
+                    continue
+                if t == seed[a]:
+                    lo = t - n + 1
+                    ok = True
+                    for i in range(lo, t + 1):
+                        if not np.isfinite(x[i, a]):
+                            ok = False
+                    e[j] = _direct_mean_std(x, a, lo, t + 1, 0)[0] if ok else np.nan
+                else:
+                    e[j] = alpha * x[t, a] + (1.0 - alpha) * e[j]
+                out[t, a] = e[j]
+    return out
+
+
 def ema_talib(x: F64, n: int) -> F64:
     """TA-Lib EMA: alpha = 2/(n+1), seeded with the mean of the first n values at n - 1.
 
     The seed window starts at each column's first finite value; a NaN after the seed
     makes the rest of that column NaN (inputs here are complete panels)."""
-    alpha = 2.0 / (n + 1.0)
-    out = np.full(x.shape, np.nan)
-    for a in range(x.shape[1]):
-        col = x[:, a]
-        start = 0
-        while start < col.size and not np.isfinite(col[start]):
-            start += 1
-        seed_end = start + n - 1
-        if seed_end >= col.size or not _window_ok(col, seed_end, n):
-            continue
-        e = _mean_std(col[start : seed_end + 1], 0)[0]
-        out[seed_end, a] = e
-        for t in range(seed_end + 1, col.size):
-            e = alpha * col[t] + (1.0 - alpha) * e
-            out[t, a] = e
-    return out
+    return _ema_talib(np.ascontiguousarray(x, dtype=np.float64), n)
 
 
-@nb.njit(cache=True)
-def true_range(h: F64, lo: F64, c: F64, first_hl: bool) -> F64:
-    """TR_t = max(H - L, |H - C_{t-1}|, |L - C_{t-1}|); row 0 is H - L if ``first_hl``
-    else NaN (TA-Lib)."""
-    out = np.full(h.shape, np.nan)
-    for a in range(h.shape[1]):
-        if first_hl:
+@nb.njit(cache=True, parallel=True)
+def _true_range(h: F64, lo: F64, c: F64, first_hl: bool) -> F64:
+    n_t, n_a = h.shape
+    out = np.full((n_t, n_a), np.nan)
+    if first_hl and n_t:
+        for a in range(n_a):
             out[0, a] = h[0, a] - lo[0, a]
-        for t in range(1, h.shape[0]):
+    for t in nb.prange(1, n_t):
+        for a in range(n_a):
             pc = c[t - 1, a]
             out[t, a] = max(h[t, a] - lo[t, a], abs(h[t, a] - pc), abs(lo[t, a] - pc))
     return out
 
 
-@nb.njit(cache=True)
-def atr_wilder(h: F64, lo: F64, c: F64, n: int) -> F64:
-    """Wilder ATR (TA-Lib): mean(TR_1..TR_n) at t = n, then ((n-1) ATR + TR) / n."""
-    tr = true_range(h, lo, c, False)
-    out = np.full(h.shape, np.nan)
-    for a in range(h.shape[1]):
-        if h.shape[0] <= n:
-            continue
-        s = 0.0
-        for t in range(1, n + 1):
-            s += tr[t, a]
-        atr = s / n
-        out[n, a] = atr
-        for t in range(n + 1, h.shape[0]):
-            atr = ((n - 1) * atr + tr[t, a]) / n
-            out[t, a] = atr
+def true_range(h: F64, lo: F64, c: F64, first_hl: bool) -> F64:
+    """TR_t = max(H - L, |H - C_{t-1}|, |L - C_{t-1}|); row 0 is H - L if ``first_hl``
+    else NaN (TA-Lib)."""
+    h, lo, c = _c64(h, lo, c)
+    return _true_range(h, lo, c, first_hl)
+
+
+@nb.njit(cache=True, parallel=True)
+def _atr_wilder(h: F64, lo: F64, c: F64, n: int) -> F64:
+    n_t, n_a = h.shape
+    out = np.full((n_t, n_a), np.nan)
+    if n_t <= n:
+        return out
+    for b in nb.prange(_n_blocks(n_a)):
+        a0 = b * BLOCK
+        w = min(n_a, a0 + BLOCK) - a0
+        atr = np.zeros(w)
+        for t in range(1, n_t):
+            for j in range(w):
+                a = a0 + j
+                pc = c[t - 1, a]
+                tr = max(h[t, a] - lo[t, a], abs(h[t, a] - pc), abs(lo[t, a] - pc))
+                if t < n:
+                    atr[j] += tr
+                    continue
+                if t == n:
+                    atr[j] = (atr[j] + tr) / n
+                else:
+                    atr[j] = ((n - 1) * atr[j] + tr) / n
+                out[t, a] = atr[j]
     return out
 
 
-@nb.njit(cache=True)
+def atr_wilder(h: F64, lo: F64, c: F64, n: int) -> F64:
+    """Wilder ATR (TA-Lib): mean(TR_1..TR_n) at t = n, then ((n-1) ATR + TR) / n."""
+    h, lo, c = _c64(h, lo, c)
+    return _atr_wilder(h, lo, c, n)
+
+
+@nb.njit(cache=True, parallel=True)
+def _ewm(x: F64, alpha: float, min_periods: int, want_std: bool) -> tuple[F64, F64]:
+    n_t, n_a = x.shape
+    mean = np.full((n_t, n_a), np.nan)
+    std = np.full((n_t, n_a) if want_std else (0, 0), np.nan)
+    beta = 1.0 - alpha
+    start = _first_finite(x)
+    for b in nb.prange(_n_blocks(n_a)):
+        a0 = b * BLOCK
+        w = min(n_a, a0 + BLOCK) - a0
+        m = np.zeros(w)
+        v = np.zeros(w)  # biased EW variance
+        q = np.ones(w)  # sum of squared weights
+        for t in range(n_t):
+            for j in range(w):
+                a = a0 + j
+                s = start[a]
+                if t < s:
+                    continue
+                if t == s:
+                    m[j] = x[t, a]
+                elif want_std:
+                    d = x[t, a] - m[j]
+                    m[j] = m[j] + alpha * d
+                    v[j] = beta * (v[j] + alpha * d * d)
+                    q[j] = beta * beta * q[j] + alpha * alpha
+                else:
+                    m[j] = beta * m[j] + alpha * x[t, a]
+                if t - s + 1 >= min_periods:
+                    mean[t, a] = m[j]
+                    if want_std:
+                        std[t, a] = np.sqrt(v[j] / (1.0 - q[j])) if q[j] < 1.0 else np.nan
+    return mean, std
+
+
 def ewm_mean_std(x: F64, alpha: float, min_periods: int) -> tuple[F64, F64]:
     """Recursive EWMA (``adjust=False``) from each column's first finite value, and the
     bias-corrected EW standard deviation s_t^2 = sum w_i (x_i - m_t)^2 / (1 - sum w_i^2)
     with weights w_0 = (1-alpha)^t, w_i = alpha (1-alpha)^(t-i). Rows before the
     ``min_periods``-th value are NaN. Inputs must have no NaN after the first value."""
-    mean = np.full(x.shape, np.nan)
-    std = np.full(x.shape, np.nan)
-    beta = 1.0 - alpha
-    for a in range(x.shape[1]):
-        col = x[:, a]
-        start = 0
-        while start < col.size and not np.isfinite(col[start]):
-            start += 1
-        if start >= col.size:
-            continue
-        m = col[start]
-        v = 0.0  # biased EW variance
-        q = 1.0  # sum of squared weights
-        for t in range(start, col.size):
-            if t > start:
-                d = col[t] - m
-                m = m + alpha * d
-                v = beta * (v + alpha * d * d)
-                q = beta * beta * q + alpha * alpha
-            if t - start + 1 >= min_periods:
-                mean[t, a] = m
-                std[t, a] = np.sqrt(v / (1.0 - q)) if q < 1.0 else np.nan
-    return mean, std
+    return _ewm(np.ascontiguousarray(x, dtype=np.float64), alpha, min_periods, True)
 
 
-@nb.njit(cache=True)
 def ewm_mean(x: F64, alpha: float, min_periods: int) -> F64:
     """Recursive EWMA (``adjust=False``) seeded at each column's first finite value."""
-    out = np.full(x.shape, np.nan)
-    beta = 1.0 - alpha
-    for a in range(x.shape[1]):
-        col = x[:, a]
-        start = 0
-        while start < col.size and not np.isfinite(col[start]):
-            start += 1
-        if start >= col.size:
-            continue
-        m = col[start]
-        for t in range(start, col.size):
-            if t > start:
-                m = beta * m + alpha * col[t]
-            if t - start + 1 >= min_periods:
-                out[t, a] = m
-    return out
+    return _ewm(np.ascontiguousarray(x, dtype=np.float64), alpha, min_periods, False)[0]
 
 
-@nb.njit(cache=True)
-def cs_rank(x: F64) -> F64:
-    """Per row: (average ascending rank - 0.5) / N_eff over the finite entries; NaN
-    elsewhere."""
+@nb.njit(cache=True, parallel=True)
+def _cs_rank(x: F64) -> F64:
     out = np.full(x.shape, np.nan)
-    for t in range(x.shape[0]):
+    for t in nb.prange(x.shape[0]):
         row = x[t]
         idx = np.flatnonzero(np.isfinite(row))
         n = idx.size
         if n == 0:
             continue
         vals = row[idx]
-        order = np.argsort(vals, kind="mergesort")
+        order = np.argsort(vals)  # ties get their block average below: any order
         i = 0
         while i < n:
             j = i
@@ -274,11 +427,16 @@ def cs_rank(x: F64) -> F64:
     return out
 
 
-@nb.njit(cache=True)
-def mad_across(x: F64) -> F64:
-    """Per row: 1.4826 * median |x - median x| over the finite entries (NaN if none)."""
+def cs_rank(x: F64) -> F64:
+    """Per row: (average ascending rank - 0.5) / N_eff over the finite entries; NaN
+    elsewhere."""
+    return _cs_rank(np.ascontiguousarray(x, dtype=np.float64))
+
+
+@nb.njit(cache=True, parallel=True)
+def _mad_across(x: F64) -> F64:
     out = np.full(x.shape[0], np.nan)
-    for t in range(x.shape[0]):
+    for t in nb.prange(x.shape[0]):
         row = x[t]
         v = row[np.isfinite(row)]
         if v.size:
@@ -287,12 +445,45 @@ def mad_across(x: F64) -> F64:
     return out
 
 
+def mad_across(x: F64) -> F64:
+    """Per row: 1.4826 * median |x - median x| over the finite entries (NaN if none)."""
+    return _mad_across(np.ascontiguousarray(x, dtype=np.float64))
+
+
+@nb.njit(cache=True, parallel=True)
+def _interleave(values: F64, status: NDArray[np.int8]) -> tuple[F64, NDArray[np.int8]]:
+    n_f, n_t, n_a = values.shape
+    out_v = np.empty((n_t, n_a, n_f))
+    out_s = np.empty((n_t, n_a, n_f), dtype=np.int8)
+    for t in nb.prange(n_t):
+        for a in range(n_a):
+            for f in range(n_f):
+                st = status[f, t, a]
+                out_s[t, a, f] = st
+                out_v[t, a, f] = values[f, t, a] if st == 0 else np.nan
+    return out_v, out_s
+
+
+def interleave(values: list[F64], status: list[NDArray[np.int8]]) -> tuple[F64, NDArray[np.int8]]:
+    """Per-feature (T, A) values and statuses -> (T, A, F) values (NaN where the status is
+    not ok) and statuses, C-ordered."""
+    v = np.stack([np.asarray(a, dtype=np.float64) for a in values])
+    st = np.stack([np.asarray(a, dtype=np.int8) for a in status])
+    return _interleave(v, st)
+
+
+def _c64(h: F64, lo: F64, c: F64) -> tuple[F64, F64, F64]:
+    return tuple(np.ascontiguousarray(a, dtype=np.float64) for a in (h, lo, c))  # type: ignore[return-value]
+
+
 __all__ = [
+    "BLOCK",
     "atr_wilder",
     "cs_rank",
     "ema_talib",
     "ewm_mean",
     "ewm_mean_std",
+    "interleave",
     "mad_across",
     "rolling_extreme",
     "rolling_mean",

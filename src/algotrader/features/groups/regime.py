@@ -16,6 +16,7 @@ from numpy.typing import NDArray
 
 from algotrader.features.common import REGIME_EPS, FeatureDef, statuses
 from algotrader.features.context import FeatureContext
+from algotrader.features.daily_kernels import valid_row_returns, window_gram
 from algotrader.features.kernels import mad_across, rolling_median
 
 GROUP = "regime"
@@ -91,51 +92,26 @@ def daily_return_frame(ctx: FeatureContext) -> tuple[F64, NDArray[np.int64]]:
     """Returns over each asset's own valid rows at their dates (D', A), with the rows where
     every asset is missing dropped, and each kept row's week index."""
     x = ctx.x
-    valid = ctx.daily_valid > 0
-    lc = np.log(np.where(valid, x.daily_close, np.nan))
-    d = np.arange(lc.shape[0])[:, None]
-    last = np.maximum.accumulate(np.where(valid, d, -1), axis=0)
-    prev = np.vstack([np.full((1, lc.shape[1]), -1), last[:-1]])
-    cols = np.arange(lc.shape[1])[None, :]
-    with np.errstate(invalid="ignore"):
-        r = np.where(valid & (prev >= 0), lc - lc[np.maximum(prev, 0), cols], np.nan)
-    keep = np.isfinite(r).any(axis=1)
+    r, keep = valid_row_returns(ctx.daily_valid > 0, np.ascontiguousarray(x.daily_close))
     return r[keep], x.day_week[keep]
 
 
 def window_corr_pc1(ctx: FeatureContext) -> tuple[F64, F64, NDArray[np.bool_], NDArray[np.bool_]]:
-    """(corr_mean, pc1_share, warm, degenerate) per week, each shape (T,)."""
+    """(corr_mean, pc1_share, warm, degenerate) per week, each shape (T,).
+
+    The windows' centred Gram matrices come from one compiled pass
+    (:func:`~algotrader.features.daily_kernels.window_gram`); their largest eigenvalues
+    from one batched ``eigvalsh``."""
     r, wk = daily_return_frame(ctx)
     n_t = ctx.x.n_weeks
-    corr = np.full(n_t, np.nan)
+    ends = (np.searchsorted(wk, np.arange(n_t), side="right") - 1).astype(np.int64)
+    gram, trace, corr, kind = window_gram(np.ascontiguousarray(r), ends, WINDOW)
+    warm = kind == 1
+    deg = (kind == 2) & ~(trace > 0)
     pc1 = np.full(n_t, np.nan)
-    warm = np.zeros(n_t, dtype=bool)
-    deg = np.zeros(n_t, dtype=bool)
-    ends = np.searchsorted(wk, np.arange(n_t), side="right") - 1
-    n = WINDOW
-    for t in range(n_t):
-        e = int(ends[t])
-        if e < n - 1:
-            warm[t] = True
-            continue
-        w = r[e - n + 1 : e + 1]
-        w = w[:, np.isfinite(w).all(axis=0)]
-        if w.shape[1] < 2:
-            continue
-        xc = w - w.mean(axis=0)
-        var = (xc * xc).sum(axis=0) / (n - 1)
-        tr = var.sum()
-        if tr <= 0:
-            deg[t] = True
-        else:
-            g = xc @ xc.T / (n - 1)
-            pc1[t] = float(np.linalg.eigvalsh(g)[-1]) / tr
-        nz = var > 0
-        m = int(nz.sum())
-        if m >= 2:
-            z = xc[:, nz] / np.sqrt(var[nz])
-            s = z.sum(axis=1)
-            corr[t] = (float(s @ s) / (n - 1) - m) / (m * (m - 1))
+    ok = np.flatnonzero((kind == 2) & (trace > 0))
+    if ok.size:
+        pc1[ok] = np.linalg.eigvalsh(gram[ok])[:, -1] / trace[ok]
     return corr, pc1, warm, deg
 
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from algotrader.features import daily_kernels
 from algotrader.features.common import FeatureDef, statuses, warm_rows
 from algotrader.features.context import FeatureContext
-from algotrader.features.daily_kernels import rolling_nanmean_weeks
 
 GROUP = "seasonal"
 INPUT = "daily all rows"
@@ -58,16 +58,11 @@ FEATURES: tuple[FeatureDef, ...] = (
 
 
 def weekday_means(ctx: FeatureContext) -> NDArray[np.float64]:
-    """A_(t,k), shape (T, 5, A)."""
+    """A_(t,k), shape (T, 5, A) (one compiled pass, see ``daily_kernels.weekday_means``)."""
     x = ctx.x
-    lc = np.log(x.daily_close)
-    r = np.full(lc.shape, np.nan)
-    r[1:] = lc[1:] - lc[:-1]
     wd = ((x.days.astype(np.int64) + 3) % 7).astype(np.int64)
-    rw = np.full((x.n_weeks, 5, x.n_assets), np.nan)
-    rw[x.day_week, wd, :] = r
-    return np.stack(
-        [rolling_nanmean_weeks(np.ascontiguousarray(rw[:, k, :]), 26) for k in range(5)], axis=1
+    return daily_kernels.weekday_means(
+        np.ascontiguousarray(x.daily_close), x.day_week, wd, x.n_weeks, 26
     )
 
 

@@ -28,7 +28,13 @@ import polars as pl
 from algotrader.backtest.benchmarks import compute_benchmarks
 from algotrader.backtest.costs import CostModel
 from algotrader.backtest.engine import BacktestResult, run_backtest
-from algotrader.backtest.tables import align_decisions, read_wide_table
+from algotrader.backtest.tables import (
+    align_decisions,
+    check_decisions,
+    check_prices,
+    read_wide_table,
+)
+from algotrader.errors import DataError
 from algotrader.io import (
     write_csv_atomic,
     write_json_atomic,
@@ -144,13 +150,27 @@ def backtest_files(
 ) -> BacktestReport:
     """Run a backtest from a decisions table and a prices table and write the artifacts."""
     p_tab = read_wide_table(prices, "prices")
+    check_prices(p_tab)
     d_tab = read_wide_table(weights, kind)
+    check_decisions(d_tab, kind)
     decisions = align_decisions(p_tab, d_tab)
     model = CostModel.from_yaml(costs) if costs is not None else CostModel()
     kw: dict[str, Any] = dict(
         lag=lag, costs=model, initial_value=initial_value, asset_names=p_tab.assets
     )
-    res = run_backtest(p_tab.values, decisions, kind=kind, **kw)  # type: ignore[arg-type]
+    try:
+        res = run_backtest(p_tab.values, decisions, kind=kind, **kw)  # type: ignore[arg-type]
+    except DataError as exc:
+        if exc.key != "values" or exc.row is None:
+            raise
+        row = exc.row + 1  # the engine's 0-based position -> the file's 1-based data row
+        raise DataError(
+            f"{exc.message.split(' at row ')[0]} on {p_tab.dates[exc.row]} (row {row})",
+            file=str(weights),
+            row=row,
+            key="values",
+            hint=exc.hint,
+        ) from exc
     bench = compute_benchmarks(p_tab.values, result=res, **kw)
     metrics = _metrics(res, bench, periods_per_year)
     out_dir.mkdir(parents=True, exist_ok=True)

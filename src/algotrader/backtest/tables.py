@@ -1,9 +1,11 @@
 """Reading wide date x asset tables (CSV or Parquet) for the backtester, strictly.
 
 A table has a ``date`` column (ISO dates or datetimes) and one numeric column per asset.
-Nothing is filled or dropped: unsorted or duplicated dates, non-numeric cells, and
-mismatched dates or assets between the prices and the decisions raise typed errors that
-name the file, row and column.
+Nothing is filled or dropped: unsorted or duplicated dates, non-numeric cells, unsafe
+asset names, and mismatched dates or assets between the prices and the decisions raise
+typed errors that name the file, the 1-based data row (row 1 = the first data row below
+the header) and the column as written (the asset's column). :func:`check_prices` and
+:func:`check_decisions` apply the backtester's value rules with the same locations.
 
 Example:
     >>> import polars as pl, tempfile, pathlib
@@ -99,8 +101,66 @@ def read_wide_table(path: str | Path, name: str) -> WideTable:
                 column=col,
                 hint="remove text cells; use an empty cell only where NaN is meant",
             )
+    from algotrader.data.names import check_names
+
+    check_names(assets, file=str(p))
     values = frame.select(pl.col(assets).cast(pl.Float64)).to_numpy()
     return WideTable(dates, assets, np.ascontiguousarray(values, dtype=np.float64), str(p))
+
+
+def _first_cell(bad: NDArray[np.bool_]) -> tuple[int, int]:
+    r, c = np.argwhere(bad)[0]
+    return int(r), int(c)
+
+
+def check_prices(table: WideTable) -> None:
+    """Every price finite and > 0 (the backtester never fills gaps); else a located error.
+
+    >>> import polars as pl
+    >>> t = WideTable(pl.Series("date", [1, 2]), ["A"], np.array([[1.0], [np.nan]]), "p.csv")
+    >>> check_prices(t)
+    Traceback (most recent call last):
+    ...
+    algotrader.errors.DataError: price of A is missing at row 2 [file=p.csv, row=2, column=A] -- fix: clean or trim the price table (the backtester never fills gaps)
+    """
+    v = table.values
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.isfinite(v) & (v > 0))
+    if not bad.any():
+        return
+    r, c = _first_cell(bad)
+    value = v[r, c]
+    what = "is missing" if np.isnan(value) else f"must be finite and > 0, got {float(value)}"
+    raise DataError(
+        f"price of {table.assets[c]} {what} at row {r + 1}",
+        file=table.file,
+        row=r + 1,
+        column=table.assets[c],
+        hint="clean or trim the price table (the backtester never fills gaps)",
+    )
+
+
+def check_decisions(table: WideTable, name: str) -> None:
+    """No infinite cell, and each row either complete or wholly empty (hold); else located.
+
+    ``name`` ("weights" or "positions") is used in the message.
+    """
+    v = table.values
+    nan = np.isnan(v)
+    rows = np.asarray(nan.any(axis=1) & ~nan.all(axis=1), dtype=bool)
+    partial = nan & rows[:, None]
+    bad = partial | np.isinf(v)
+    if not bad.any():
+        return
+    r, c = _first_cell(bad)
+    what = "is infinite" if np.isinf(v[r, c]) else "is empty while the row has other values"
+    raise DataError(
+        f"{name} of {table.assets[c]} {what} at row {r + 1}",
+        file=table.file,
+        row=r + 1,
+        column=table.assets[c],
+        hint="give every asset a value (0 for none), or leave the whole row empty to hold",
+    )
 
 
 def align_decisions(prices: WideTable, decisions: WideTable) -> NDArray[np.float64]:

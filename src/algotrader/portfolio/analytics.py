@@ -1,17 +1,30 @@
-"""Performance of cash positions: profit, NAV, returns, turnover, costs, standard figures.
+"""Performance of cash positions through the one evaluation path.
 
-Timing: the cash position decided at row ``t`` (after the close of ``t``) earns the
-simple return of ``t -> t+1``:
+The optimiser's cash positions are a **positions book**: :func:`analyse` hands them to
+:func:`algotrader.backtest.run_backtest` (``kind="positions"``, ``lag=0``) with the one
+:class:`~algotrader.backtest.CostModel` (``proportional_bps = cost_per_unit * 1e4``), and
+computes the figures with :func:`algotrader.metrics.compute_metrics` on the resulting value
+path -- the same engine, cost model and metric definitions as
+:func:`algotrader.backtest.evaluate_weights` (a test checks they give the same numbers).
+
+Timing: the cash position decided at row ``t`` (after the close of ``t``) is traded at the
+close of ``t`` and earns the simple return of ``t -> t+1``:
 
 ``profit_t = sum_i s * cash_{t-1,i} * (P_{t,i} / P_{t-1,i} - 1)`` with ``s = position_scale``;
-``turnover_t = sum_i s * |cash_{t,i} - cash_{t-1,i}|`` (missing cash counts as 0, the first
-row trades from 0); ``cost_t = cost_per_unit * turnover_t``; ``net_t = profit_t - cost_t``;
-``NAV_t = aum + sum_{u<=t} net_u``; ``returns_t = net_t / aum`` (non-compounding, as the
-reference). Sharpe / Sortino / max drawdown / Calmar come from :mod:`algotrader.metrics`
-(drawdowns on the NAV path that starts at ``aum``).
+the trade at ``t`` is ``s * cash_t - s * cash_{t-1} * P_t / P_{t-1}`` (from the position
+the price move left, in currency; the first row trades from 0); ``turnover_t`` is the sum of
+its absolute values and ``cost_t = cost_per_unit * turnover_t``; ``NAV_t = aum + sum_{u<=t}
+(profit_u - cost_u)`` (positions are currency amounts, so the NAV is additive);
+``returns_t = (profit_t - cost_t) / aum`` is the reference's return on AUM. The figures in
+``summary`` (``sharpe``, ``sortino``, ``max_drawdown``, ``calmar``, ``annualised_return``
+and every other general metric of the registry) are those of the shared path: computed on
+the NAV path that starts at ``aum`` (simple returns ``NAV_t / NAV_(t-1) - 1``).
 
-NaN policy: a position whose asset has no price at ``t`` or ``t-1`` earns nothing on that
-row; such cells are counted in ``summary["unpriced_position_cells"]`` (not hidden).
+NaN policy: an asset without a price at a row cannot be traded there: a position on it is
+not taken (counted in ``summary["unpriced_position_cells"]``, not hidden) and its price is
+carried forward, so a held asset whose price is missing earns nothing on that row. A NAV
+that reaches zero or below keeps its path (positions do not depend on the NAV) and its
+figures that need a positive NAV are NaN; ``summary["nav_crossed_zero"]`` is 1.0 then.
 
 Example:
     >>> import numpy as np
@@ -20,7 +33,7 @@ Example:
     >>> rep = analyse(cash, prices, aum=100.0, position_scale=10.0, cost_per_unit=0.01,
     ...               periods_per_year=252)
     >>> [np.round(x, 9).tolist() for x in (rep.profit, rep.turnover, rep.nav)]
-    [[0.0, 1.0, -1.0], [10.0, 0.0, 10.0], [99.9, 100.9, 99.8]]
+    [[0.0, 1.0, -1.0], [10.0, 1.0, 9.0], [99.9, 100.89, 99.8]]
 """
 
 from __future__ import annotations
@@ -34,13 +47,15 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from algotrader import metrics
+from algotrader.backtest.costs import CostModel
+from algotrader.backtest.engine import run_backtest
 from algotrader.errors import DataError, ShapeError
 from algotrader.io import write_png_atomic
+from algotrader.metrics.registry import compute_metrics
 
 logger = logging.getLogger(__name__)
 
-SECONDS_PER_YEAR = 365.0 * 86400.0
+SECONDS_PER_YEAR = 365.0 * 86400.0  # kept for callers; the calendar rule is periods_per_year
 
 
 @dataclass(frozen=True)
@@ -88,36 +103,40 @@ def periods_per_year_from_dates(dates: pl.Series, default: float = 252.0) -> flo
     return periods_per_year(dates)
 
 
-def _figure(fn: Any, *args: Any, **kwargs: Any) -> float:
-    """A metric, or NaN where it is undefined (e.g. a period return <= -100%)."""
+def _positions_book(
+    positions: np.ndarray, prices: np.ndarray, model: CostModel, aum: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(values, holdings, trade_values, costs)`` of the shared engine on a positions book.
+
+    The engine refuses a non-positive value (returns are undefined there). Cash positions
+    do not depend on the value, so the same book run with extra starting cash has the same
+    trades and costs and a value path shifted by that cash: a NAV that crosses zero is
+    recovered by subtracting it.
+    """
+    kw: dict[str, Any] = {"kind": "positions", "lag": 0, "costs": model}
     try:
-        return float(fn(*args, **kwargs))
+        res = run_backtest(prices, positions, initial_value=aum, **kw)
+        return res.values, res.holdings, res.trade_values, res.costs
     except DataError as exc:
-        logger.warning("%s undefined: %s", getattr(fn, "__name__", "metric"), exc.message)
-        return math.nan
+        if exc.key != "values":
+            raise
+    cushion = float(2.0 * (np.abs(positions).sum() + aum) + 1.0)
+    res = run_backtest(prices, positions, initial_value=aum + cushion, **kw)
+    return res.values - cushion, res.holdings, res.trade_values, res.costs
 
 
-def _summary(
-    report_parts: dict[str, np.ndarray], aum: float, ppy: float, unpriced: int
-) -> dict[str, float]:
-    nav_path = np.concatenate([[aum], report_parts["nav"]])
-    positive = bool(np.all(nav_path > 0))
-    r = report_parts["returns"]
-    return {
-        "total_profit": float(report_parts["profit"].sum()),
-        "total_costs": float(report_parts["costs"].sum()),
-        "final_nav": float(nav_path[-1]),
-        "mean_turnover": float(report_parts["turnover"].mean()),
-        "periods_per_year": ppy,
-        "sharpe": _figure(metrics.sharpe, r, periods_per_year=ppy),
-        "sortino": _figure(metrics.sortino, r, periods_per_year=ppy),
-        "max_drawdown": _figure(metrics.max_drawdown, nav_path) if positive else math.nan,
-        "calmar": _figure(metrics.calmar, nav_path, periods_per_year=ppy) if positive else math.nan,
-        "annualised_return": _figure(metrics.annualised_return, nav_path, periods_per_year=ppy)
-        if positive
-        else math.nan,
-        "unpriced_position_cells": float(unpriced),
-    }
+def _filled_prices(prices: np.ndarray) -> np.ndarray:
+    """Prices carried forward (and back before the first observation); 1.0 for a column
+    that is never priced (it is never traded)."""
+    p = np.where(np.isfinite(prices) & (prices > 0), prices, np.nan)
+    t_len = p.shape[0]
+    idx = np.where(np.isfinite(p), np.arange(t_len)[:, None], 0)
+    np.maximum.accumulate(idx, axis=0, out=idx)
+    filled = np.take_along_axis(p, idx, axis=0)
+    first = np.argmax(np.isfinite(p), axis=0)
+    first_val = p[first, np.arange(p.shape[1])]
+    filled = np.where(np.isfinite(filled), filled, first_val[None, :])
+    return np.where(np.isfinite(filled), filled, 1.0)
 
 
 def analyse(
@@ -129,31 +148,76 @@ def analyse(
     cost_per_unit: float = 0.0,
     periods_per_year: float = 252.0,
 ) -> PerformanceReport:
-    """Profit, costs, NAV, returns and figures of ``cash`` (T, N) held on ``prices`` (T, N)."""
+    """Profit, costs, NAV, returns and figures of ``cash`` (T, N) held on ``prices`` (T, N).
+
+    See the module docstring: the shared backtester with the one cost model, and the
+    registry's metric definitions on the NAV path.
+    """
+    cash = np.asarray(cash, dtype=np.float64)
+    prices = np.asarray(prices, dtype=np.float64)
     if cash.shape != prices.shape or cash.ndim != 2:
         raise ShapeError(
             f"cash {cash.shape} and prices {prices.shape} must have the same (T, N) shape"
         )
     if aum <= 0:
         raise ShapeError(f"aum must be > 0; got {aum}", key="aum")
+    if not (math.isfinite(cost_per_unit) and cost_per_unit >= 0):
+        raise ShapeError(
+            f"cost_per_unit must be a non-negative number; got {cost_per_unit}",
+            key="cost_per_unit",
+        )
+    priced = np.isfinite(prices) & (prices > 0)
     held = np.nan_to_num(cash, nan=0.0) * position_scale
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ret = prices[1:] / prices[:-1] - 1.0
-    gain = held[:-1] * ret
-    unpriced = int(np.sum((held[:-1] != 0) & ~np.isfinite(ret)))
-    profit = np.concatenate([[0.0], np.where(np.isfinite(gain), gain, 0.0).sum(axis=1)])
-    prev = np.vstack([np.zeros((1, held.shape[1])), held[:-1]])
-    turnover = np.abs(held - prev).sum(axis=1)
-    costs = cost_per_unit * turnover
-    net = profit - costs
-    nav = aum + np.cumsum(net)
-    returns = net / aum
+    unpriced = int(np.sum((held != 0) & ~priced))
+    positions = np.where(priced, held, 0.0)
+    model = CostModel(proportional_bps=cost_per_unit * 1e4)
+    filled = _filled_prices(prices)
+    nav, holdings, trade_values, costs = _positions_book(positions, filled, model, aum)
+    turnover = np.abs(trade_values).sum(axis=1)
+    # the engine's P&L of the units carried over each row (exact, not a NAV difference)
+    profit = np.concatenate([[0.0], (holdings[:-1] * np.diff(filled, axis=0)).sum(axis=1)])
+    returns = (profit - costs) / aum
     nav_path = np.concatenate([[aum], nav])
     peak = np.maximum.accumulate(nav_path)
     drawdown = np.where(peak > 0, 1.0 - nav_path / peak, np.nan)[1:]
-    parts = {"profit": profit, "costs": costs, "turnover": turnover, "nav": nav, "returns": returns}
-    summary = _summary(parts, aum, periods_per_year, unpriced)
+    summary = _summary(nav_path, profit, costs, turnover, periods_per_year, unpriced)
     return PerformanceReport(profit, costs, turnover, nav, returns, drawdown, summary)
+
+
+def _summary(
+    nav_path: np.ndarray,
+    profit: np.ndarray,
+    costs: np.ndarray,
+    turnover: np.ndarray,
+    ppy: float,
+    unpriced: int,
+) -> dict[str, float]:
+    positive = bool(np.all(nav_path > 0))
+    figures: dict[str, float] = {}
+    if positive and nav_path.shape[0] >= 2:
+        # turnover as a fraction of the pre-trade NAV, as the shared path reports it
+        pre = nav_path[1:] + costs
+        to = np.concatenate([[0.0], turnover / pre])
+        out = compute_metrics(nav_path, periods_per_year=ppy, turnover=to)
+        figures = {k: float(v) for k, v in out.items()}
+    elif not positive:
+        logger.warning(
+            "NAV reaches %.6g: figures that need a positive NAV are NaN "
+            "(lower position_scale or raise aum)",
+            float(np.min(nav_path)),
+        )
+    base = {
+        "total_profit": float(profit.sum()),
+        "total_costs": float(costs.sum()),
+        "final_nav": float(nav_path[-1]),
+        "mean_turnover": float(turnover.mean()),
+        "periods_per_year": float(ppy),
+        "unpriced_position_cells": float(unpriced),
+        "nav_crossed_zero": 0.0 if positive else 1.0,
+    }
+    for name in ("sharpe", "sortino", "max_drawdown", "calmar", "annualised_return"):
+        base[name] = figures.get(name, math.nan)
+    return {**base, **{k: v for k, v in figures.items() if k not in base}}
 
 
 def plot_performance(

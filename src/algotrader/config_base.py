@@ -57,7 +57,9 @@ def config_error(
     exc: ValidationError, model: type[BaseModel], source: str | Path | None = None
 ) -> ConfigError:
     """The :class:`ConfigError` for a pydantic ``ValidationError`` of ``model``."""
-    errors = [(".".join(str(p) for p in e["loc"]) or "<root>", str(e["msg"])) for e in exc.errors()]
+    # A misspelt key also makes the intended one "missing": name the unknown key first.
+    ordered = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+    errors = [(".".join(str(p) for p in e["loc"]) or "<root>", str(e["msg"])) for e in ordered]
     key, msg = errors[0]
     more = f" and {len(errors) - 1} more" if len(errors) > 1 else ""
     return ConfigError(

@@ -47,7 +47,7 @@ def split_problem(
         seg = {
             "train": {"score": -jnp.sum((x - train_target) ** 2)},
             "val": {"score": -jnp.sum((x - val_target) ** 2)},
-            "test": {"score": -jnp.sum((x - data["test_target"]) ** 2)},
+            "test": {"score": -jnp.sum((x - data.test_target) ** 2)},
         }
         return Evaluation(
             seg, {"final_weights": jnp.ones(1), "daily_excess_returns": x + jnp.zeros(3)}
@@ -58,7 +58,7 @@ def split_problem(
     return replace(
         base,
         evaluate=evaluate,
-        data={**base.data, "test_target": jnp.asarray(test_target)},
+        data=base.data._replace(test_target=jnp.asarray(test_target)),
         description={"kind": "split", "targets": [train_target, val_target]},
     )
 

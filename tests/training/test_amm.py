@@ -110,7 +110,7 @@ def test_multi_period_objective_is_the_aggregate_of_period_metrics(market: np.nd
     base = _problem(market)
     prob = amm_multi_period_problem(base, CFG, LAYOUT, n_periods=3, aggregation="min")
     params = {k: jnp.asarray(v) for k, v in base.base_params.items()}
-    got = float(jax.jit(prob.objective)(params, jnp.asarray(LAYOUT.start), dict(prob.data)))
+    got = float(jax.jit(prob.objective)(params, jnp.asarray(LAYOUT.start), prob.data))
     from dataclasses import replace
 
     span_cfg = replace(CFG, bout_length=LAYOUT.train_length + 1)
@@ -141,7 +141,7 @@ def test_walk_forward_never_trains_on_its_test_segment(market: np.ndarray, tmp_p
             prices, CFG, bout_offset=DAY, val_fraction=0.2, base_params=base, metric_names=METRICS
         )
         for sp in spans:  # the problem's gradient data ends before the test segment
-            assert hooks.problem(sp, None).data["train_prices"].shape[0] <= sp.test_start
+            assert hooks.problem(sp, None).data.train_prices.shape[0] <= sp.test_start
         return walk_forward(hooks, spans, s, wf, out)
 
     clean = run(market, tmp_path / "clean")

@@ -27,9 +27,14 @@ DAY = 1440
 
 
 def test_unknown_settings_key_is_named() -> None:
-    with pytest.raises(ConfigError, match="n_iteration: Extra inputs") as info:
-        OptimisationSettings.from_mapping({"n_iteration": 3})
-    assert info.value.key == "n_iteration"
+    with pytest.raises(
+        ConfigError, match=r"Extra inputs are not permitted \(n_iteration\)"
+    ) as info:
+        OptimisationSettings.from_mapping({"n_iteration": 3}, source="run.yaml")
+    assert info.value.key == "n_iteration" and info.value.file == "run.yaml"
+    with pytest.raises(ConfigError, match="n_trial") as info:
+        OptimisationSettings(optuna_settings={"n_trial": 3})
+    assert info.value.key == "optuna_settings.n_trial"
 
 
 def test_out_of_range_setting() -> None:

@@ -148,8 +148,8 @@ def test_fast_evaluation_matches_minute_evaluation(rule: str, n: int) -> None:
         prices, cfg, layout, base_params={k: np.asarray(v) for k, v in params.items()}, fast=False
     )
     assert fast.description["fast_evaluate"] and not slow.description["fast_evaluate"]
-    ef = jax.jit(fast.evaluate)(params, dict(fast.data))
-    es = jax.jit(slow.evaluate)(params, dict(slow.data))
+    ef = jax.jit(fast.evaluate)(params, fast.data)
+    es = jax.jit(slow.evaluate)(params, slow.data)
     for seg in ("train", "val", "test"):
         for m in DEFAULT_METRICS:
             assert float(ef.metrics[seg][m]) == pytest.approx(
@@ -161,6 +161,6 @@ def test_fast_evaluation_matches_minute_evaluation(rule: str, n: int) -> None:
         )
     # and the window objectives agree too
     start = jnp.asarray(layout.start + 123)
-    assert float(jax.jit(fast.objective)(params, start, dict(fast.data))) == pytest.approx(
-        float(jax.jit(slow.objective)(params, start, dict(slow.data))), rel=1e-9
+    assert float(jax.jit(fast.objective)(params, start, fast.data)) == pytest.approx(
+        float(jax.jit(slow.objective)(params, start, slow.data)), rel=1e-9
     )

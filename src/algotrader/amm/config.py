@@ -1,12 +1,19 @@
 """The validated run configuration (the reference's ``run_fingerprint`` keys and defaults).
 
-:class:`RunConfig` is a frozen pydantic model (``extra="forbid"``): unknown keys and
-inconsistent combinations raise :class:`algotrader.errors.ConfigError` naming the key
-and the fix.  ``tokens`` are stored sorted (every per-asset vector follows that
-order).  ``run_id`` is a stable hash of the resolved configuration.  Keys of reference
-features this simulator does not implement (reCLAMM, ensembles, fused-path knobs...)
-are accepted with their reference defaults for compatibility and ignored; setting
-them to a non-default value that would change the result is refused.
+:class:`RunConfig` is a :class:`~algotrader.config_base.ConfigModel` (frozen,
+``extra="forbid"``): unknown keys and inconsistent combinations raise
+:class:`algotrader.errors.ConfigError` naming the key (a dot path for nested sections such
+as ``optimisation_settings.n_iterations``), the file and the fix -- at load, before any run
+id exists. ``tokens`` are stored sorted (every per-asset vector follows that order).
+Every section is typed: ``optimisation_settings``
+(:class:`~algotrader.training.settings.OptimisationSettings`) and ``multi_period``
+(:class:`~algotrader.training.settings.MultiPeriodSettings` or None), and their resolved
+defaults are part of :attr:`RunConfig.run_id` (:func:`algotrader.artifacts.run_id`).
+
+Keys of reference features this simulator does not implement (reCLAMM, ensembles,
+fused-path knobs ...) are **not** fields of :class:`RunConfig`: a reference-style config
+goes through :func:`load_reference_config` (which :meth:`RunConfig.from_yaml` uses), which
+drops them with a logged note, and refuses a value that would change the result.
 
 Example:
     >>> cfg = RunConfig(tokens=["ETH", "BTC"], rule="momentum")
@@ -17,43 +24,86 @@ Example:
     >>> RunConfig(tokens=["BTC", "ETH"], chunk_perod=60)
     Traceback (most recent call last):
     ...
-    algotrader.errors.ConfigError: unknown key 'chunk_perod' [key=chunk_perod] -- fix: check the spelling; known keys are listed in docs/amm.md
+    algotrader.errors.ConfigError: unknown key 'chunk_perod' [key=chunk_perod] -- fix: did you mean 'chunk_period'? Known keys are listed in docs/amm.md
+    >>> cfg, dropped = load_reference_config({"tokens": ["A", "B"], "use_fused_reserves": True})
+    >>> sorted(dropped)
+    ['use_fused_reserves']
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import difflib
+import logging
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from algotrader.amm.metrics import METRICS
 from algotrader.amm.rules import parse_rule
 from algotrader.amm.static import INTERPOLATION_METHODS, SimConfig
+from algotrader.artifacts import run_id as _run_id
+from algotrader.config_base import ConfigModel
 from algotrader.errors import ConfigError
-from algotrader.training.settings import OptimisationSettings
+from algotrader.training.settings import MultiPeriodSettings, OptimisationSettings
+
+logger = logging.getLogger(__name__)
 
 DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
+#: Reference keys of implementation details with no effect on this simulator's result:
+#: accepted with any value by :func:`load_reference_config` and dropped with a note.
+REFERENCE_NO_EFFECT: dict[str, Any] = {
+    "use_fused_reserves": True,
+    "checkpoint_fused": "scan",
+    "weight_calculation_method": "auto",
+    "ensemble_init_method": "gaussian",
+    "ensemble_init_scale": 0.5,
+    "ensemble_init_seed": 42,
+    "reclamm_interpolation_method": "geometric",
+    "reclamm_arc_length_speed": None,
+    "reclamm_centeredness_scaling": False,
+    "reclamm_learn_arc_length_speed": False,
+    "reclamm_use_shift_exponent": False,
+    "reclamm_learn_fees": False,
+    "initial_arc_length_speed": 1e-4,
+    "initial_shift_exponent": 1.0,
+    "initial_price_ratio": 4.0,
+    "initial_centeredness_margin": 0.2,
+    "initial_daily_price_shift_base": 0.999991935483871,
+}
 
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+#: Reference keys of features this simulator does not implement: only the value that
+#: switches the feature off is accepted (then dropped); any other value is refused.
+REFERENCE_UNSUPPORTED: dict[str, tuple[Any, str]] = {
+    "do_trades": (False, "external trades are not simulated; use false"),
+    "turnover_penalty": (0.0, "not supported; use 0"),
+    "price_noise_sigma": (0.0, "not supported; use 0"),
+    "n_ensemble_members": (1, "ensembles are not supported; use 1"),
+    "arb_quality": (1.0, "only CoW pools use it; use 1.0"),
+    "ste_max_change": (False, "not supported; use false"),
+    "ste_min_max_weight": (False, "not supported; use false"),
+    "subsidary_pools": ([], "not supported; use []"),
+    "numeraire": (None, "values are in the price currency; remove the key"),
+    "learnable_bounds_settings": (
+        {"freeze_bounds": False, "min_weights_per_asset": None, "max_weights_per_asset": None},
+        "the bounded hook's bounds are parameters here; remove the key",
+    ),
+}
+_WEIGHT_METHODS = ("auto", "vectorized", "scan")
+_OPT_UNSUPPORTED: dict[str, tuple[Any, str]] = {
+    "parameter_init_method": ("gaussian", "only gaussian initialisation is implemented"),
+    "force_scalar": (False, "not supported; use false"),
+    "training_data_kind": ("historic", "only historic data is supported"),
+    "train_on_hessian_trace": (False, "not supported; use false"),
+}
 
 
-class LearnableBounds(_Model):
-    """``learnable_bounds_settings`` of the ``bounded`` hook."""
-
-    freeze_bounds: bool = False
-    min_weights_per_asset: tuple[float, ...] | None = None
-    max_weights_per_asset: tuple[float, ...] | None = None
-
-
-class RunConfig(_Model):
+class RunConfig(ConfigModel):
     """One simulation/training run; field names and defaults follow the reference."""
 
     tokens: tuple[str, ...] = ("BTC", "ETH", "USDC")
@@ -85,37 +135,11 @@ class RunConfig(_Model):
     protocol_fee_split: float = Field(0.0, ge=0, le=1)
     noise_trader_ratio: float = Field(0.0, ge=0)
     arb_frequency: int = Field(1, ge=1)
-    arb_quality: float = 1.0
     do_arb: bool = True
-    do_trades: bool = False
     use_alt_lamb: bool = False
     use_pre_exp_scaling: bool = True
-    ste_max_change: bool = False
-    ste_min_max_weight: bool = False
-    use_fused_reserves: bool = True
-    checkpoint_fused: str = "scan"
-    weight_calculation_method: str = "auto"
-    turnover_penalty: float = 0.0
-    price_noise_sigma: float = 0.0
-    n_ensemble_members: int = 1
-    ensemble_init_method: str = "gaussian"
-    ensemble_init_scale: float = 0.5
-    ensemble_init_seed: int = 42
-    subsidary_pools: tuple[Any, ...] = ()
-    numeraire: str | None = None
-    learnable_bounds_settings: LearnableBounds = LearnableBounds()
     optimisation_settings: OptimisationSettings = Field(default_factory=OptimisationSettings)
-    reclamm_interpolation_method: str = "geometric"
-    reclamm_arc_length_speed: float | None = None
-    reclamm_centeredness_scaling: bool = False
-    reclamm_learn_arc_length_speed: bool = False
-    reclamm_use_shift_exponent: bool = False
-    reclamm_learn_fees: bool = False
-    initial_arc_length_speed: float = 1e-4
-    initial_shift_exponent: float = 1.0
-    initial_price_ratio: float = 4.0
-    initial_centeredness_margin: float = 0.2
-    initial_daily_price_shift_base: float = 0.999991935483871
+    multi_period: MultiPeriodSettings | None = None
 
     @field_validator("tokens")
     @classmethod
@@ -124,22 +148,17 @@ class RunConfig(_Model):
             raise ValueError("tokens must hold at least two distinct names")
         return tuple(sorted(v))
 
-    def __init__(self, **data: Any) -> None:
-        known = set(type(self).model_fields)
-        for key in data:
-            if key not in known:
-                raise ConfigError(
-                    f"unknown key {key!r}",
-                    key=key,
-                    hint="check the spelling; known keys are listed in docs/amm.md",
-                )
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            key = ".".join(str(x) for x in err["loc"])
-            raise ConfigError(f"invalid value for {key}: {err['msg']}", key=key) from None
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            _refuse_unknown(data, cls.model_fields)
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RunConfig:
         self._check_consistency()
+        return self
 
     def _check_consistency(self) -> None:
         parse_rule(self.rule)
@@ -160,18 +179,6 @@ class RunConfig(_Model):
                 self.minimum_weight is None or self.minimum_weight < 1.0 / len(self.tokens),
                 "minimum_weight",
                 "must be < 1 / number of tokens",
-            ),
-            (self.n_ensemble_members == 1, "n_ensemble_members", "ensembles are not supported"),
-            (self.turnover_penalty == 0.0, "turnover_penalty", "not supported; use 0"),
-            (self.price_noise_sigma == 0.0, "price_noise_sigma", "not supported; use 0"),
-            (self.arb_quality == 1.0, "arb_quality", "only CoW pools use it; use 1.0"),
-            (not self.ste_max_change, "ste_max_change", "not supported; use false"),
-            (not self.ste_min_max_weight, "ste_min_max_weight", "not supported; use false"),
-            (not self.subsidary_pools, "subsidary_pools", "not supported; use []"),
-            (
-                self.weight_calculation_method in ("auto", "vectorized", "scan"),
-                "weight_calculation_method",
-                "use auto, vectorized or scan (all give the same weights here)",
             ),
         ]
         for ok, key, hint in checks:
@@ -197,9 +204,9 @@ class RunConfig(_Model):
 
     @property
     def run_id(self) -> str:
-        """Stable 16-hex-digit hash of the resolved configuration."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        """Stable 16-hex-digit id of the resolved configuration (every section's defaults
+        included): :func:`algotrader.artifacts.run_id`."""
+        return _run_id(self, length=16)
 
     @property
     def n_assets(self) -> int:
@@ -267,19 +274,140 @@ class RunConfig(_Model):
         )
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> RunConfig:
-        """Load from a YAML mapping (``yaml.safe_load``); errors name the file."""
-        path = Path(path)
+    def from_yaml(cls, path: str | Path, *, section: str | None = None) -> RunConfig:
+        """Load a (reference-style) YAML mapping with :func:`load_reference_config`.
+
+        Errors name the file and the key; ignored reference keys are dropped with a
+        logged note.
+        """
+        p = Path(path)
         try:
-            data = yaml.safe_load(path.read_text())
+            data = yaml.safe_load(p.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"cannot read config: {exc}", file=str(path)) from exc
-        if not isinstance(data, dict):
-            raise ConfigError("config must be a YAML mapping", file=str(path))
-        try:
-            return cls(**data)
-        except ConfigError as exc:
-            raise ConfigError(exc.message, file=str(path), key=exc.key, hint=exc.hint) from exc
+            raise ConfigError(f"cannot read config: {exc}", file=str(p)) from None
+        if section is not None:
+            if not isinstance(data, Mapping) or section not in data:
+                raise ConfigError(f"missing section {section!r}", file=str(p), key=section)
+            data = data[section] or {}
+        if not isinstance(data, Mapping):
+            raise ConfigError(
+                "config must be a YAML mapping", file=str(p), hint="write key: value pairs"
+            )
+        cfg, _ = load_reference_config(data, source=p)
+        return cfg
+
+
+def _refuse_unknown(data: Mapping[str, Any], known: Mapping[str, Any], prefix: str = "") -> None:
+    for key in data:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), list(known), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            ref = (
+                " (a reference key this simulator ignores: load the file with "
+                "RunConfig.from_yaml / load_reference_config)"
+                if key in REFERENCE_NO_EFFECT or key in REFERENCE_UNSUPPORTED
+                else ""
+            )
+            raise ConfigError(
+                f"unknown key {prefix}{key!r}{ref}",
+                key=f"{prefix}{key}",
+                hint=f"{hint}Known keys are listed in docs/amm.md",
+            )
+
+
+def _same(value: Any, default: Any) -> bool:
+    if isinstance(default, list | tuple):
+        return isinstance(value, list | tuple) and list(value) == list(default)
+    if isinstance(default, dict):
+        if not isinstance(value, Mapping):
+            return False
+        return all(_same(value.get(k, v), v) for k, v in default.items()) and set(value) <= set(
+            default
+        )
+    return bool(value == default)
+
+
+def load_reference_config(
+    data: Mapping[str, Any], *, source: str | Path | None = None
+) -> tuple[RunConfig, dict[str, Any]]:
+    """A :class:`RunConfig` from a reference-style ``run_fingerprint`` mapping.
+
+    Keys in :data:`REFERENCE_NO_EFFECT` are dropped (a note is logged: INFO at their
+    reference default, WARNING otherwise, since the value has no effect here); keys in
+    :data:`REFERENCE_UNSUPPORTED` (and the reference-only ``optimisation_settings`` keys)
+    are dropped when they switch their feature off and refused otherwise. Every other
+    key must be a :class:`RunConfig` field.
+
+    Returns:
+        ``(config, dropped)``: the validated config and the dropped key -> value.
+
+    Raises:
+        ConfigError: an unsupported feature is switched on, an unknown key, or any
+            invalid value; it names the key and ``source``.
+    """
+    file = None if source is None else str(source)
+    kept: dict[str, Any] = {}
+    dropped: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in REFERENCE_NO_EFFECT:
+            if key == "weight_calculation_method" and value not in _WEIGHT_METHODS:
+                raise ConfigError(
+                    f"inconsistent value for {key}: {value!r}",
+                    file=file,
+                    key=key,
+                    hint=f"use one of {_WEIGHT_METHODS} (all give the same weights here)",
+                )
+            dropped[key] = value
+        elif key in REFERENCE_UNSUPPORTED:
+            off, hint = REFERENCE_UNSUPPORTED[key]
+            if not _same(value, off):
+                raise ConfigError(
+                    f"inconsistent value for {key}: {value!r} is not supported",
+                    file=file,
+                    key=key,
+                    hint=hint,
+                )
+            dropped[key] = value
+        else:
+            kept[key] = value
+    opt = kept.get("optimisation_settings")
+    if isinstance(opt, Mapping):
+        opt_kept = {}
+        for key, value in opt.items():
+            if key in _OPT_UNSUPPORTED:
+                off, hint = _OPT_UNSUPPORTED[key]
+                if value != off:
+                    raise ConfigError(
+                        f"inconsistent value for optimisation_settings.{key}: {value!r}",
+                        file=file,
+                        key=f"optimisation_settings.{key}",
+                        hint=hint,
+                    )
+                dropped[f"optimisation_settings.{key}"] = value
+            else:
+                opt_kept[key] = value
+        kept["optimisation_settings"] = opt_kept
+    cfg = RunConfig.from_mapping(kept, source=source)
+    if dropped:
+        changed = sorted(
+            k
+            for k, v in dropped.items()
+            if k in REFERENCE_NO_EFFECT and v != REFERENCE_NO_EFFECT[k]
+        )
+        where = f" in {file}" if file else ""
+        logger.info(
+            "ignored %d reference key(s)%s with no effect on this simulator: %s",
+            len(dropped),
+            where,
+            ", ".join(sorted(dropped)),
+        )
+        if changed:
+            logger.warning(
+                "reference key(s)%s set to a non-default value have no effect here: %s",
+                where,
+                ", ".join(changed),
+            )
+    return cfg, dropped
 
 
 def parse_date(text: str, key: str) -> datetime:
@@ -292,4 +420,11 @@ def parse_date(text: str, key: str) -> datetime:
         ) from None
 
 
-__all__ = ["DATE_FORMAT", "LearnableBounds", "RunConfig", "parse_date"]
+__all__ = [
+    "DATE_FORMAT",
+    "REFERENCE_NO_EFFECT",
+    "REFERENCE_UNSUPPORTED",
+    "RunConfig",
+    "load_reference_config",
+    "parse_date",
+]

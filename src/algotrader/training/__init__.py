@@ -12,6 +12,7 @@ import jax
 
 jax.config.update("jax_enable_x64", True)
 
+from algotrader.training.data import AmmData, QuadraticData  # noqa: E402
 from algotrader.training.problem import (  # noqa: E402
     Evaluation,
     TrainingProblem,
@@ -26,6 +27,7 @@ from algotrader.training.runs import (  # noqa: E402
 )
 from algotrader.training.selection import select_from_history  # noqa: E402
 from algotrader.training.settings import (  # noqa: E402
+    MultiPeriodSettings,
     OptimisationSettings,
     OptunaSettings,
     SearchRange,
@@ -39,10 +41,13 @@ from algotrader.training.trainer import (  # noqa: E402
 )
 
 __all__ = [
+    "AmmData",
     "ChunkReport",
     "Evaluation",
+    "MultiPeriodSettings",
     "OptimisationSettings",
     "OptunaSettings",
+    "QuadraticData",
     "SearchRange",
     "TrainResult",
     "TrainingInterrupted",

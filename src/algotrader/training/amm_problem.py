@@ -40,8 +40,9 @@ from algotrader.amm.chunk_objective import prefix_sums, supports, window_metric
 from algotrader.amm.metrics import METRICS
 from algotrader.amm.params import logit_lamb_from_memory_days
 from algotrader.errors import ConfigError, ShapeError
+from algotrader.training.data import AmmData
 from algotrader.training.fast_evaluate import fast_evaluate, supports_metrics
-from algotrader.training.problem import Data, Evaluation, Params, TrainingProblem
+from algotrader.training.problem import Evaluation, Params, TrainingProblem
 from algotrader.training.runs import array_signature
 from algotrader.training.settings import SearchRange
 
@@ -197,7 +198,7 @@ def amm_problem(
     metric_names: Sequence[str] = DEFAULT_METRICS,
     trainable: Sequence[str] | None = None,
     fast: bool = True,
-) -> TrainingProblem:
+) -> TrainingProblem[AmmData]:
     """A training problem for the pool described by ``cfg`` on ``prices`` (N, A).
 
     ``cfg.bout_length`` is ignored (it is set per use: windows and evaluation);
@@ -236,10 +237,9 @@ def amm_problem(
     win_cfg = replace(cfg, bout_length=layout.window_length)
     eval_len = layout.bout_length + layout.test_length
     eval_cfg = replace(cfg, bout_length=eval_len)
-    data = {
-        "train_prices": jnp.asarray(prices[: layout.start + layout.train_length]),
-        "prices": jnp.asarray(prices[: layout.start + eval_len]),
-    }
+    train_prices = prices[: layout.start + layout.train_length]
+    eval_prices = prices[: layout.start + eval_len]
+    data = AmmData(train_prices=jnp.asarray(train_prices), prices=jnp.asarray(eval_prices))
     seg_rows = {
         "train": (0, layout.train_length),
         "val": (layout.train_length, layout.bout_length - 1),
@@ -249,23 +249,20 @@ def amm_problem(
 
     use_fast = fast and supports(win_cfg, cfg.return_val)
     if use_fast:
-        data.update(
-            {k: jnp.asarray(v) for k, v in prefix_sums(np.asarray(data["train_prices"])).items()}
-        )
+        sums = prefix_sums(train_prices)
+        data = data._replace(P0=jnp.asarray(sums["P0"]), P1=jnp.asarray(sums["P1"]))
 
-    def objective(params: Params, start: Array, data: Data) -> Array:
+    def objective(params: Params, start: Array, data: AmmData) -> Array:
         if use_fast:
-            return window_metric(params, start, dict(data), win_cfg, cfg.return_val)
-        return metric_value(
-            forward_pass(params, start, data["train_prices"], win_cfg), cfg.return_val
-        )
+            return window_metric(params, start, data.train_sums(), win_cfg, cfg.return_val)
+        return metric_value(forward_pass(params, start, data.train_prices, win_cfg), cfg.return_val)
 
     eval_fast = fast and supports(eval_cfg, "returns") and supports_metrics(metric_names)
     if eval_fast:
-        sums = prefix_sums(np.asarray(data["prices"]))
-        data.update({"P0_all": jnp.asarray(sums["P0"]), "P1_all": jnp.asarray(sums["P1"])})
+        sums = prefix_sums(eval_prices)
+        data = data._replace(P0_all=jnp.asarray(sums["P0"]), P1_all=jnp.asarray(sums["P1"]))
 
-    def evaluate(params: Params, data: Data) -> Evaluation:
+    def evaluate(params: Params, data: AmmData) -> Evaluation:
         if eval_fast:
             return fast_evaluate(
                 params,
@@ -277,7 +274,7 @@ def amm_problem(
                 layout.bout_length - 2,
                 (0, layout.train_length),
             )
-        out = forward_pass(params, layout.start, data["prices"], eval_cfg)
+        out = forward_pass(params, layout.start, data.prices, eval_cfg)
         metrics: dict[str, dict[str, Array]] = {}
         for seg, (a, b) in seg_rows.items():
             if b - a < 2:
@@ -308,7 +305,7 @@ def amm_problem(
             "sim_config": {
                 k: getattr(cfg, k) for k in cfg.__dataclass_fields__ if k != "bout_length"
             },
-            "prices": array_signature(np.asarray(data["prices"])),
+            "prices": array_signature(eval_prices),
             "fast_objective": use_fast,
             "fast_evaluate": eval_fast,
             "layout": {

@@ -20,6 +20,8 @@ import numpy as np
 
 from algotrader.amm import SimConfig
 from algotrader.amm.chunk_objective import FAST_METRICS, YEAR, value_rows
+from algotrader.errors import ShapeError
+from algotrader.training.data import AmmData
 from algotrader.training.problem import Evaluation
 
 Array = jax.Array
@@ -56,7 +58,7 @@ def _segment_metric(
 
 def fast_evaluate(
     params: Mapping[str, Any],
-    data: Mapping[str, Array],
+    data: AmmData,
     cfg: SimConfig,
     start: int,
     segments: Mapping[str, tuple[int, int]],
@@ -72,9 +74,15 @@ def fast_evaluate(
             wanted.add(b - 1)
     rows = np.array(sorted(wanted), dtype=np.int64)
     pos = {int(r): i for i, r in enumerate(rows)}
-    prices = data["prices"]
+    if data.P0_all is None or data.P1_all is None:
+        raise ShapeError(
+            "the fast evaluation needs the prefix sums of the evaluation prices (P0_all, P1_all)",
+            key="data",
+            hint="build the problem with amm_problem(..., fast=True)",
+        )
+    prices = data.prices
     logv, weights, _ = value_rows(
-        dict(params), jnp.asarray(start), prices, data["P0_all"], data["P1_all"], cfg, rows
+        dict(params), jnp.asarray(start), prices, data.P0_all, data.P1_all, cfg, rows
     )
     values = jnp.exp(logv)
     px = prices[start + rows]

@@ -159,9 +159,7 @@ def init_state(spec: LoopSpec, base: Params | None = None) -> TrainState:
     key, init_key = jax.random.split(key)
     params = perturbed_sets(train_base, init_key, s.n_parameter_sets, s.noise_scale)
     fixed = {k: jnp.broadcast_to(v, (s.n_parameter_sets, *v.shape)) for k, v in fixed_base.items()}
-    ev = jax.eval_shape(
-        lambda p, f, d: _eval_sets(spec, p, f, d), params, fixed, dict(spec.problem.data)
-    )
+    ev = jax.eval_shape(lambda p, f, d: _eval_sets(spec, p, f, d), params, fixed, spec.problem.data)
     nan_tree = jax.tree_util.tree_map(lambda a: jnp.full(a.shape, jnp.nan, a.dtype), ev)
     n = s.n_parameter_sets
     return TrainState(

@@ -35,7 +35,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from algotrader.errors import ConfigError
+from algotrader.training.data import AmmData
 from algotrader.training.problem import Data, Params, TrainingProblem
+from algotrader.training.settings import MultiPeriodSettings
 
 Array = jax.Array
 AGGREGATIONS: tuple[str, ...] = ("mean", "min", "softmin", "sum")
@@ -141,46 +143,58 @@ def period_metrics(
 
 
 def amm_multi_period_problem(
-    base: TrainingProblem,
+    base: TrainingProblem[AmmData],
     cfg: object,
     layout: object,
     *,
-    n_periods: int,
+    n_periods: int | None = None,
     overlap_fraction: float = 0.0,
     aggregation: str = "mean",
     temperature: float = 1.0,
-) -> TrainingProblem:
+    settings: MultiPeriodSettings | None = None,
+) -> TrainingProblem[AmmData]:
     """The AMM problem ``base`` with its window objective replaced by a multi-period one.
+
+    Give either the typed ``settings`` (``RunConfig.multi_period``) or the keywords (they
+    are validated into :class:`~algotrader.training.settings.MultiPeriodSettings`, so a bad
+    value is a :class:`ConfigError` naming its key).
 
     The pass runs from the training start over the whole training segment (all
     periods inside it, never the validation or test rows, which are not even in
-    ``data["train_prices"]``); ``n_starts`` becomes 1, so train with ``batch_size=1``.
+    ``data.train_prices``); ``n_starts`` becomes 1, so train with ``batch_size=1``.
     """
     from algotrader.amm import SimConfig, forward_pass, metric_value
     from algotrader.training.amm_problem import SpanLayout, _segment_out
 
     if not isinstance(cfg, SimConfig) or not isinstance(layout, SpanLayout):
         raise ConfigError("cfg must be a SimConfig and layout a SpanLayout", key="cfg")
+    mp = (
+        settings
+        if settings is not None
+        else MultiPeriodSettings.from_mapping(
+            {
+                "n_periods": n_periods,
+                "overlap_fraction": overlap_fraction,
+                "aggregation": aggregation,
+                "temperature": temperature,
+            },
+            source="multi_period",
+        )
+    )
     n_rows = layout.train_length
     span_cfg = replace(cfg, bout_length=n_rows + 1)
-    specs = period_specs(n_periods, n_rows, overlap_fraction)
+    specs = period_specs(mp.n_periods, n_rows, mp.overlap_fraction)
 
-    def path_fn(params: Params, start: Array, data: Data) -> Mapping[str, Array]:
-        return forward_pass(params, start, data["train_prices"], span_cfg)
+    def path_fn(params: Params, start: Array, data: AmmData) -> Mapping[str, Array]:
+        return forward_pass(params, start, data.train_prices, span_cfg)
 
     def period_metric(out: Mapping[str, Array], a: int, b: int) -> Array:
         return metric_value(_segment_out(out, a, b), cfg.return_val)
 
-    objective = multi_period_objective(path_fn, period_metric, specs, aggregation, temperature)
-    desc = {
-        **dict(base.description),
-        "multi_period": {
-            "n_periods": n_periods,
-            "overlap_fraction": overlap_fraction,
-            "aggregation": aggregation,
-            "temperature": temperature,
-        },
-    }
+    objective = multi_period_objective(
+        path_fn, period_metric, specs, mp.aggregation, mp.temperature
+    )
+    desc = {**dict(base.description), "multi_period": mp.model_dump(mode="json")}
     return replace(base, objective=objective, n_starts=1, description=desc)
 
 

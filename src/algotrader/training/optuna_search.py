@@ -44,6 +44,7 @@ import polars as pl
 
 from algotrader.errors import ConfigError
 from algotrader.io import write_parquet_atomic
+from algotrader.training.data import as_device
 from algotrader.training.problem import TrainingProblem
 from algotrader.training.runs import RunPaths, run_id, save_params, write_config, write_result
 from algotrader.training.sampling import evaluation_offsets
@@ -206,7 +207,7 @@ class _Objective:
             jnp.asarray(g + problem.start_low) for g in _groups(problem.n_starts, settings)
         ]
         self.window_values = jax.jit(jax.vmap(problem.objective, in_axes=(None, 0, None)))
-        self.data = {k: jnp.asarray(v) for k, v in problem.data.items()}
+        self.data = as_device(problem.data)
         self.evaluate = jax.jit(problem.evaluate)
         self.metric = settings.early_stopping_metric
         if self.metric not in problem.metric_names:

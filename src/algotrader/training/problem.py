@@ -10,8 +10,10 @@ the walk-forward driver need from a strategy simulator, and nothing more:
 * ``evaluate(params, data) -> Evaluation``: one continuous, no-gradient pass over
   the whole span (train, then validation, then test) with metrics per segment and
   auxiliary arrays (final weights, final reserves, daily excess returns ...).
-* ``data``: a dict of arrays (prices ...) passed to both as a traced argument
-  rather than baked into the compiled program as constants (faster compiles).
+* ``data``: a typed pytree of arrays (:class:`~algotrader.training.data.AmmData` for
+  the AMM, :class:`~algotrader.training.data.QuadraticData` for the toys) passed to both
+  as a traced argument rather than baked into the compiled program as constants (faster
+  compiles); fields are read by attribute, never by string key.
 * ``base_params``: one parameter set (leaves without a set axis) that
   initialisation perturbs; ``trainable`` names the keys the optimiser updates.
 * ``search_space``: default absolute Optuna ranges per trainable key.
@@ -26,13 +28,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from algotrader.errors import ConfigError
+from algotrader.training.data import QuadraticData
 from algotrader.training.settings import SearchRange
 
 Array = jax.Array
@@ -53,13 +56,15 @@ class Evaluation(NamedTuple):
     aux: dict[str, Array]
 
 
-Data = Mapping[str, Array]
-ObjectiveFn = Callable[[Params, Array, Data], Array]
-EvaluateFn = Callable[[Params, Data], Evaluation]
+#: The data of a problem: a typed JAX pytree (a ``NamedTuple`` of arrays).
+Data = Any
+D = TypeVar("D")
+ObjectiveFn = Callable[[Params, Array, Any], Array]
+EvaluateFn = Callable[[Params, Any], Evaluation]
 
 
 @dataclass(frozen=True)
-class TrainingProblem:
+class TrainingProblem(Generic[D]):
     """A differentiable training problem (see the module docstring).
 
     Example:
@@ -71,16 +76,16 @@ class TrainingProblem:
         ['test', 'train', 'val']
     """
 
-    objective: ObjectiveFn
-    evaluate: EvaluateFn
+    objective: Callable[[Params, Array, D], Array]
+    evaluate: Callable[[Params, D], Evaluation]
     base_params: Mapping[str, np.ndarray]
     trainable: tuple[str, ...]
     start_low: int
     n_starts: int
     metric_names: tuple[str, ...]
+    data: D
     description: Mapping[str, object] = field(default_factory=dict)
     search_space: Mapping[str, SearchRange] = field(default_factory=dict)
-    data: Mapping[str, Array] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.n_starts < 1:
@@ -108,7 +113,7 @@ class TrainingProblem:
 
 def quadratic_problem(
     target: float | Sequence[float] | np.ndarray = 1.0, *, n_starts: int = 4, start_low: int = 0
-) -> TrainingProblem:
+) -> TrainingProblem[QuadraticData]:
     """A closed-form toy: objective ``-sum((x - target)^2)``, maximised at ``target``.
 
     Validation and test metrics equal the objective; ``x`` is the only
@@ -121,11 +126,11 @@ def quadratic_problem(
     """
     tgt = jnp.asarray(np.atleast_1d(np.asarray(target, dtype=np.float64)))
 
-    def objective(params: Params, start: Array, data: Data) -> Array:
+    def objective(params: Params, start: Array, data: QuadraticData) -> Array:
         del start
-        return -jnp.sum((params["x"] - data["target"]) ** 2)
+        return -jnp.sum((params["x"] - data.target) ** 2)
 
-    def evaluate(params: Params, data: Data) -> Evaluation:
+    def evaluate(params: Params, data: QuadraticData) -> Evaluation:
         v = objective(params, jnp.asarray(0), data)
         seg = {s: {"score": v} for s in SEGMENTS}
         return Evaluation(seg, {"final_weights": jnp.ones(1), "daily_excess_returns": jnp.zeros(3)})
@@ -141,7 +146,7 @@ def quadratic_problem(
         metric_names=("score",),
         description={"kind": "quadratic", "target": np.asarray(tgt).tolist()},
         search_space={"x": SearchRange(low=-5.0, high=5.0)},
-        data={"target": tgt},
+        data=QuadraticData(target=tgt),
     )
 
 

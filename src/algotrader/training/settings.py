@@ -1,29 +1,32 @@
 """Validated training settings: the seed's ``optimisation_settings`` keys, typed.
 
-Every model is a frozen pydantic v2 model with ``extra="forbid"``: an unknown
-or misspelt key is refused with a :class:`~algotrader.errors.ConfigError` that
-names it. Defaults follow the reference's ``optimisation_settings`` except
-where the reference is defective (see ``docs/training.md``).
+Every model is a :class:`~algotrader.config_base.ConfigModel` (frozen, ``extra="forbid"``):
+an unknown or misspelt key, constructed directly or loaded from a mapping/YAML, is refused
+with a :class:`~algotrader.errors.ConfigError` that names it (as a dot path when the model
+is nested, e.g. ``optimisation_settings.optuna_settings.n_trial``) and the file. Defaults
+follow the reference's ``optimisation_settings`` except where the reference is defective
+(see ``docs/training.md``).
 
 Example:
     >>> s = OptimisationSettings.from_mapping({"optimiser": "adam", "n_iterations": 50})
     >>> s.optimiser, s.n_iterations, s.batch_size, s.val_fraction
     ('adam', 50, 8, 0.2)
-    >>> OptimisationSettings.from_mapping({"n_iteration": 5})
+    >>> OptimisationSettings.from_mapping({"n_iteration": 5}, source="run.yaml")
     Traceback (most recent call last):
     ...
-    algotrader.errors.ConfigError: invalid optimisation settings: n_iteration: Extra inputs are not permitted [key=n_iteration] -- fix: see docs/training.md for the accepted keys and ranges
+    algotrader.errors.ConfigError: invalid OptimisationSettings: Extra inputs are not permitted (n_iteration) [file=run.yaml, key=n_iteration] -- fix: keys of OptimisationSettings: ...
+    >>> MultiPeriodSettings(n_periods=4, aggregation="softmin").temperature
+    1.0
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from algotrader.errors import ConfigError
+from algotrader.config_base import ConfigModel
 
 OptimiserName = Literal["adam", "adamw", "sgd"]
 ScheduleName = Literal["constant", "cosine", "exponential", "warmup_cosine"]
@@ -32,28 +35,14 @@ SampleMethod = Literal["uniform", "exponential", "stratified"]
 TrainingSelection = Literal["best_val", "best_train", "best_train_min_val", "last"]
 WindowBatching = Literal["vmap", "map"]
 
-_FROZEN = ConfigDict(frozen=True, extra="forbid")
 
-
-def _raise_config(exc: ValidationError, what: str) -> ConfigError:
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"])
-    return ConfigError(
-        f"invalid {what}: {loc}: {err['msg']}",
-        key=loc or None,
-        hint="see docs/training.md for the accepted keys and ranges",
-    )
-
-
-class SearchRange(BaseModel):
+class SearchRange(ConfigModel):
     """Search range of one raw parameter for Optuna.
 
     With ``expand_around`` the trial value is ``init - low ... init + high``
     (``low`` and ``high`` are non-negative offsets); otherwise ``low ... high``
     are absolute bounds. ``scalar`` suggests one value shared by every asset.
     """
-
-    model_config = _FROZEN
 
     low: float
     high: float
@@ -67,7 +56,7 @@ class SearchRange(BaseModel):
         return self
 
 
-class OptunaSettings(BaseModel):
+class OptunaSettings(ConfigModel):
     """Optuna search settings (``optimisation_settings.optuna_settings``).
 
     ``storage`` is ``None`` for a journal file in the run folder (one machine,
@@ -75,8 +64,6 @@ class OptunaSettings(BaseModel):
     for many workers on many machines. ``n_jobs`` > 1 runs threads and gives up
     bit-for-bit determinism.
     """
-
-    model_config = _FROZEN
 
     n_trials: int = Field(20, ge=1)
     n_jobs: int = Field(1, ge=1)
@@ -92,15 +79,13 @@ class OptunaSettings(BaseModel):
     parameter_config: dict[str, SearchRange] = Field(default_factory=dict)
 
 
-class OptimisationSettings(BaseModel):
+class OptimisationSettings(ConfigModel):
     """Gradient-ascent and search settings (seed keys; see ``docs/training.md``).
 
     Timing: a training window ``[s, s + L_w)`` only ever reads prices up to
     ``s + L_w - 1`` inside the training span; the validation span follows it and
     the test span follows that.
     """
-
-    model_config = _FROZEN
 
     method: Literal["gradient_descent", "optuna"] = "gradient_descent"
     optimiser: OptimiserName = "adamw"
@@ -136,11 +121,9 @@ class OptimisationSettings(BaseModel):
     n_nan_bank: int = Field(32, ge=1)
     window_batching: WindowBatching = "vmap"
     optuna_settings: OptunaSettings = Field(default_factory=OptunaSettings)
-    # Reference keys accepted for compatibility; only the value this package implements.
-    parameter_init_method: Literal["gaussian"] = "gaussian"
-    force_scalar: Literal[False] = False
-    training_data_kind: Literal["historic"] = "historic"
-    train_on_hessian_trace: Literal[False] = False
+    #: The reference's name for the chunk length: sets ``iterations_per_chunk`` when that
+    #: is not given. (The reference's other ignored keys -- ``parameter_init_method``,
+    #: ``force_scalar`` ... -- are dropped by :func:`algotrader.amm.config.load_reference_config`.)
     iterations_per_print: int | None = Field(None, ge=1)
 
     @model_validator(mode="before")
@@ -170,24 +153,14 @@ class OptimisationSettings(BaseModel):
             )
         return self
 
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> OptimisationSettings:
-        """Validate a mapping (e.g. parsed YAML); errors become :class:`ConfigError`."""
-        try:
-            return cls.model_validate(dict(data))
-        except ValidationError as exc:
-            raise _raise_config(exc, "optimisation settings") from exc
 
-
-class WalkForwardSettings(BaseModel):
+class WalkForwardSettings(ConfigModel):
     """Walk-forward cycles: ``n_cycles`` test segments after the first training one.
 
     ``[start, end_test]`` is split into ``n_cycles + 1`` equal segments aligned to
     whole chunks; cycle ``i`` trains on segment ``i`` (rolling) or segments
     ``0..i`` (expanding) and is tested on segment ``i + 1``.
     """
-
-    model_config = _FROZEN
 
     n_cycles: int = Field(3, ge=1)
     mode: Literal["rolling", "expanding"] = "rolling"
@@ -197,16 +170,24 @@ class WalkForwardSettings(BaseModel):
     rademacher_draws: int = Field(1000, ge=10)
     min_wfe: float = 0.5
 
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> WalkForwardSettings:
-        """Validate a mapping; errors become :class:`ConfigError`."""
-        try:
-            return cls.model_validate(dict(data))
-        except ValidationError as exc:
-            raise _raise_config(exc, "walk-forward settings") from exc
+
+class MultiPeriodSettings(ConfigModel):
+    """The multi-period training objective (``multi_period`` of a run configuration).
+
+    The training segment is cut into ``n_periods`` periods (consecutive, or overlapping by
+    ``overlap_fraction`` of a period); the objective is ``aggregation`` of the per-period
+    metric (``softmin`` weighs the worst periods by ``exp(-value / temperature)``). See
+    :mod:`algotrader.training.multi_period`.
+    """
+
+    n_periods: int = Field(ge=1)
+    overlap_fraction: float = Field(0.0, ge=0, lt=1)
+    aggregation: Literal["mean", "min", "softmin", "sum"] = "mean"
+    temperature: float = Field(1.0, gt=0)
 
 
 __all__ = [
+    "MultiPeriodSettings",
     "OptimisationSettings",
     "OptunaSettings",
     "SearchRange",

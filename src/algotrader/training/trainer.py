@@ -33,6 +33,7 @@ import numpy as np
 import polars as pl
 
 from algotrader.artifacts import now_utc
+from algotrader.training.data import as_device
 from algotrader.training.loop import (
     LoopSpec,
     StepOutput,
@@ -168,7 +169,7 @@ def _swa(
         return None
     avg = {k: jnp.asarray(np.asarray(v)[idx] / count) for k, v in state.swa_sum.items()}
     fixed = {k: jnp.asarray(np.asarray(v)[idx]) for k, v in state.fixed.items()}
-    ev = jax.jit(spec.problem.evaluate)({**avg, **fixed}, dict(spec.problem.data))
+    ev = jax.jit(spec.problem.evaluate)({**avg, **fixed}, spec.problem.data)
     metrics = {seg: {m: float(v) for m, v in d.items()} for seg, d in ev.metrics.items()}
     return {k: np.asarray(v) for k, v in {**avg, **fixed}.items()}, metrics
 
@@ -236,7 +237,7 @@ def train(
             seeds={"initial_random_key": settings.initial_random_key},
         )
     chunk_fn = make_chunk_fn(spec)
-    data = {k: jnp.asarray(v) for k, v in problem.data.items()}
+    data = as_device(problem.data)
     t_start = time.perf_counter()
     first_chunk = float("nan")
     frames = [history] if history.height else []

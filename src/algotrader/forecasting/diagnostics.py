@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -119,8 +120,16 @@ def write_diagnostics(
     losses: dict[str, FloatArray] | None = None,
     label: str = "outer walk-forward",
     seed: int = 0,
+    fan_assets: Sequence[str] | None = None,
+    dates: NDArray[np.datetime64] | None = None,
+    prerank: tuple[FloatArray, FloatArray] | None = None,
 ) -> list[Path]:
-    """Write PIT, coverage, rolling coverage, pre-rank, fan charts and SVI loss (PNG + CSV)."""
+    """Write PIT, coverage, rolling coverage, pre-rank, fan charts and SVI loss (PNG + CSV).
+
+    ``fan_assets`` limits the fan charts (default every asset), ``dates`` labels their x
+    axis, ``prerank = (y_u, samples_u)`` gives the (e.g. whitened) values the energy-score
+    pre-rank is computed on (default ``y``, ``samples``).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -136,7 +145,8 @@ def write_diagnostics(
     )
     cc = coverage_curve(y, samples, levels)
     out.append(write_csv_atomic(d / "coverage_curve.csv", cc))
-    counts, p_rank = energy_prerank(y, samples, bins=min(samples.shape[0] + 1, 20), seed=seed)
+    py, px = prerank if prerank is not None else (y, samples)
+    counts, p_rank = energy_prerank(py, px, bins=min(samples.shape[0] + 1, 20), seed=seed)
     out.append(
         write_csv_atomic(
             d / "energy_prerank.csv", pl.DataFrame({"bin": np.arange(counts.size), "count": counts})
@@ -158,9 +168,12 @@ def write_diagnostics(
         rc = rolling_coverage(y, samples, lv)
         out.append(write_csv_atomic(d / f"rolling_coverage_p{round(lv * 100):02d}.csv", rc))
     qs = np.quantile(samples, [0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95], axis=0)
+    chosen = set(assets if fan_assets is None else fan_assets)
+    t: Any = np.arange(y.shape[0]) if dates is None else np.asarray(dates)
     for j, name in enumerate(assets):
+        if name not in chosen:
+            continue
         fig, a = plt.subplots(figsize=(8, 3))
-        t = np.arange(y.shape[0])
         for lo, hi, al in ((0, 6, 0.15), (1, 5, 0.25), (2, 4, 0.35)):
             a.fill_between(t, qs[lo, :, j], qs[hi, :, j], alpha=al, color="C0", lw=0)
         a.plot(t, qs[3, :, j], color="C0", lw=1)

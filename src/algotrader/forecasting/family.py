@@ -22,13 +22,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from algotrader.errors import ConfigError, DataError
+from algotrader.forecasting import nested
 from algotrader.forecasting.allocation import allocate
 from algotrader.forecasting.scoring import crps_ensemble, energy_score
+from algotrader.forecasting.selection import DEFAULT_EXCLUDE, posterior_l1
 from algotrader.forecasting.svi import FitResult, SviConfig, fit_svi, predict
 from algotrader.forecasting.whitening import EsWhitening, fit_es_whitening
 from algotrader.simulation.family import (
@@ -62,7 +65,7 @@ _SVI_KEYS = {
     "plateau_rel_tol",
     "guide_rank",
 }
-_OTHER_KEYS = {"num_samples", "allocation", "model_kwargs"}
+_OTHER_KEYS = {"num_samples", "allocation", "model_kwargs", "selection", "diagnostics"}
 
 
 def svi_config_from_params(params: Mapping[str, Any], n_rows: int) -> SviConfig:
@@ -89,11 +92,19 @@ def svi_config_from_params(params: Mapping[str, Any], n_rows: int) -> SviConfig:
 
 @dataclass(frozen=True)
 class ForecastState:
-    """A fitted forecast: the SVI posterior and the split's ES whitening (None if unfit)."""
+    """A fitted forecast: the SVI posterior, the split's ES whitening (None if unfit), the
+    fit's fingerprint (:func:`~.nested.fingerprint`) and its ``posterior_l1`` complexity."""
 
     fit: FitResult
     whitening: EsWhitening | None
+    fingerprint: str = ""
+    complexity: float = float("nan")
 
+
+#: sites left out of ``posterior_l1``: nuisance location/scale sites and the positive
+#: (log-scale guide) shrinkage sites, so the complexity is the mean |posterior mean| of the
+#: signed structural weights (``w``)
+COMPLEXITY_EXCLUDE = (*DEFAULT_EXCLUDE, "tau0", "lam", "c", "kappa")
 
 #: predictive quantiles kept in the (JSON-stored) payload for outer diagnostics
 PAYLOAD_QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
@@ -119,6 +130,32 @@ def _truth(data: SimulationData, test_idx: IntArray) -> FloatArray:
     return y
 
 
+def _parts(
+    decision: Decision, n_rows: int
+) -> list[tuple[slice, FloatArray, EsWhitening | None]] | None:
+    """(rows, samples, whitening) per decided chunk: the decision's own samples, or the
+    kept records of an outer decision (one per refit chunk); None if unavailable."""
+    if decision.samples is not None:
+        return [(slice(0, n_rows), decision.samples, _payload_whitening(decision))]
+    out, start = [], 0
+    for p in nested._chunks(decision.payload):
+        rec = nested.RECORDS.get(str(p.get("record_key")))
+        if rec is None or rec.samples is None:
+            return None
+        out.append((slice(start, start + rec.test_idx.size), rec.samples, rec.whitening))
+        start += rec.test_idx.size
+    return out if out and start == n_rows else None
+
+
+def _finalise_inner(decision: Decision, y: FloatArray, ctx: FamilyContext) -> None:
+    """Turn an inner split's record into its selection payload (and drop the samples)."""
+    if ctx.phase != "inner":
+        return
+    rec = nested.RECORDS.get(str(decision.payload.get("record_key")))
+    if rec is not None and rec.samples is not None:
+        nested.score_record(rec, y)
+
+
 def _es_scorer(estimator: str) -> Scorer:
     def score(
         data: SimulationData,
@@ -128,13 +165,17 @@ def _es_scorer(estimator: str) -> Scorer:
         ctx: FamilyContext,
         /,
     ) -> float:
-        if decision.samples is None:
+        y_all = _truth(data, test_idx)
+        parts = _parts(decision, len(test_idx))
+        if parts is None:
             return float("nan")
-        y, x = _truth(data, test_idx), decision.samples
-        wh = _payload_whitening(decision)
-        if wh is not None:
-            y, x = wh.transform(y), wh.transform(x)
-        es = energy_score(y, x, estimator=estimator)  # type: ignore[arg-type]
+        es = np.full(len(test_idx), np.nan)
+        for rows, x, wh in parts:
+            y = y_all[rows]
+            if wh is not None:
+                y, x = wh.transform(y), wh.transform(x)
+            es[rows] = energy_score(y, x, estimator=estimator)  # type: ignore[arg-type]
+        _finalise_inner(decision, y_all, ctx)
         return -float(np.nanmean(es)) if np.isfinite(es).any() else float("nan")
 
     return score
@@ -148,13 +189,17 @@ def _crps(
     ctx: FamilyContext,
     /,
 ) -> float:
-    if decision.samples is None:
+    y_all = _truth(data, test_idx)
+    parts = _parts(decision, len(test_idx))
+    if parts is None:
         return float("nan")
-    y, x = _truth(data, test_idx), decision.samples
-    wh = _payload_whitening(decision)
-    if wh is not None:
-        y, x = wh.standardise(y), wh.standardise(x)
-    c = crps_ensemble(y, x)
+    c = np.full(y_all.shape, np.nan)
+    for rows, x, wh in parts:
+        y = y_all[rows]
+        if wh is not None:
+            y, x = wh.standardise(y), wh.standardise(x)
+        c[rows] = crps_ensemble(y, x)
+    _finalise_inner(decision, y_all, ctx)
     return -float(np.nanmean(c)) if np.isfinite(c).any() else float("nan")
 
 
@@ -166,17 +211,30 @@ def _neg_mse(
     ctx: FamilyContext,
     /,
 ) -> float:
-    if decision.mean is None:
-        return float("nan")
     y = _truth(data, test_idx)
+    mean = decision.mean
+    if mean is None:
+        parts = _parts(decision, len(test_idx))
+        if parts is None:
+            return float("nan")
+        mean = np.concatenate([x.mean(axis=0) for _, x, _ in parts])
+    _finalise_inner(decision, y, ctx)
     ok = np.isfinite(y)
-    return -float(np.mean((decision.mean[ok] - y[ok]) ** 2)) if ok.any() else float("nan")
+    return -float(np.mean((mean[ok] - y[ok]) ** 2)) if ok.any() else float("nan")
 
 
 class ForecastFamily:
-    """NumPyro forecast models tuned and judged like every other family."""
+    """NumPyro forecast models tuned and judged like every other family.
+
+    Besides the protocol it implements the runner's optional hooks ``post_tune_select``
+    (spec section 8 per outer fold) and ``outer_diagnostics`` (calibration of the outer
+    walk-forward predictions); see :mod:`algotrader.forecasting.nested`.
+    """
 
     name = "forecast"
+
+    def __init__(self) -> None:
+        self._fold_metrics: dict[tuple[str, int], Any] = {}
 
     def fit(
         self,
@@ -202,7 +260,12 @@ class ForecastFamily:
                 wh = fit_es_whitening(data.y[full], assets=data.assets)
             except DataError:  # a degenerate split (constant asset) scores unwhitened
                 wh = None
-        return ForecastState(fit=fit, whitening=wh)
+        return ForecastState(
+            fit=fit,
+            whitening=wh,
+            fingerprint=nested.fingerprint(params, int(ctx.seed), idx, data),
+            complexity=posterior_l1([fit.params], exclude=COMPLEXITY_EXCLUDE),
+        )
 
     def decide(
         self,
@@ -220,7 +283,20 @@ class ForecastFamily:
         rule = str(alloc.pop("rule", "long_only"))
         weights = allocate(samples, rule, **alloc)
         wh = state.whitening
+        key = nested.record_key(state.fingerprint, idx, n_s)
+        nested.RECORDS.put(
+            key,
+            nested.Record(
+                test_idx=idx.copy(),
+                samples=samples,
+                whitening=wh,
+                complexity=state.complexity,
+                losses=state.fit.losses,
+            ),
+        )
         payload: dict[str, Any] = {
+            "record_key": key,
+            "posterior_l1": state.complexity,
             "es_scale": None if wh is None else wh.scale,
             "es_W": None if wh is None else wh.W,
             "svi_loss": state.fit.losses,
@@ -230,6 +306,16 @@ class ForecastFamily:
             "mean": mean,
         }
         return Decision(weights=weights, mean=mean, samples=samples, payload=payload)
+
+    def post_tune_select(self, ev: Any, fold: Any, directory: Path) -> int | None:
+        """Spec section 8 on fold ``fold``'s inner splits; the winning candidate id."""
+        return nested.select_for_fold(self, ev, fold, Path(directory))
+
+    def outer_diagnostics(
+        self, ev: Any, decisions: Mapping[int, Decision], directory: Path
+    ) -> list[Path]:
+        """Calibration diagnostics of the outer decisions (chosen candidate per fold)."""
+        return nested.write_outer_diagnostics(ev, decisions, Path(directory))
 
     def scorers(self) -> Mapping[str, Scorer]:
         return {

@@ -25,6 +25,7 @@ import math
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import jax
 import jax.numpy as jnp
 import numpyro
 import numpyro.distributions as dist
@@ -33,6 +34,8 @@ from numpyro.distributions import constraints
 from numpyro.infer import autoguide
 
 from algotrader.errors import ConfigError
+
+jax.config.update("jax_enable_x64", True)  # float64 fits (spec section 6.4)
 
 __all__ = [
     "ForecastModel",

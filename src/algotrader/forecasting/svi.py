@@ -38,6 +38,8 @@ from numpyro.optim import optax_to_numpyro
 from algotrader.errors import DataError, ShapeError
 from algotrader.forecasting.models import get_guide, get_model
 
+jax.config.update("jax_enable_x64", True)  # float64 fits (spec section 6.4)
+
 __all__ = [
     "COMPILE_COUNTS",
     "FitResult",
@@ -55,6 +57,9 @@ IntArray = NDArray[np.int64]
 #: number of traces (compilations) of the update per (model, guide) key, for tests
 COMPILE_COUNTS: dict[str, int] = {}
 _STEP_CACHE: dict[tuple[Any, ...], tuple[SVI, Callable[..., Any], Callable[..., Any]]] = {}
+_PRED_CACHE: dict[tuple[int, int], Callable[..., Any]] = {}
+#: predictive rows are padded to a multiple of this (one compile per bucket)
+PREDICT_BUCKET = 64
 
 
 @dataclass(frozen=True)
@@ -123,8 +128,14 @@ def cut_windows(train_idx: IntArray, window_len: int | None) -> list[IntArray]:
 def _optimizer(cfg: SviConfig) -> optax.GradientTransformation:
     n = max(1, cfg.num_steps)
     if cfg.schedule == "constant":
-        sched: Any = cfg.lr
-    elif cfg.schedule == "cosine":
+        # the rate lives in the optimiser state (set after init), so candidates with
+        # different constant rates share one compiled update
+        adam_c = optax.inject_hyperparams(optax.adam)(learning_rate=cfg.lr)
+        if cfg.grad_accum_steps > 1:
+            return optax.MultiSteps(adam_c, every_k_schedule=cfg.grad_accum_steps)  # type: ignore[return-value]
+        return adam_c
+    sched: Any
+    if cfg.schedule == "cosine":
         sched = optax.cosine_decay_schedule(cfg.lr, n)
     elif cfg.schedule == "exponential":
         sched = optax.exponential_decay(cfg.lr, n, cfg.decay_rate)
@@ -140,7 +151,7 @@ def _compiled(cfg: SviConfig) -> tuple[SVI, Callable[..., Any], Callable[..., An
     key = (
         cfg.model,
         cfg.guide,
-        cfg.lr,
+        cfg.lr if cfg.schedule != "constant" else None,  # a constant rate is state
         cfg.schedule,
         cfg.decay_rate,
         cfg.num_steps if cfg.schedule != "constant" else None,  # only schedules read it
@@ -183,6 +194,15 @@ def _compiled(cfg: SviConfig) -> tuple[SVI, Callable[..., Any], Callable[..., An
     entry = (svi, jax.jit(update), jax.jit(evaluate))
     _STEP_CACHE[key] = entry
     return entry
+
+
+def _set_lr(state: Any, lr: float) -> Any:
+    """The SVI state with the injected constant learning rate set to ``lr``."""
+    i, opt = state.optim_state
+    old = optax.tree_utils.tree_get(opt, "learning_rate")
+    new = jnp.asarray(lr, dtype=jnp.asarray(old).dtype)
+    opt = optax.tree_utils.tree_set(opt, learning_rate=new)
+    return state._replace(optim_state=(i, opt))
 
 
 def _pack(
@@ -250,6 +270,8 @@ def fit_svi(
     xb, yb, mb, sb = _pack(X, y, windows, pad, cfg.burn_in, c, s, cfg.log_prob_scaling)
     svi, update, evaluate = _compiled(cfg)
     state = svi.init(jax.random.PRNGKey(seed), xb[0], yb[0], mb[0], sb[0])
+    if cfg.schedule == "constant":
+        state = _set_lr(state, cfg.lr)
     hb = None
     if hold.size:
         hx, hy, hm, hs = _pack(X, y, cut_windows(hold, None), pad, 0, c, s, cfg.log_prob_scaling)
@@ -285,15 +307,44 @@ def fit_svi(
     )
 
 
+def _predictive(cfg: SviConfig, num_samples: int) -> Callable[..., Any]:
+    """One jitted ``Predictive`` per (update key, sample count): compiled once per shape."""
+    svi, _, _ = _compiled(cfg)
+    key = (id(svi), int(num_samples))
+    if key in _PRED_CACHE:
+        return _PRED_CACHE[key]
+    name = f"{cfg.model}/{cfg.guide}/predict"
+
+    def run(params: Any, rng: Any, X: Any) -> Any:
+        COMPILE_COUNTS[name] = COMPILE_COUNTS.get(name, 0) + 1  # trace time only
+        pred = Predictive(
+            svi.model, guide=svi.guide, params=params, num_samples=num_samples, return_sites=["obs"]
+        )
+        return pred(rng, X)["obs"]
+
+    fn = jax.jit(run)
+    _PRED_CACHE[key] = fn
+    return fn
+
+
 def predict(
     fit: FitResult, X: FloatArray, num_samples: int, seed: int
 ) -> tuple[FloatArray, FloatArray]:
-    """Posterior predictive samples (S, T, A) and their mean (T, A), denormalised."""
-    svi, _, _ = _compiled(fit.config)
-    xt = jnp.asarray(np.nan_to_num(np.asarray(X, dtype=np.float64), nan=0.0))
-    pred = Predictive(
-        svi.model, guide=svi.guide, params=fit.params, num_samples=num_samples, return_sites=["obs"]
-    )
-    obs = np.asarray(pred(jax.random.PRNGKey(seed), xt)["obs"], dtype=np.float64)
-    samples = obs * fit.scale + fit.centre
+    """Posterior predictive samples (S, T, A) and their mean (T, A), denormalised.
+
+    The rows are padded to the next multiple of :data:`PREDICT_BUCKET` (at most the fit's
+    ``pad_len``), so the predictions of a run reuse one compiled predictive per (sample
+    count, row bucket); padded rows are dropped from the result.
+    """
+    x = np.nan_to_num(np.asarray(X, dtype=np.float64), nan=0.0)
+    n = x.shape[0]
+    pad = -(-n // PREDICT_BUCKET) * PREDICT_BUCKET
+    if fit.config.pad_len is not None and fit.config.pad_len >= n:
+        pad = min(pad, fit.config.pad_len)
+    if pad > n:
+        x = np.concatenate([x, np.zeros((pad - n, *x.shape[1:]))], axis=0)
+    fn = _predictive(fit.config, num_samples)
+    params = {k: jnp.asarray(v) for k, v in fit.params.items()}
+    obs = np.asarray(fn(params, jax.random.PRNGKey(seed), jnp.asarray(x)), dtype=np.float64)
+    samples = obs[:, :n] * fit.scale + fit.centre
     return samples, samples.mean(axis=0)

@@ -8,6 +8,17 @@ truncating ``end`` leaves every earlier row bit-identical.
 
 Weekly resampling: the last trading day of each Monday-anchored week (its close and date).
 
+Features (``data.features``, bundled weekly data): the bundled bars up to ``data.end`` are
+cleaned into a lake in memory (:func:`algotrader.data.lake.clean_bars`), the configured
+groups/keys are computed by :mod:`algotrader.features` (or read back from
+``data.features.store`` when its lake hash and feature-config hash match, else computed and
+written there), and row ``t`` gets the features of the week that ends at ``dates[t]``
+(matched by the week's Monday; the lake's weekly close must equal the price used for the
+target, else :class:`DataError`). Every feature of week ``t`` uses bars up to that week's
+close only (the feature package's tested property), so ``X[t]`` is known at the decision
+time; features of the rows before ``data.start`` are computed too (warm-up history) but
+are not rows of the run.
+
 Example:
     >>> from algotrader.simulation.config import DataConfig
     >>> d = load_inputs(DataConfig(end="2000-12-31"))
@@ -17,16 +28,33 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
+import logging
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import polars as pl
 
 from algotrader.data.panel import Panel, load_panel_npz
 from algotrader.data.registry import load_daily_close
-from algotrader.errors import DataError
-from algotrader.simulation.config import DataConfig
+from algotrader.errors import ConfigError, DataError, StateError
+from algotrader.simulation.config import DataConfig, FeaturesConfig
 from algotrader.simulation.family import SimulationData
 
-__all__ = ["data_from_prices", "load_inputs", "weekly_closes"]
+if TYPE_CHECKING:
+    from algotrader.features import FeatureConfig, GroupResult, LakeInputs
+
+__all__ = [
+    "bundled_features",
+    "data_from_prices",
+    "feature_config_of",
+    "load_inputs",
+    "weekly_closes",
+]
+
+logger = logging.getLogger(__name__)
 
 
 def weekly_closes(daily: pl.DataFrame) -> pl.DataFrame:
@@ -91,6 +119,8 @@ def load_inputs(cfg: DataConfig, *, horizon: int = 1) -> SimulationData:
             raise DataError(f"asset {missing[0]!r} not in {cfg.dataset}", column=missing[0])
         dates = frame["date"].cast(pl.Datetime("us")).to_numpy()
         prices = frame.select(assets).to_numpy().astype(np.float64)
+        if cfg.features is not None:
+            X, features = bundled_features(cfg, dates, assets, prices)
     else:
         assert cfg.prices_npz is not None
         panel = load_panel_npz(cfg.prices_npz)
@@ -127,3 +157,133 @@ def _filter(panel: Panel, cfg: DataConfig) -> Panel:
     if end is not None:
         keep &= panel.dates < end
     return panel.take(np.flatnonzero(keep))
+
+
+# ----------------------------------------------------------------------------- features
+def feature_config_of(fc: FeaturesConfig) -> FeatureConfig:
+    """The :class:`~algotrader.features.FeatureConfig` of ``data.features`` (errors keyed)."""
+    from algotrader.features import GROUP_ORDER, parse_feature_config
+
+    raw: dict[str, Any] = {"degenerate_policy": fc.degenerate_policy}
+    if fc.groups == "all":
+        raw["groups"] = {g: "all" for g in GROUP_ORDER}
+    else:
+        raw["groups"] = {g: (k if k == "all" else list(k)) for g, k in fc.groups.items()}
+    if fc.horizons is not None:
+        raw["horizons"] = list(fc.horizons)
+    try:
+        return parse_feature_config(raw)
+    except ConfigError as exc:
+        raise ConfigError(
+            exc.message,
+            key=f"data.features.{exc.key}" if exc.key else "data.features",
+            hint=exc.hint,
+        ) from exc
+
+
+def _lake_hash(lake: LakeInputs) -> str:
+    h = hashlib.sha256()
+    h.update(lake.timestamps.astype(np.int64).tobytes())
+    h.update("\x1f".join(lake.assets).encode())
+    for arr in (
+        lake.weekly_open,
+        lake.weekly_high,
+        lake.weekly_low,
+        lake.weekly_close,
+        lake.days.astype(np.int64),
+        lake.daily_open,
+        lake.daily_high,
+        lake.daily_low,
+        lake.daily_close,
+    ):
+        h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()
+
+
+def _bundled_lake(cfg: DataConfig, assets: tuple[str, ...]) -> LakeInputs:
+    """The bundled bars up to ``cfg.end`` cleaned into lake arrays (in memory)."""
+    from algotrader.data.lake import clean_bars
+    from algotrader.data.registry import load_dataset
+    from algotrader.features.inputs import inputs_from_frames
+
+    bars = load_dataset(cfg.dataset).filter(pl.col("asset").is_in(list(assets)))
+    if cfg.end is not None:
+        bars = bars.filter(pl.col("timestamp").dt.date() <= cfg.end)
+    cleaned = clean_bars(bars, source={"dataset": cfg.dataset})
+    lake = inputs_from_frames(
+        cleaned.daily, cleaned.weekly, version=cleaned.week_label, source=f"bundled:{cfg.dataset}"
+    )
+    return replace(lake, lake_hash=_lake_hash(lake))
+
+
+def _group_results(
+    lake: LakeInputs, fcfg: FeatureConfig, store: str | None
+) -> dict[str, GroupResult]:
+    from algotrader.features import GroupResult, compute_group, read_group, write_group
+    from algotrader.features.context import FeatureContext
+    from algotrader.features.engine import options_of
+
+    ctx = FeatureContext(lake, options_of(fcfg))
+    out: dict[str, GroupResult] = {}
+    for g in fcfg.groups:
+        folder = None if store is None else Path(store) / lake.version / g
+        if folder is not None and (folder / "metadata.json").is_file():
+            try:
+                sg = read_group(folder)
+            except StateError:
+                sg = None
+            if (
+                sg is not None
+                and sg.metadata.get("lake_hash") == lake.lake_hash
+                and sg.metadata.get("config_hash") == fcfg.config_hash()
+            ):
+                out[g] = GroupResult(g, sg.features, sg.values, sg.status)
+                logger.info("feature group %s reused from %s", g, folder)
+                continue
+        out[g] = compute_group(lake, g, fcfg, ctx=ctx)
+        if store is not None:
+            write_group(store, out[g], lake, fcfg)
+    return out
+
+
+def bundled_features(
+    cfg: DataConfig, dates: np.ndarray, assets: tuple[str, ...], prices: np.ndarray
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Features ``(T+1, A, F)`` for the weekly price rows ``dates`` (see the module doc).
+
+    Returns the values (NaN where a feature is not ok: warm-up, degenerate, missing) and
+    the names ``group::feature``.
+
+    Raises:
+        ConfigError: an unknown group/key/horizon in ``data.features``.
+        DataError: a price row whose week has no lake row, or whose close differs.
+    """
+    assert cfg.features is not None
+    fcfg = feature_config_of(cfg.features)
+    lake = _bundled_lake(cfg, assets)
+    results = _group_results(lake, fcfg, cfg.features.store)
+    names = tuple(f"{g}::{f}" for g, r in results.items() for f in r.features)
+    values = np.concatenate([r.values for r in results.values()], axis=2)
+    days = np.asarray(dates).astype("datetime64[D]")
+    monday = days - ((days.astype(np.int64) + 3) % 7).astype("timedelta64[D]")
+    pos = np.searchsorted(lake.week_start, monday)
+    ok = pos < lake.week_start.size
+    ok[ok] = lake.week_start[pos[ok]] == monday[ok]
+    if not ok.all():
+        r = int(np.flatnonzero(~ok)[0])
+        raise DataError(f"no lake week for price row {days[r]}", row=r, key="data.features")
+    col = [lake.assets.index(a) for a in assets]
+    close = lake.weekly_close[pos][:, col]
+    both = np.isfinite(close) & np.isfinite(prices)
+    bad = both & ~np.isclose(close, prices, rtol=1e-12, atol=0.0)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise DataError(
+            "lake weekly close differs from the simulation's weekly close (misaligned weeks)",
+            row=int(r),
+            column=assets[int(c)],
+            key="data.features",
+        )
+    X = np.ascontiguousarray(values[pos][:, col, :])
+    logger.info("features: %d groups, %d features, %d rows", len(results), len(names), X.shape[0])
+    return X, names

@@ -107,11 +107,12 @@ def test_price_file_errors(tmp_path: Path) -> None:
     _write_wide(path, gap_at=100)
     with pytest.raises(DataError, match="60000 ms") as info:
         load_prices(path, ["A", "B"])
-    assert info.value.row == 100
+    # 1-based data rows, the column as written (issue 16 item 10): position 100 is row 101
+    assert (info.value.row, info.value.column, info.value.file) == (101, "unix", str(path))
     _write_wide(path, bad_at=7)
     with pytest.raises(DataError, match="finite and > 0") as info:
         load_prices(path, ["A", "B"])
-    assert (info.value.row, info.value.column) == (7, "A")
+    assert (info.value.row, info.value.column) == (8, "close_A")
     _write_wide(path)
     with pytest.raises(SchemaError, match="close_C"):
         load_prices(path, ["A", "C"])

@@ -13,8 +13,13 @@ Accepted inputs (tokens are always sorted alphabetically):
   gap-free *trading-day clock* that starts the day after the first date; with
   weekends/holidays absent the clock's dates run ahead of the calendar.
 
-Validation: ``unix`` strictly increasing with 60,000 ms spacing (gap-free minutes),
-prices finite and positive; violations raise :class:`DataError` naming file/row/column.
+Validation: token names are safe names (:mod:`algotrader.data.names`: no path separator,
+no ``..``, no leading dot), checked before any file name is built from them, so a token
+such as ``../SECRET`` can never make the loader look outside its folder; ``unix`` strictly
+increasing with 60,000 ms spacing (gap-free minutes), prices finite and positive.
+Violations raise :class:`DataError` naming the file, the 1-based data row (row 1 = the
+first data row below the header) and the column as written (``close_ETH`` in a wide file,
+``close`` in a per-token file, ``unix``).
 
 Windowing (:func:`make_window`, as the reference's loader):
 
@@ -48,7 +53,7 @@ import numpy as np
 import polars as pl
 
 from algotrader.amm.config import RunConfig, parse_date
-from algotrader.errors import DataError, SchemaError
+from algotrader.errors import DataError, SchemaError, data_row
 
 logger = logging.getLogger(__name__)
 
@@ -90,34 +95,50 @@ def _read(path: Path) -> pl.DataFrame:
         raise DataError(f"cannot read prices: {exc}", file=str(path)) from exc
 
 
-def check_minutes(unix: np.ndarray, source: str) -> None:
-    """Raise :class:`DataError` unless ``unix`` is gap-free minutes (60,000 ms steps)."""
+def check_minutes(unix: np.ndarray, source: str, *, column: str = "unix") -> None:
+    """Raise :class:`DataError` unless ``unix`` is gap-free minutes (60,000 ms steps).
+
+    The error names the first row (1-based data row) whose step from the row before is
+    not one minute.
+    """
     if unix.size < 2:
         raise DataError("need at least two price rows", file=source)
     steps = np.diff(unix)
     bad = np.nonzero(steps != MINUTE_MS)[0]
     if bad.size:
-        row = int(bad[0]) + 1
+        row = data_row(int(bad[0]) + 1)
         raise DataError(
-            f"unix must increase by 60000 ms per row; step of {int(steps[bad[0]])} ms",
+            f"unix must increase by 60000 ms per row; row {row} is {int(steps[bad[0]])} ms "
+            f"after row {row - 1}",
             file=source,
             row=row,
-            column="unix",
+            column=column,
             hint="supply gap-free minute bars (fill gaps explicitly upstream)",
         )
 
 
-def _check_prices(prices: np.ndarray, tokens: tuple[str, ...], source: str) -> None:
+def _check_prices(
+    prices: np.ndarray, columns: tuple[str, ...] | list[str], source: str | None
+) -> None:
+    """Every price finite and > 0; the error names ``columns[j]`` (the header as written)."""
     ok = np.isfinite(prices) & (prices > 0)
     if not ok.all():
         row, col = (int(x) for x in np.argwhere(~ok)[0])
         raise DataError(
-            f"price must be finite and > 0, got {prices[row, col]}",
+            f"price must be finite and > 0, got {float(prices[row, col])} at row {data_row(row)}",
             file=source,
-            row=row,
-            column=tokens[col],
+            row=data_row(row),
+            column=columns[col],
             hint="remove or correct the bar",
         )
+
+
+def check_tokens(tokens: tuple[str, ...] | list[str], source: str | None) -> None:
+    """Refuse an unsafe token name (before any path is built from it); ``key=tokens``."""
+    from algotrader.data.names import check_name  # (algotrader.data is heavy to import)
+
+    for t in tokens:
+        check_name(t, file=source, key="tokens", what="token")
 
 
 def _frame_to_data(frame: pl.DataFrame, tokens: tuple[str, ...], source: str) -> PriceData:
@@ -134,7 +155,7 @@ def _frame_to_data(frame: pl.DataFrame, tokens: tuple[str, ...], source: str) ->
     unix = frame["unix"].cast(pl.Int64).to_numpy()
     prices = frame.select([pl.col(f"close_{t}").cast(pl.Float64) for t in tokens]).to_numpy()
     check_minutes(unix, source)
-    _check_prices(prices, tokens, source)
+    _check_prices(prices, [f"close_{t}" for t in tokens], source)
     return PriceData(unix=unix, prices=np.ascontiguousarray(prices), tokens=tokens)
 
 
@@ -154,6 +175,7 @@ def load_prices(paths: list[Path] | Path, tokens: tuple[str, ...] | list[str]) -
     toks = tuple(sorted(tokens))
     items = [paths] if isinstance(paths, Path | str) else list(paths)
     items = [Path(p) for p in items]
+    check_tokens(toks, ", ".join(str(p) for p in items))
     if len(items) == 1 and items[0].is_dir():
         folder = items[0]
         items = []
@@ -175,6 +197,11 @@ def load_prices(paths: list[Path] | Path, tokens: tuple[str, ...] | list[str]) -
         for col in ("unix", "close"):
             if col not in frame.columns:
                 raise SchemaError(f"missing {col!r} column", file=str(path), column=col)
+        # Checked per file, so rows are the file's own rows (the join renumbers them).
+        check_minutes(frame["unix"].cast(pl.Int64).to_numpy(), str(path))
+        _check_prices(
+            frame.select(pl.col("close").cast(pl.Float64)).to_numpy(), ["close"], str(path)
+        )
         frames[token] = frame.select(
             pl.col("unix").cast(pl.Int64), pl.col("close").cast(pl.Float64).alias(f"close_{token}")
         )
@@ -191,22 +218,34 @@ def load_prices(paths: list[Path] | Path, tokens: tuple[str, ...] | list[str]) -
     return _frame_to_data(joined, toks, ", ".join(str(p) for p in items))
 
 
-def daily_to_minutes(frame: pl.DataFrame, tokens: list[str] | tuple[str, ...]) -> PriceData:
+def daily_to_minutes(
+    frame: pl.DataFrame, tokens: list[str] | tuple[str, ...], *, file: str | None = None
+) -> PriceData:
     """Step-constant minute prices from a daily ``date`` + per-token close table.
 
     Row ``i`` (its close is known once its day has ended) is held for the 1440 minutes
     of clock day ``i``, the clock starting at the first date + 1 day, 00:00 UTC.
-    Missing or non-positive closes raise :class:`DataError`.
+    Missing or non-positive closes raise :class:`DataError` naming ``file``, the 1-based
+    data row and the token's column.
     """
     toks = tuple(sorted(tokens))
+    check_tokens(toks, file)
     for t in ("date", *toks):
         if t not in frame.columns:
-            raise SchemaError(f"missing column {t!r}", column=t)
+            raise SchemaError(f"missing column {t!r}", file=file, column=t)
     days = frame["date"].cast(pl.Date).to_numpy().astype("datetime64[D]")
-    if np.any(np.diff(days).astype(int) <= 0):
-        raise DataError("daily dates must be strictly increasing", column="date")
+    steps = np.diff(days).astype(int)
+    if np.any(steps <= 0):
+        row = data_row(int(np.flatnonzero(steps <= 0)[0]) + 1)
+        raise DataError(
+            f"daily dates must be strictly increasing: {days[row - 1]} at row {row}",
+            file=file,
+            row=row,
+            column="date",
+            hint="sort by date and keep one row per date",
+        )
     closes = frame.select([pl.col(t).cast(pl.Float64) for t in toks]).to_numpy()
-    _check_prices(closes, toks, "daily table")
+    _check_prices(closes, toks, file)
     first_ms = (days[0] + np.timedelta64(1, "D")).astype("datetime64[ms]").astype(np.int64)
     prices = np.repeat(closes, DAY_MINUTES, axis=0)
     unix = first_ms + np.arange(prices.shape[0], dtype=np.int64) * MINUTE_MS
@@ -262,6 +301,7 @@ __all__ = [
     "PriceData",
     "Window",
     "check_minutes",
+    "check_tokens",
     "daily_to_minutes",
     "load_prices",
     "make_window",

@@ -26,6 +26,19 @@ def _window(run: Any, prices: list[Path]) -> Any:
     return make_window(load_prices(list(prices), run.tokens), run)
 
 
+def _check_layout(job: Any, config: Path) -> None:
+    """Refuse a span layout that cannot work before compiling, naming the key and the file.
+
+    (Without it a too-large ``bout_offset`` reached the simulator as ``key=bout_length``.)
+    """
+    from algotrader.errors import AlgotraderError
+
+    try:
+        job.layout.check(job.prices.shape[0])
+    except AlgotraderError as exc:
+        raise exc.located(file=str(config)) from exc
+
+
 _CYCLE_VALUES = ("wfe", "is_oos_gap", "rademacher", "adjusted_oos_sharpe")
 
 
@@ -122,6 +135,7 @@ def register(amm_app: typer.Typer) -> None:
         st = state()
         run = load_run_config(config)
         job = make_job(run, _window(run, prices))
+        _check_layout(job, config)
         multi = (
             {"n_periods": n_periods, "aggregation": aggregation, "temperature": temperature}
             if n_periods

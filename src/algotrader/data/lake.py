@@ -11,7 +11,7 @@ the same inputs give byte-identical files):
 | ``weekly_ohlc_meta.json`` | coverage, missing weeks, weeks without Monday/Friday |
 | ``returns.csv`` / ``.parquet`` | wide weekly returns: ``timestamp`` + one column per asset |
 | ``return_tensor.npz`` | values (T, A), timestamps, assets, missing mask, return type |
-| ``manifest.json`` | options, source description, row counts |
+| ``manifest.json`` | options, source description, row counts, every file's SHA-256, ``version_id`` (:func:`algotrader.artifacts.run_id` of the identity and the file hashes) |
 
 CSV timestamps are ISO-8601 UTC (``2024-01-05T21:00:00Z``), empty cells are missing values.
 
@@ -38,7 +38,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -52,6 +51,7 @@ from typing import Any
 import polars as pl
 import pyarrow.parquet as pq
 
+from algotrader.artifacts import file_hash, json_ready, run_id
 from algotrader.data.cleaning import ReturnType, daily_ohlc, weekly_ohlc, weekly_returns
 from algotrader.data.meta import ISO_FORMAT, daily_meta, weekly_meta
 from algotrader.data.tensor import ReturnTensor, save_return_tensor, tensor_from_returns
@@ -163,11 +163,8 @@ def write_table(folder: Path, name: str, frame: pl.DataFrame) -> list[Path]:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """SHA-256 of a file (:func:`algotrader.artifacts.file_hash`, the package's one)."""
+    return file_hash(path)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -254,7 +251,12 @@ def write_lake(result: CleanResult, root: str | os.PathLike[str], *, force: bool
         paths.append(write_json_atomic(tmp / "weekly_ohlc_meta.json", result.weekly_meta))
         paths.append(save_return_tensor(tmp / "return_tensor.npz", result.tensor))
         files = {p.name: _sha256(p) for p in sorted(paths)}
-        write_json_atomic(tmp / "manifest.json", {**result.manifest, "files": files})
+        # the version's id: artifacts.run_id of what identifies it and of every file's hash
+        version_id = run_id(_identity(result.manifest), files, length=16)
+        write_json_atomic(
+            tmp / "manifest.json",
+            json_ready({**result.manifest, "files": files, "version_id": version_id}),
+        )
         if folder.exists():
             old = root / f".{result.week_label}.{tag}.old.tmp"
             os.replace(folder, old)

@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -151,8 +150,14 @@ class OptimiserConfig(BaseModel):
         return cc.window - 1 if isinstance(cc, SlidingWindowConfig) else self.corr
 
     def fingerprint(self) -> str:
-        """A stable 16-hex-digit id of the resolved configuration."""
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+        """A stable 16-hex-digit id of the resolved configuration.
+
+        :func:`algotrader.artifacts.run_id` of the resolved model (the package's one run-id
+        hash; key order does not matter, secrets never enter it).
+        """
+        from algotrader.artifacts import run_id
+
+        return run_id(self, length=16)
 
 
 def config_from_mapping(data: Any, *, source: str | None = None) -> OptimiserConfig:

@@ -8,9 +8,9 @@ from which :func:`~algotrader.tuning.choose_best` picks the winner.
   (the nested-CV simulation sends every fold's pending jobs at once). Sequential
   (``workers=1``) or a spawn process pool (``workers>1``) whose initializer receives the
   objectives once and pins BLAS to one thread; one task per job; every finished job's rows go
-  to ``sink`` (an append-only store, a progress bar). With ``min_parallel_seconds`` the first
-  job is timed here and the pool is only started when the remaining work is estimated to take
-  longer (a spawn pool costs its workers' start-up and imports).
+  to ``sink`` (an append-only store, a progress bar). With ``min_parallel_seconds`` jobs run
+  here for that long first and only the jobs left then go to a pool (a spawn pool costs its
+  workers' start-up, imports and JIT: small work never pays it).
 - :func:`run_local`: :func:`run_jobs` over every candidate x every split of one objective.
 - :func:`run_optuna`: every candidate is enqueued into an Optuna study (journal file locally, an
   RDB URL such as ``postgresql://...`` for many machines); each trial evaluates its candidate's
@@ -20,6 +20,15 @@ from which :func:`~algotrader.tuning.choose_best` picks the winner.
   always the oldest. Split scores are stored as trial user attributes, so a rerun on the same
   storage resumes: finished candidates are read back, not re-evaluated. ``workers>1`` runs
   that many processes on the same study (each opens the storage itself).
+- :func:`run_optuna_sampler`: the same objective, with candidates proposed by an Optuna
+  sampler (seeded TPE) from a :class:`~algotrader.tuning.SearchSpace` instead of a fixed
+  list: ``n_trials`` trials, each scored split by split (running mean reported; median
+  pruning; a non-finite running mean prunes), its value from ``finalize`` (default: the mean
+  over splits; a tuple for a multi-objective study). The study is named and stored like
+  :func:`run_optuna`, so a rerun resumes and only the missing trials run. The AMM search
+  (:func:`algotrader.training.optuna_search.optuna_search`) is this driver with
+  :class:`~algotrader.tuning.ProblemObjective`; the optimiser is tuned by it with
+  :class:`~algotrader.tuning.OptimiserObjective`.
 
 Example:
     >>> from algotrader.tuning import Candidate
@@ -51,6 +60,7 @@ import polars as pl
 from algotrader.errors import ConfigError
 from algotrader.tuning.objective import Candidate, SplitObjective
 from algotrader.tuning.scores import score_table
+from algotrader.tuning.space import SearchSpace
 
 __all__ = [
     "Job",
@@ -62,6 +72,7 @@ __all__ = [
     "run_jobs",
     "run_local",
     "run_optuna",
+    "run_optuna_sampler",
     "split_order",
 ]
 
@@ -191,8 +202,8 @@ def run_jobs(
             worker through the pool initializer).
         jobs: the work; rows reach ``sink`` job by job, in completion order.
         workers: 1 = sequential; more = a spawn process pool of that size.
-        min_parallel_seconds: when set (and ``workers > 1``), the first job runs here and
-            the pool is started only if the rest is estimated to take at least this long.
+        min_parallel_seconds: when set (and ``workers > 1``), jobs run in this process for
+            this many seconds first; the pool only gets the jobs left after that.
     """
     if workers < 1:
         raise ConfigError(f"workers must be >= 1, got {workers}", key="tuning.workers")
@@ -206,18 +217,18 @@ def run_jobs(
 
     todo = list(jobs)
     if workers > 1 and len(todo) > 1 and min_parallel_seconds is not None:
-        first = todo.pop(0)
+        # sequential for the first min_parallel_seconds; only the rest goes to a pool (a
+        # first-job estimate misleads when per-process caches make later jobs cheap)
         t0 = time.perf_counter()
-        take(job_rows(objectives, first))
-        per_eval = (time.perf_counter() - t0) / max(1, len(first.splits))
-        rest = per_eval * sum(len(j.splits) for j in todo)
-        if rest < min_parallel_seconds:
+        while todo and time.perf_counter() - t0 < min_parallel_seconds:
+            take(job_rows(objectives, todo.pop(0)))
+        if todo:
             logger.info(
-                "estimated %.2f s of remaining work < %.2f s: sequential, no process pool",
-                rest,
+                "%d jobs left after %.2f s sequential: starting %d pool workers",
+                len(todo),
                 min_parallel_seconds,
+                workers,
             )
-            workers = 1
     if workers == 1 or len(todo) <= 1:
         for job in todo:
             take(job_rows(objectives, job))
@@ -406,4 +417,152 @@ def _table(study: Any, fold: int, wanted: set[int]) -> pl.DataFrame:
         for key, (value, secs) in t.user_attrs.items():
             if key.startswith("split_"):
                 rows.append((fold, int(cid), int(key[6:]), float(value), float(secs)))
+    return score_table(rows)
+
+
+def _suggest(trial: Any, space: SearchSpace) -> dict[str, Any]:
+    """One assignment of ``space`` from ``trial`` (inactive ``when`` params are skipped)."""
+    out: dict[str, Any] = {}
+    for p in [*space.categorical_order(), *space.continuous()]:
+        if not p.active(out):
+            continue
+        if p.type in ("categorical", "bool"):
+            assert p.values is not None
+            out[p.path] = trial.suggest_categorical(p.path, list(p.values))
+            continue
+        assert p.bounds is not None
+        lo, hi = p.bounds
+        log = p.transform in ("log", "log10")
+        if p.type == "int":
+            out[p.path] = trial.suggest_int(p.path, int(lo), int(hi), log=log)
+        else:
+            out[p.path] = trial.suggest_float(p.path, float(lo), float(hi), log=log)
+    return out
+
+
+Finalize = Callable[[Candidate, list[float]], tuple[float | tuple[float, ...], dict[str, Any]]]
+
+
+def _mean_value(candidate: Candidate, scores: list[float]) -> tuple[float, dict[str, Any]]:
+    del candidate
+    return float(np.mean(scores)), {}
+
+
+@dataclass(frozen=True)
+class SamplerRun:
+    """What :func:`run_optuna_sampler` returns: the score table and the Optuna study."""
+
+    scores: pl.DataFrame
+    study: Any
+    n_run: int
+
+
+def run_optuna_sampler(
+    objective: SplitObjective,
+    space: SearchSpace,
+    *,
+    n_trials: int,
+    study_name: str,
+    storage: str | Path | Any | None = None,
+    fold: int = 0,
+    seed: int = 0,
+    n_startup_trials: int = 10,
+    prune: bool = True,
+    pruner_startup_trials: int = 5,
+    directions: Sequence[str] = ("maximize",),
+    finalize: Finalize | None = None,
+    timeout: float | None = None,
+    n_jobs: int = 1,
+    on_trial: Callable[[int, int], None] | None = None,
+) -> SamplerRun:
+    """Tune ``objective`` over ``space`` with a seeded TPE sampler (see the module docstring).
+
+    Args:
+        storage: a journal file path, an SQLAlchemy URL, an Optuna storage object, or None
+            (in memory, no resume).
+        n_trials: the study's total; on resume only ``n_trials - finished`` run.
+        directions: one direction per value ``finalize`` returns (pruning only with one).
+        finalize: ``(candidate, split scores) -> (value or values, trial user attrs)``.
+        n_jobs: Optuna threads (> 1 gives up bit-for-bit determinism).
+        on_trial: called with ``(trial number, n_trials)`` after each finished trial.
+
+    Returns:
+        A :class:`SamplerRun`: the score table (every finished trial's completed splits,
+        candidate id = trial number), the study, and how many trials this call ran.
+    """
+    import warnings
+
+    import optuna
+
+    if n_trials < 1:
+        raise ConfigError(f"n_trials must be >= 1, got {n_trials}", key="tuning.n_trials")
+    if not space.params:
+        raise ConfigError("empty search space", key="tuning.space")
+    multi = len(directions) > 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(
+            n_startup_trials=n_startup_trials, multivariate=True, seed=seed
+        )
+    store = _storage(storage) if isinstance(storage, str | Path) else storage
+    kw: dict[str, Any] = {"study_name": study_name, "storage": store, "sampler": sampler}
+    if multi:
+        study = optuna.create_study(directions=list(directions), load_if_exists=True, **kw)
+    else:
+        pruner: optuna.pruners.BasePruner = (
+            optuna.pruners.MedianPruner(
+                n_startup_trials=pruner_startup_trials, n_warmup_steps=0, interval_steps=1
+            )
+            if prune
+            else optuna.pruners.NopPruner()
+        )
+        study = optuna.create_study(
+            direction=directions[0], pruner=pruner, load_if_exists=True, **kw
+        )
+    fin = finalize or _mean_value
+    order = [int(x) for x in objective.split_ids]
+
+    def trial_fn(trial: optuna.Trial) -> float | tuple[float, ...]:
+        cand = Candidate(trial.number, _suggest(trial, space))
+        scores: list[float] = []
+        for step, s in enumerate(order):
+            value, secs = _score(objective, cand, s)
+            trial.set_user_attr(f"split_{s}", [value, secs])
+            scores.append(value)
+            running = float(np.mean(scores))
+            if not math.isfinite(running):
+                raise optuna.TrialPruned(f"non-finite score at split {s}")
+            if not multi:
+                trial.report(running, step)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
+        value, attrs = fin(cand, scores)
+        for k, v in attrs.items():
+            trial.set_user_attr(k, v)
+        return value
+
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    done = sum(t.state in finished for t in study.get_trials(deepcopy=False))
+    remaining = max(n_trials - done, 0)
+
+    def _cb(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if on_trial is not None:
+            on_trial(trial.number, n_trials)
+
+    if remaining:
+        study.optimize(
+            trial_fn, n_trials=remaining, timeout=timeout, n_jobs=n_jobs, callbacks=[_cb], catch=()
+        )
+    return SamplerRun(_sampled_table(study, fold), study, remaining)
+
+
+def _sampled_table(study: Any, fold: int) -> pl.DataFrame:
+    import optuna
+
+    rows: list[Row] = []
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    for t in sorted(study.get_trials(deepcopy=False, states=states), key=lambda t: t.number):
+        for key, (value, secs) in t.user_attrs.items():
+            if key.startswith("split_"):
+                rows.append((fold, int(t.number), int(key[6:]), float(value), float(secs)))
     return score_table(rows)

@@ -423,7 +423,7 @@ def _table(study: Any, fold: int, wanted: set[int]) -> pl.DataFrame:
 def _suggest(trial: Any, space: SearchSpace) -> dict[str, Any]:
     """One assignment of ``space`` from ``trial`` (inactive ``when`` params are skipped)."""
     out: dict[str, Any] = {}
-    for p in [*space.categorical_order(), *space.continuous()]:
+    for p in [*space.categorical_order(), *space.continuous]:
         if not p.active(out):
             continue
         if p.type in ("categorical", "bool"):
@@ -507,7 +507,11 @@ def run_optuna_sampler(
     store = _storage(storage) if isinstance(storage, str | Path) else storage
     kw: dict[str, Any] = {"study_name": study_name, "storage": store, "sampler": sampler}
     if multi:
-        study = optuna.create_study(directions=list(directions), load_if_exists=True, **kw)
+        study = optuna.create_study(
+            directions=[optuna.study.StudyDirection[d.upper()] for d in directions],
+            load_if_exists=True,
+            **kw,
+        )
     else:
         pruner: optuna.pruners.BasePruner = (
             optuna.pruners.MedianPruner(
@@ -517,7 +521,10 @@ def run_optuna_sampler(
             else optuna.pruners.NopPruner()
         )
         study = optuna.create_study(
-            direction=directions[0], pruner=pruner, load_if_exists=True, **kw
+            direction=optuna.study.StudyDirection[directions[0].upper()],
+            pruner=pruner,
+            load_if_exists=True,
+            **kw,
         )
     fin = finalize or _mean_value
     order = [int(x) for x in objective.split_ids]
@@ -536,10 +543,10 @@ def run_optuna_sampler(
                 trial.report(running, step)
                 if trial.should_prune():
                     raise optuna.TrialPruned()
-        value, attrs = fin(cand, scores)
+        result, attrs = fin(cand, scores)
         for k, v in attrs.items():
             trial.set_user_attr(k, v)
-        return value
+        return result
 
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     done = sum(t.state in finished for t in study.get_trials(deepcopy=False))

@@ -117,6 +117,11 @@ class ProblemObjective:
         size = offs.size // steps
         self.groups = [offs[i * size : (i + 1) * size] + problem.start_low for i in range(steps)]
         self._fns: dict[str, Any] = {}
+        #: with ``keep_windows``, :meth:`evaluate` keeps each window's objective per
+        #: candidate so :meth:`pop_windows` can give the per-window values (multi-objective
+        #: worst and spread are over windows, not over split means).
+        self.keep_windows = False
+        self._windows: dict[int, dict[int, np.ndarray]] = {}
 
     @property
     def split_ids(self) -> tuple[int, ...]:
@@ -155,8 +160,25 @@ class ProblemObjective:
         fns = self._compiled()
         p = {k: jnp.asarray(v) for k, v in self.params(candidate).items()}
         vals = np.asarray(fns["window"](p, jnp.asarray(self.groups[split]), fns["data"]))
+        if self.keep_windows:
+            self._windows.setdefault(candidate.id, {})[split] = vals
         value = float(np.mean(vals))
         return value if math.isfinite(value) else math.nan
+
+    def pop_windows(self, candidate_id: int) -> np.ndarray:
+        """The window objectives :meth:`evaluate` computed for a candidate (split order),
+        forgotten afterwards; empty when none were kept."""
+        kept = self._windows.pop(candidate_id, {})
+        parts = [kept[s] for s in sorted(kept)]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def evaluation(self, candidate: Candidate) -> Any:
+        """One continuous pass (train -> val -> test): the problem's Evaluation."""
+        import jax.numpy as jnp
+
+        fns = self._compiled()
+        p = {k: jnp.asarray(v) for k, v in self.params(candidate).items()}
+        return fns["evaluate"](p, fns["data"])
 
     def validation(self, candidate: Candidate) -> float:
         """The validation metric of one continuous pass (train -> val -> test)."""
@@ -169,6 +191,7 @@ class ProblemObjective:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_fns"] = {}
+        state["_windows"] = {}
         return state
 
 

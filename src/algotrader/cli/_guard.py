@@ -41,7 +41,7 @@ from typing import Any
 import typer
 import typer.core
 
-from algotrader.errors import AlgotraderError, DataError
+from algotrader.errors import ROW_CONVENTION, AlgotraderError, DataError
 
 logger = logging.getLogger("algotrader")
 
@@ -123,9 +123,10 @@ def report_error(exc: AlgotraderError) -> None:
     from rich.markup import escape
 
     logger.debug("error", exc_info=exc)
-    Console(stderr=True, soft_wrap=True).print(
-        f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False
-    )
+    console = Console(stderr=True, soft_wrap=True)
+    console.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
+    if exc.file is not None and exc.row is not None:  # say what the row number means
+        console.print(f"  ({ROW_CONVENTION})", markup=False, highlight=False)
 
 
 def _set_quiet() -> None:

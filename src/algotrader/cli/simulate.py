@@ -96,7 +96,7 @@ def simulate(
             label = "inner: candidates x splits" if phase == "inner" else "outer folds"
             if phase not in tasks:
                 tasks[phase] = prog.add_task(label, total=total)
-            prog.update(tasks[phase], completed=done + (1 if phase == "outer" and k >= 0 else 0))
+            prog.update(tasks[phase], completed=done)  # outer: folds finished so far
 
         result = run_simulation(cfg, resume=resume, engine=engine, progress=progress)
     if result.folds:

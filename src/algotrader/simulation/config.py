@@ -211,8 +211,8 @@ class TuningConfig(_Frozen):
     parallel_min_seconds: float | None = Field(
         5.0,
         ge=0.0,
-        description="local pool only when the work left after the first job is estimated to "
-        "take at least this long (null: always start the pool)",
+        description="local engine: jobs run sequentially for this many seconds first and only "
+        "the rest goes to the process pool (null: pool at once)",
     )
     aggregate: AggregateConfig = Field(default_factory=AggregateConfig)
     ray: RayConfig = Field(default_factory=RayConfig)

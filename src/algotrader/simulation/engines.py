@@ -10,8 +10,8 @@ for the simulation and every other tuning user.
 
 - ``local``: :func:`~algotrader.tuning.drivers.run_jobs`: sequential (``tuning.workers: 1``) or
   a spawn process pool whose initializer receives the objectives once and pins BLAS to one
-  thread; the pool is started only when the work left after the first job is estimated to
-  take at least ``tuning.parallel_min_seconds`` (null: always).
+  thread; jobs run in this process for the first ``tuning.parallel_min_seconds`` (default 5;
+  null: pool at once) and only the jobs left then go to the pool.
 - ``ray``: :func:`~algotrader.tuning.ray_driver.run_ray_jobs`: ``ray.address`` null (a local
   cluster with ``ray.init_num_cpus`` CPUs) | ``auto`` | ``host:port``; the objectives
   ``ray.put`` once, jobs packed into ``ray.tasks_per_cpu`` tasks per CPU (a candidate's jobs

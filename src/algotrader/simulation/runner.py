@@ -62,6 +62,8 @@ __all__ = ["SimulationResult", "config_hash", "run_dir_for", "run_simulation"]
 logger = logging.getLogger(__name__)
 Progress = Callable[[str, int, int, int], None]
 _KEYS = ["fold", "candidate", "split"]
+#: the score store gets one part per this many seconds of inner work (a kill loses at most that)
+STORE_FLUSH_SECONDS = 0.25
 _PHASES = ("inputs", "cv", "inner", "outer", "results")
 
 
@@ -295,19 +297,32 @@ def run_simulation(
                 jobs.append(Job(f.k, c, pending))
     total = sum(len(f.splits) for f in structure.folds) * len(candidates)
     count = [len(have)]
+    buffer: list[Row] = []
+    flushed = [time.perf_counter()]
+
+    def flush() -> None:
+        # one store part per STORE_FLUSH_SECONDS, not per job: a part costs a parquet write
+        if buffer:
+            store.append(pl.DataFrame([list(r) for r in buffer], schema=SCORE_SCHEMA, orient="row"))
+            buffer.clear()
+        flushed[0] = time.perf_counter()
 
     def sink(rows: list[Row]) -> None:
         if not rows:
             return
-        frame = pl.DataFrame([list(r) for r in rows], schema=SCORE_SCHEMA, orient="row")
-        store.append(frame)
+        buffer.extend(rows)
         count[0] += len(rows)
+        if time.perf_counter() - flushed[0] >= STORE_FLUSH_SECONDS:
+            flush()
         if progress is not None:
             progress("inner", rows[0][0], count[0], total)
 
     if progress is not None:
         progress("inner", -1, count[0], total)
-    run_engine(ev, jobs, sink, engine=cfg.tuning.engine, run_dir=run)
+    try:
+        run_engine(ev, jobs, sink, engine=cfg.tuning.engine, run_dir=run)
+    finally:
+        flush()  # what finished before an error is kept for --resume
     scores = store.read().unique(_KEYS, keep="first").sort(_KEYS)
     result.scores = scores
     inner_best: dict[int, float] = {}
@@ -456,6 +471,8 @@ def run_simulation(
     if diagnose is not None and cfg.simulation_mode == "full":
         for p in diagnose(ev, outer_decisions, run / "outer" / "diagnostics"):
             outputs.append(Path(p).relative_to(run).as_posix())
+    if progress is not None:
+        progress("outer", -1, len(structure.folds), len(structure.folds))
     returns = pl.concat(ret_frames)
     write_parquet_atomic(run / "outer" / "returns.parquet", returns)
     outputs.append("outer/returns.parquet")

@@ -9,8 +9,9 @@ from which :func:`~algotrader.tuning.choose_best` picks the winner.
   (``workers=1``) or a spawn process pool (``workers>1``) whose initializer receives the
   objectives once and pins BLAS to one thread; one task per job; every finished job's rows go
   to ``sink`` (an append-only store, a progress bar). With ``min_parallel_seconds`` jobs run
-  here for that long first and only the jobs left then go to a pool (a spawn pool costs its
-  workers' start-up, imports and JIT: small work never pays it).
+  here for that long first; the jobs left then go to a pool only if their estimated time (the
+  mean seconds per evaluation so far) is at least as long (a spawn pool costs its workers'
+  start-up, imports and JIT: small work never pays it).
 - :func:`run_local`: :func:`run_jobs` over every candidate x every split of one objective.
 - :func:`run_optuna`: every candidate is enqueued into an Optuna study (journal file locally, an
   RDB URL such as ``postgresql://...`` for many machines); each trial evaluates its candidate's
@@ -203,7 +204,8 @@ def run_jobs(
         jobs: the work; rows reach ``sink`` job by job, in completion order.
         workers: 1 = sequential; more = a spawn process pool of that size.
         min_parallel_seconds: when set (and ``workers > 1``), jobs run in this process for
-            this many seconds first; the pool only gets the jobs left after that.
+            this many seconds first; the pool gets the jobs left after that only when they
+            are estimated to take at least as long again.
     """
     if workers < 1:
         raise ConfigError(f"workers must be >= 1, got {workers}", key="tuning.workers")
@@ -220,15 +222,21 @@ def run_jobs(
         # sequential for the first min_parallel_seconds; only the rest goes to a pool (a
         # first-job estimate misleads when per-process caches make later jobs cheap)
         t0 = time.perf_counter()
+        done = 0
         while todo and time.perf_counter() - t0 < min_parallel_seconds:
-            take(job_rows(objectives, todo.pop(0)))
-        if todo:
-            logger.info(
-                "%d jobs left after %.2f s sequential: starting %d pool workers",
-                len(todo),
-                min_parallel_seconds,
-                workers,
-            )
+            job = todo.pop(0)
+            take(job_rows(objectives, job))
+            done += len(job.splits)
+        rest = (time.perf_counter() - t0) / max(1, done) * sum(len(j.splits) for j in todo)
+        if rest < min_parallel_seconds:
+            workers = 1  # what is left is estimated below the threshold too: no pool
+        logger.info(
+            "%d jobs left after %d evaluations here (estimated %.2f s): %s",
+            len(todo),
+            done,
+            rest,
+            "sequential" if workers == 1 else f"{workers} pool workers",
+        )
     if workers == 1 or len(todo) <= 1:
         for job in todo:
             take(job_rows(objectives, job))
@@ -569,7 +577,8 @@ def _sampled_table(study: Any, fold: int) -> pl.DataFrame:
     rows: list[Row] = []
     states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     for t in sorted(study.get_trials(deepcopy=False, states=states), key=lambda t: t.number):
-        for key, (value, secs) in t.user_attrs.items():
+        for key, attr in t.user_attrs.items():
             if key.startswith("split_"):
+                value, secs = attr
                 rows.append((fold, int(t.number), int(key[6:]), float(value), float(secs)))
     return score_table(rows)

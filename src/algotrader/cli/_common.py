@@ -1,4 +1,9 @@
-"""State shared by CLI stages: settings, quiet flag, console and progress factory."""
+"""State shared by CLI stages: settings, quiet flag, console, progress and table factories.
+
+Tables (:func:`make_table`) fold long cells onto more lines instead of cutting them with
+``...``: a path or a metric name is always printed whole, however narrow the terminal.
+Progress bars always get a total (``done/total``, never ``0/?``).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from rich.console import Console
+from rich.console import Console, JustifyMethod
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -16,6 +21,7 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Column, Table
 
 from algotrader.logs import configure_logging
 from algotrader.settings import Settings
@@ -69,6 +75,51 @@ class CliState:
                 prog.advance(task)
 
 
+class FoldingTable(Table):
+    """A rich table whose columns fold (wrap) long cells by default; nothing is elided."""
+
+    def add_column(  # type: ignore[override]
+        self,
+        header: str = "",
+        *,
+        justify: JustifyMethod = "left",
+        overflow: str = "fold",
+        no_wrap: bool = False,
+        **kwargs: object,
+    ) -> None:
+        """Add a column (``overflow="fold"`` unless told otherwise)."""
+        super().add_column(
+            header,
+            justify=justify,
+            overflow=overflow,  # type: ignore[arg-type]
+            no_wrap=no_wrap,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+
+def make_table(title: str | None = None, *columns: str | Column) -> FoldingTable:
+    """A left-titled table that never truncates a cell (long cells fold onto more lines).
+
+    Example:
+        >>> import io
+        >>> from rich.console import Console
+        >>> t = make_table("m", "metric", "value")
+        >>> t.add_row("returns_over_uniform_hodl", "0.1")
+        >>> c = Console(width=20, record=True, file=io.StringIO())
+        >>> c.print(t)
+        >>> text = c.export_text()
+        >>> "\u2026" in text, "form_hod" in text
+        (False, True)
+    """
+    table = FoldingTable(title=title, title_justify="left")
+    for col in columns:
+        if isinstance(col, Column):
+            table.columns.append(col)
+        else:
+            table.add_column(col)
+    return table
+
+
 _STATE = CliState()
 
 
@@ -77,4 +128,4 @@ def state() -> CliState:
     return _STATE
 
 
-__all__ = ["CliState", "state"]
+__all__ = ["CliState", "FoldingTable", "make_table", "state"]

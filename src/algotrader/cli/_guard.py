@@ -66,6 +66,11 @@ EXAMPLES: dict[str, str] = {
         "algotrader amm walk-forward --config run.yml --prices prices.parquet --out wf"
     ),
     "pipeline": "algotrader pipeline --out algotrader_data/pipeline",
+    "simulate": (
+        "algotrader simulate --example optimiser > sim.yml && "
+        "algotrader simulate --config sim.yml --report"
+    ),
+    "report": "algotrader report algotrader_data/simulation/default_pipeline",
 }
 
 _OS_ERRORS = (
@@ -196,7 +201,9 @@ def guard_app(app: typer.Typer, prefix: str = "") -> None:
             continue
         name = info.name or info.callback.__name__.replace("_", "-")
         info.callback = _wrap(info.callback)
-        example = EXAMPLES.get(f"{prefix}{name}")
+        example = EXAMPLES.get(f"{prefix}{name}") or EXAMPLES.get(
+            f"{prefix}{name.replace('_', '-')}"  # hidden aliases (data_cleaning)
+        )
         if example and not info.epilog:
             info.epilog = f"Example: {example}"
     for group in app.registered_groups:

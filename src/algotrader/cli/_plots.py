@@ -4,6 +4,10 @@
   of the same book size, drawdown in %, and the weights (position / NAV) per asset.
 * :func:`plot_amm_run` — ``amm_run.png``: pool value vs HODL of the initial holdings, and
   the pool weights per token.
+* :func:`plot_training` — ``training.png`` (``amm train``): the objective per iteration (one
+  line per parameter set) and the selected set's train / validation (/ test) metric curves.
+* :func:`plot_walk_forward` — ``walk_forward.png`` (``amm walk-forward``): IS vs OOS metric
+  per cycle (bars) and the WFE per cycle (undefined cycles marked "n/a").
 
 Example:
     >>> import numpy as np, tempfile, pathlib
@@ -95,4 +99,83 @@ def plot_amm_run(
         plt.close(fig)
 
 
-__all__ = ["plot_amm_run", "plot_optimise"]
+def plot_training(
+    path: Path,
+    history: Any,
+    metric: str,
+    *,
+    best_set: int = 0,
+    best_iteration: int | None = None,
+) -> Path:
+    """Objective per iteration (each set) and ``metric`` on train / val / test (best set)."""
+    import polars as pl
+
+    plt = _plt()
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
+    try:
+        sets = sorted(set(history["set"].to_list())) if "set" in history.columns else [0]
+        for s in sets[:8]:
+            part = history.filter(pl.col("set") == s) if "set" in history.columns else history
+            part = part.sort("iteration")
+            a1.plot(part["iteration"], part["objective"], lw=1.0, label=f"set {s}")
+        a1.set_ylabel("objective")
+        a1.set_title("training objective")
+        if len(sets) > 1:
+            a1.legend(loc="best", fontsize="small")
+        a1.grid(alpha=0.3)
+        best = history.filter(pl.col("set") == best_set) if "set" in history.columns else history
+        best = best.sort("iteration")
+        for seg, label in (("train", "train"), ("val", "validation"), ("test", "test")):
+            col = f"{seg}_{metric}"
+            if col in best.columns:
+                y = best[col].cast(pl.Float64).fill_null(np.nan).to_numpy()
+                if np.isfinite(y).any():
+                    a2.plot(best["iteration"], y, lw=1.1, label=label)
+        if best_iteration is not None:
+            a2.axvline(best_iteration, color="#555", ls="--", lw=0.9, label="selected")
+        a2.set_ylabel(metric)
+        a2.set_xlabel("iteration")
+        a2.set_title(f"{metric} of set {best_set}: train vs validation")
+        a2.legend(loc="best", fontsize="small")
+        a2.grid(alpha=0.3)
+        fig.tight_layout()
+        return write_png_atomic(path, fig)
+    finally:
+        plt.close(fig)
+
+
+def plot_walk_forward(
+    path: Path,
+    labels: Sequence[str],
+    in_sample: np.ndarray,
+    out_sample: np.ndarray,
+    wfe: np.ndarray,
+    metric: str,
+) -> Path:
+    """IS vs OOS ``metric`` per cycle and the WFE per cycle ("n/a" where undefined)."""
+    plt = _plt()
+    x = np.arange(len(labels))
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
+    try:
+        a1.bar(x - 0.2, in_sample, 0.4, label="in-sample")
+        a1.bar(x + 0.2, out_sample, 0.4, label="out-of-sample")
+        a1.axhline(0.0, color="#555", lw=0.6)
+        a1.set_ylabel(metric)
+        a1.set_title(f"{metric} per walk-forward cycle")
+        a1.legend(loc="best")
+        a1.grid(alpha=0.3)
+        finite = np.isfinite(wfe)
+        a2.bar(x[finite], wfe[finite], 0.5, color="tab:green")
+        for i in np.flatnonzero(~finite):
+            a2.text(x[i], 0.0, "n/a", ha="center", va="bottom")
+        a2.axhline(0.0, color="#555", lw=0.6)
+        a2.set_ylabel("WFE = OOS / IS")
+        a2.set_xticks(x, [f"cycle {label}" for label in labels])
+        a2.grid(alpha=0.3)
+        fig.tight_layout()
+        return write_png_atomic(path, fig)
+    finally:
+        plt.close(fig)
+
+
+__all__ = ["plot_amm_run", "plot_optimise", "plot_training", "plot_walk_forward"]

@@ -1,7 +1,9 @@
 """``algotrader amm ...``: the AMM pool command group (a typer sub-app).
 
 ``amm run`` simulates one parameter set and writes the per-step and daily tables
-(Parquet and CSV) and ``metrics.json``.  Other modules add commands to the group
+(Parquet and CSV), ``metrics.json`` (strict JSON: an undefined metric is ``null``),
+``amm_run.png`` (pool value vs HODL of the initial reserves, weights), ``run_manifest.json``
+(``kind: amm-run``) and, with ``--report``, ``report.html``.  Other modules add commands to the group
 through :data:`SUBCOMMAND_MODULES`: each named module ``algotrader.cli.<name>``
 exposes ``register(amm_app: typer.Typer) -> None`` (the training stage registers
 ``amm train`` and ``amm walk-forward`` this way).  A module that is absent is skipped.
@@ -22,6 +24,7 @@ import polars as pl
 import typer
 
 from algotrader.cli._common import state
+from algotrader.cli._runs import finish_report, report_option, write_cli_manifest
 from algotrader.errors import ConfigError, DataError
 from algotrader.io import write_csv_atomic, write_json_atomic, write_parquet_atomic
 
@@ -169,13 +172,16 @@ def run_cmd(
     coarse_weights: Path | None = typer.Option(
         None, "--coarse-weights", help="Directly supplied coarse weights (unix + weight_<TOKEN>)."
     ),
+    report: bool = report_option(),
 ) -> None:
     """Simulate one pool over the configured window and write tables + metrics."""
     from algotrader.amm.config import RunConfig
     from algotrader.amm.data import load_prices, make_window
     from algotrader.amm.simulate import coarse_rows_needed, simulate
+    from algotrader.artifacts import json_ready, now_utc
 
     st = state()
+    started = now_utc()
     cfg = RunConfig.from_yaml(config)
     raw = _read_params(params)
     _checked_params(cfg, raw, params)
@@ -198,24 +204,44 @@ def run_cmd(
         write_csv_atomic(out / "daily.csv", result.daily)
         write_json_atomic(
             out / "metrics.json",
-            {
-                "run_id": cfg.run_id,
-                "config": cfg.model_dump(mode="json"),
-                "metrics": result.metrics,
-                "timings_s": result.timings,
-                "rows": result.per_step.height,
-                "params": {"file": str(params), "sha256": _sha256(params), "values": raw},
-            },
+            json_ready(
+                {
+                    "run_id": cfg.run_id,
+                    "config": cfg.model_dump(mode="json"),
+                    "metrics": result.metrics,
+                    "timings_s": result.timings,
+                    "rows": result.per_step.height,
+                    "params": {"file": str(params), "sha256": _sha256(params), "values": raw},
+                }
+            ),
         )
         png = _plot_run(out, result.per_step, cfg.tokens)
+        write_cli_manifest(
+            out,
+            "amm-run",
+            {"run_config": cfg.model_dump(mode="json"), "params": raw},
+            {
+                "config": config,
+                "prices": list(prices),
+                "params": params,
+                **({"coarse_weights": coarse_weights} if coarse_weights else {}),
+            },
+            timings=result.timings,
+            started_at=started,
+            extra={"run_id": cfg.run_id},
+        )
         prog.update(task, advance=1, description="done")
     m = result.metrics
     st.console.print(
         f"amm run {cfg.run_id}: {cfg.rule} on {','.join(cfg.tokens)}, {result.per_step.height} steps, "
         f"final value {m['final_value']:,.2f}, return {m['returns']:+.4%}, "
-        f"over hodl {m['returns_over_hodl']:+.4%}, daily log sharpe {m['daily_log_sharpe']:+.3f} -> {out}"
+        f"over hodl {m['returns_over_hodl']:+.4%}, daily log sharpe {m['daily_log_sharpe']:+.3f} -> {out}",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
     )
-    st.console.print(f"plot: {png}", highlight=False, soft_wrap=True)
+    st.console.print(f"plot: {png}", markup=False, highlight=False, soft_wrap=True)
+    finish_report(out, report)
 
 
 def _register_subcommands() -> None:

@@ -2,6 +2,15 @@
 :mod:`algotrader.training.amm_run` (parse, call, print a summary).
 
 ``register(amm_app)`` adds both commands to the ``amm`` sub-app.
+
+``amm train`` writes, into its run folder ``<out>/<run_id>/``, ``training.png`` (objective and
+train / validation curves) beside the trainer's files (its ``run_manifest.json`` has
+``kind: train``; an Optuna run gets one with ``kind: amm-train``); a segment that was
+not computed (no ``endTestDateString``: no test window) is left out of the table and named.
+``amm walk-forward`` trains cycle ``i`` in ``<out>/cycle_<iii>/<run_id>/`` and writes
+``walk_forward.json`` (strict JSON, ``null`` + reason for undefined values),
+``walk_forward.png`` (IS vs OOS and WFE per cycle) and ``run_manifest.json``
+(``kind: amm-walk-forward``). Both take ``--report`` (``report.html`` in that folder).
 """
 
 from __future__ import annotations
@@ -11,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
-from algotrader.cli._common import state
+from algotrader.cli._common import FoldingTable, make_table, state
+from algotrader.cli._runs import finish_report, report_option, write_cli_manifest
 
 _PRICES_HELP = "Wide minute file (unix + close_<TOKEN>), per-token files, or a folder."
 
@@ -78,7 +87,10 @@ def check_walk_forward_names(wfe_metric: str, specs: list[str]) -> None:
 
 
 def _fmt(x: float) -> str:
-    return f"{x:+.4f}" if isinstance(x, float) and math.isfinite(x) else str(x)
+    """``+1.2345``; an undefined (NaN/inf) value reads ``n/a``, never ``nan`` / ``-inf``."""
+    if isinstance(x, float | int) and not math.isfinite(x):
+        return "n/a"
+    return f"{x:+.4f}" if isinstance(x, float) else str(x)
 
 
 def _progress_callback(prog: Any, task: Any) -> Any:
@@ -97,10 +109,15 @@ def _progress_callback(prog: Any, task: Any) -> Any:
     return cb
 
 
-def _metrics_table(title: str, metrics: dict[str, dict[str, float]]) -> Table:
-    table = Table(title=title, title_justify="left")
+def _computed(metrics: dict[str, float]) -> bool:
+    return any(isinstance(v, float | int) and math.isfinite(v) for v in metrics.values())
+
+
+def _metrics_table(title: str, metrics: dict[str, dict[str, float]]) -> FoldingTable:
+    """Metric x segment; segments with no computed value (no test window) are left out."""
+    table = make_table(title)
     table.add_column("metric")
-    segs = list(metrics)
+    segs = [seg for seg in metrics if _computed(metrics[seg])]
     for seg in segs:
         table.add_column(seg, justify="right")
     names = sorted({m for d in metrics.values() for m in d})
@@ -124,15 +141,18 @@ def register(amm_app: typer.Typer) -> None:
         ),
         aggregation: str = typer.Option("mean", "--aggregation", help="mean, min, softmin or sum."),
         temperature: float = typer.Option(1.0, "--temperature", help="Softmin temperature."),
+        report: bool = report_option(),
     ) -> None:
         """Train a pool by gradient ascent (or Optuna, per optimisation_settings.method)."""
         import optuna
 
+        from algotrader.artifacts import now_utc
         from algotrader.training.amm_run import load_run_config, make_job, train_job
         from algotrader.training.optuna_search import OptunaResult
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # trials show in the summary
         st = state()
+        started = now_utc()
         run = load_run_config(config)
         job = make_job(run, _window(run, prices))
         _check_layout(job, config)
@@ -171,11 +191,27 @@ def register(amm_app: typer.Typer) -> None:
             )
         if run.endTestDateString is None:
             st.console.print(
-                "test metrics: n/a (the config has no endTestDateString, so there is no test "
-                "period; add one to measure out-of-sample performance)",
+                "test metrics: not computed (n/a): the config has no endTestDateString, so "
+                "there is no test window; add one to measure out-of-sample performance",
                 highlight=False,
             )
-        st.console.print(f"artefacts in [bold]{result.run_dir}[/]", soft_wrap=True)
+        if result.run_dir is None:
+            return
+        run_dir = Path(result.run_dir)
+        png = _training_png(run_dir, result, job.settings)
+        if png is not None:
+            st.console.print(f"plot: {png}", markup=False, highlight=False, soft_wrap=True)
+        if not (run_dir / "run_manifest.json").exists():  # the trainer writes one (kind train)
+            write_cli_manifest(
+                run_dir,
+                "amm-train",
+                {"run_config": run.model_dump(mode="json"), "multi_period": multi},
+                {"config": config, "prices": list(prices)},
+                started_at=started,
+                extra={"run_id": result.run_id},
+            )
+        st.console.print(f"artefacts in {run_dir}", markup=False, highlight=False, soft_wrap=True)
+        finish_report(run_dir, report)
 
     @amm_app.command("walk-forward")
     def walk_forward_cmd(
@@ -194,17 +230,20 @@ def register(amm_app: typer.Typer) -> None:
             "--metric",
             help="Metric specs to report.",
         ),
+        report: bool = report_option(),
     ) -> None:
         """Walk-forward training: cycles warm-started from the previous one, OOS verdict."""
+        from algotrader.artifacts import now_utc
         from algotrader.training.amm_run import (
             load_run_config,
             make_job,
             walk_forward_job,
         )
         from algotrader.training.settings import WalkForwardSettings
-        from algotrader.training.walk_forward import CycleEvaluation, cycle_metric
+        from algotrader.training.walk_forward import CycleEvaluation, cycle_metric_value
 
         st = state()
+        started = now_utc()
         check_walk_forward_names(wfe_metric, metric)  # names first: no work on a typo
         wf = WalkForwardSettings.from_mapping(
             {"n_cycles": cycles, "mode": mode, "wfe_metric": wfe_metric}
@@ -217,40 +256,119 @@ def register(amm_app: typer.Typer) -> None:
             def on_cycle(ev: CycleEvaluation) -> None:
                 prog.advance(task)
 
-            res = walk_forward_job(job, wf, out, on_cycle=on_cycle)
-        table = Table(title="walk-forward cycles", title_justify="left")
-        for col in (
-            "cycle",
-            f"IS {wfe_metric}",
-            f"OOS {wfe_metric}",
-            "WFE",
-            "gap",
-            "adj. OOS Sharpe",
-        ):
-            table.add_column(col, justify="right")
+            res = walk_forward_job(job, wf, out, on_cycle=on_cycle, report_specs=metric)
+        st.console.print(_cycles_table(res, wfe_metric))
         for c in res.cycles:
-            table.add_row(
-                str(c.span.cycle),
-                _fmt(c.is_metrics[wfe_metric]),
-                _fmt(c.oos_metrics[wfe_metric]),
-                _fmt(c.wfe) if math.isfinite(c.wfe) else "n/a (IS <= 0)",
-                _fmt(c.is_oos_gap),
-                _fmt(c.adjusted_oos_sharpe),
-            )
-        st.console.print(table)
-        for spec in metric:
-            value = cycle_metric(res.cycles, spec)
-            text = _fmt(value)
-            if not math.isfinite(value):
-                text = (
-                    "n/a (undefined in at least one cycle: WFE needs IS > 0; "
-                    "scored -inf by searches)"
+            for key, why in c.notes.items():
+                st.console.print(
+                    f"cycle {c.span.cycle}: {_LABELS.get(key, key)} n/a: {why}",
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
                 )
-            st.console.print(f"{spec}: {text}", highlight=False)
-        verdict = "effective" if res.effective else "not effective: " + "; ".join(res.reasons)
-        st.console.print(
-            f"verdict: [bold]{verdict}[/]; report in [bold]{out / 'walk_forward.json'}[/]"
+        for spec in metric:
+            value, why = cycle_metric_value(res.cycles, spec)
+            text = "n/a" if value is None else _fmt(value)
+            if why:
+                text += f" ({why})"
+            st.console.print(f"{spec}: {text}", markup=False, highlight=False, soft_wrap=True)
+        png = _walk_forward_png(out, res, wfe_metric)
+        write_cli_manifest(
+            out,
+            "amm-walk-forward",
+            {"run_config": run.model_dump(mode="json"), "walk_forward": wf.model_dump(mode="json")},
+            {"config": config, "prices": list(prices)},
+            started_at=started,
+            extra={"metric_specs": list(metric)},
         )
+        verdict = "effective" if res.effective else "not effective: " + "; ".join(res.reasons)
+        st.console.print(f"verdict: {verdict}", markup=False, highlight=False, soft_wrap=True)
+        st.console.print(
+            f"report in {out / 'walk_forward.json'}; plot: {png}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        finish_report(out, report)
+
+
+_LABELS = {
+    "wfe": "WFE",
+    "rademacher": "Rademacher complexity",
+    "adjusted_oos_sharpe": "adjusted OOS Sharpe",
+    "is_oos_gap": "IS - OOS gap",
+}
+
+
+def _cycles_table(res: Any, wfe_metric: str) -> FoldingTable:
+    """One row per cycle; an undefined value reads ``n/a`` (its reason is printed below)."""
+    table = make_table("walk-forward cycles")
+    for col in (
+        "cycle",
+        f"IS {wfe_metric}",
+        f"OOS {wfe_metric}",
+        "WFE",
+        "gap",
+        "adj. OOS Sharpe",
+    ):
+        table.add_column(col, justify="right")
+
+    def cell(x: float) -> str:
+        return _fmt(x) if math.isfinite(x) else "n/a"
+
+    for c in res.cycles:
+        table.add_row(
+            str(c.span.cycle),
+            cell(c.is_metrics[wfe_metric]),
+            cell(c.oos_metrics[wfe_metric]),
+            cell(c.wfe),
+            cell(c.is_oos_gap),
+            cell(c.adjusted_oos_sharpe),
+        )
+    return table
+
+
+def _training_png(run_dir: Path, result: Any, settings: Any) -> Path | None:
+    """``training.png`` from the run's history (gradient runs; Optuna has no curves)."""
+    from algotrader.cli._plots import plot_training
+    from algotrader.training.trainer import TrainResult
+
+    if not isinstance(result, TrainResult) or result.history.height == 0:
+        return None
+    names = [c[len("val_") :] for c in result.history.columns if c.startswith("val_")]
+    metric = next(
+        (
+            m
+            for m in (
+                getattr(settings, "selection_metric", None),
+                getattr(settings, "early_stopping_metric", None),
+            )
+            if isinstance(m, str) and m in names
+        ),
+        names[0] if names else "",
+    )
+    return plot_training(
+        run_dir / "training.png",
+        result.history,
+        metric,
+        best_set=result.best_set,
+        best_iteration=result.best_iteration,
+    )
+
+
+def _walk_forward_png(out: Path, res: Any, metric: str) -> Path:
+    import numpy as np
+
+    from algotrader.cli._plots import plot_walk_forward
+
+    return plot_walk_forward(
+        out / "walk_forward.png",
+        [str(c.span.cycle) for c in res.cycles],
+        np.array([c.is_metrics[metric] for c in res.cycles], dtype=np.float64),
+        np.array([c.oos_metrics[metric] for c in res.cycles], dtype=np.float64),
+        np.array([c.wfe for c in res.cycles], dtype=np.float64),
+        metric,
+    )
 
 
 __all__ = ["register"]

@@ -1,13 +1,19 @@
-"""``algotrader backtest``: weights (or cash positions) x prices -> tables, metrics, plot."""
+"""``algotrader backtest``: weights (or cash positions) x prices -> tables, metrics, plot.
+
+Besides the backtester's artifacts (:func:`algotrader.backtest.report.backtest_files`) the
+command writes ``weights.parquet`` (the realised post-trade weights per asset),
+``run_manifest.json`` (``kind: backtest``) and, with ``--report``, ``report.html``.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
-from rich.table import Table
 
-from algotrader.cli._common import state
+from algotrader.cli._common import make_table, state
+from algotrader.cli._runs import finish_report, report_option, write_cli_manifest
 
 _SHOWN = (
     "total_return",
@@ -70,11 +76,16 @@ def register(app: typer.Typer) -> None:
         positions: bool = typer.Option(
             False, "--positions", help="The table holds cash positions per asset, not weights."
         ),
+        report: bool = report_option(),
     ) -> None:
         """Backtest a table of weights (fractions of NAV) against prices, with costs."""
+        import time
+
+        from algotrader.artifacts import now_utc
         from algotrader.backtest.report import backtest_files
 
         st = state()
+        started, t0 = now_utc(), time.perf_counter()
         _check_lag(lag, weights)
         rep = backtest_files(
             weights=weights,
@@ -86,8 +97,24 @@ def register(app: typer.Typer) -> None:
             initial_value=initial_value,
             kind="positions" if positions else "weights",
         )
+        seconds = time.perf_counter() - t0
+        _write_weights(out, rep)
+        write_cli_manifest(
+            out,
+            "backtest",
+            {
+                "lag": lag,
+                "periods_per_year": periods_per_year,
+                "initial_value": initial_value,
+                "kind": "positions" if positions else "weights",
+            },
+            {"weights": weights, "prices": prices, **({"costs": costs} if costs else {})},
+            timings={"backtest": round(seconds, 4)},
+            started_at=started,
+            extra={"periods_per_year": periods_per_year},
+        )
         names = [n for n in rep.metrics]
-        table = Table(title="backtest metrics", title_justify="left")
+        table = make_table("backtest metrics")
         table.add_column("metric")
         for n in names:
             table.add_column(n, justify="right")
@@ -98,4 +125,23 @@ def register(app: typer.Typer) -> None:
                 row.append("-" if cell is None or cell["value"] is None else f"{cell['value']:.4f}")
             table.add_row(*row)
         st.console.print(table)
-        st.console.print(f"artifacts in [bold]{out}[/]")
+        st.console.print(f"artifacts in {out}", markup=False, highlight=False, soft_wrap=True)
+        finish_report(out, report)
+
+
+def _write_weights(out: Path, rep: Any) -> Path:
+    """``weights.parquet``: date + the realised post-trade weight of each asset."""
+    import json
+
+    import polars as pl
+
+    from algotrader.io import write_parquet_atomic
+
+    dates = pl.read_parquet(out / "values.parquet", columns=["date"])["date"]
+    doc = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    w = rep.result.weights
+    names = [str(a) for a in doc["inputs"]["assets"]]
+    return write_parquet_atomic(
+        out / "weights.parquet",
+        pl.DataFrame({"date": dates, **{a: w[:, j] for j, a in enumerate(names)}}),
+    )

@@ -9,7 +9,7 @@ import polars as pl
 import typer
 from rich.table import Table
 
-from algotrader.cli._common import state
+from algotrader.cli._common import make_table, state
 from algotrader.data.lake import CleanResult
 from algotrader.data.raw import list_raw_assets
 from algotrader.data.service import CleaningOptions, run_cleaning
@@ -33,7 +33,7 @@ def _assets(text: str | None) -> tuple[str, ...] | None:
 
 
 def _summary(folder: Path, result: CleanResult) -> Table:
-    table = Table(title="Data cleaning", title_justify="left")
+    table = make_table("Data cleaning")
     table.add_column("item")
     table.add_column("value")
     daily, weekly = result.daily, result.weekly

@@ -6,13 +6,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from algotrader.cli._common import state
+from algotrader.cli._common import make_table, state
 from algotrader.data.registry import BUNDLED_DIR, list_datasets
 
 
 def datasets_table() -> Table:
     """Rich table of the registry: name, rows, date range, frequency, source and licence."""
-    table = Table(title="Bundled datasets", title_justify="left")
+    table = make_table("Bundled datasets")
     table.add_column("name", no_wrap=True)
     table.add_column("rows", justify="right")
     table.add_column("range")

@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import typer
-from rich.table import Table
 
-from algotrader.cli._common import state
+from algotrader.cli._common import make_table, state
 from algotrader.errors import ConfigError
 
 
@@ -81,7 +80,7 @@ def feature_engineering(
             write_group(root, res, inputs, cfg)
             prog.advance(task)
             results[n] = res
-    table = Table(title=f"Feature store {Path(root) / inputs.version}", title_justify="left")
+    table = make_table(f"Feature store {Path(root) / inputs.version}")
     for col in ("group", "feature", "rows", "ok", "warmup", "degenerate", "missing"):
         table.add_column(col, justify="left" if col in ("group", "feature") else "right")
     for n, res in results.items():

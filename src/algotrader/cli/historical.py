@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from algotrader.cli._common import state
+from algotrader.cli._common import make_table, state
 from algotrader.errors import ConfigError
 
 _EXAMPLE = (
@@ -34,7 +34,6 @@ def register(app: typer.Typer) -> None:
         ),
         force: bool = typer.Option(False, "--force", help="Download completed months again."),
     ) -> None:
-        from rich.table import Table
 
         from algotrader.data.providers import load_tickers
         from algotrader.data.providers.download import download_history
@@ -81,7 +80,7 @@ def register(app: typer.Typer) -> None:
                 force=force,
                 on_month=advance,
             )
-        table = Table(title=f"historical ({name}) -> {settings.data_source}")
+        table = make_table(f"historical ({name}) -> {settings.data_source}")
         for col in ("status", "months"):
             table.add_column(col)
         for status in ("downloaded", "partial", "skipped", "no_data", "failed"):

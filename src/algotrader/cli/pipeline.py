@@ -6,9 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from algotrader.cli._common import state
+from algotrader.cli._common import make_table, state
 from algotrader.pipeline import PipelineContext, StepResult, run_pipeline
 
 
@@ -31,7 +30,7 @@ def run_default(out: Path | None = None, *, write_report: bool = True) -> list[S
         reports = run_pipeline(ctx)
     for report in reports:
         for title, header, rows in report.tables:
-            table = Table(title=title, title_justify="left")
+            table = make_table(title)
             for col in header:
                 table.add_column(col, justify="right" if col != header[0] else "left")
             for row in rows:

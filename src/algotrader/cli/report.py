@@ -16,8 +16,8 @@ def register(app: typer.Typer) -> None:
         "report",
         help=(
             "Write a self-contained HTML report (report.html) of a run directory: optimise, "
-            "backtest, amm run/train/walk-forward, simulate or the default pipeline.\n\n"
-            "Example: algotrader report algotrader_data/simulation/default_pipeline"
+            "backtest, amm run/train/walk-forward, simulate or the default pipeline (the kind "
+            "is read from the folder's run_manifest.json)."
         ),
     )
     def report(

@@ -12,6 +12,13 @@ or, for older folders, recognised from the files it holds. What each kind contri
 | ``outer/returns.parquet``, ``outer/metrics.json``, ``outer/outer_*/result.json``, ``inner/outer_*/scores.parquet`` | nested-CV: outer equity vs baselines, per-fold choices, CPCV score distribution, PSR/DSR/PBO |
 | ``*.png`` anywhere below (diagnostics, fan charts, PIT, coverage, loss curves) | figures written by the run |
 | sub-folders that are runs themselves (the default pipeline) | one section per family + comparison table |
+| ``summary.json`` of ``optimise`` | the optimiser's summary (status counts, its own analytics, NAV status) |
+| ``values.parquet`` of ``backtest`` (value, costs, turnover, benchmark value paths) | performance vs the benchmarks, turnover and costs |
+| ``history.parquet`` + ``result.json`` of ``amm train`` | objective and train/validation curves, selected set and parameters |
+| ``walk_forward.json`` of ``amm walk-forward`` (+ ``cycle_000/...``) | verdict, cycle table with reasons for undefined values, IS vs OOS, chosen parameters |
+
+Kinds written by the CLI (``run_manifest.json``): ``optimise``, ``backtest``, ``amm-run``,
+``amm-train``, ``amm-walk-forward``; ``simulate`` and ``pipeline`` folders are recognised too.
 
 Unknown or unreadable files are reported as warnings in the page, never silently skipped.
 """
@@ -28,6 +35,7 @@ import polars as pl
 
 from algotrader.errors import DataError
 from algotrader.reporting import sections as S
+from algotrader.reporting import training as T
 from algotrader.reporting.model import Figure, ReportData, Section, Table, fmt
 from algotrader.reporting.style import png_to_uri
 
@@ -94,6 +102,16 @@ def detect_kind(run_dir: Path, manifest: dict[str, Any]) -> str:
         return kind
     if (run_dir / "cv" / "cv_structure.json").exists() or (run_dir / "outer").is_dir():
         return "simulate"
+    if (run_dir / "walk_forward.json").exists():
+        return "amm-walk-forward"
+    if T.is_train_run(run_dir):
+        return "amm-train"
+    if (run_dir / "per_step.parquet").exists() and (run_dir / "metrics.json").exists():
+        return "amm-run"
+    if (run_dir / "summary.json").exists() and (run_dir / "cash_position.parquet").exists():
+        return "optimise"
+    if (run_dir / "values.parquet").exists() and (run_dir / "metrics.json").exists():
+        return "backtest"
     if (run_dir / "summary.json").exists() and any(p.is_dir() for p in run_dir.iterdir()):
         return "pipeline"
     if (run_dir / "summary.json").exists():
@@ -166,6 +184,18 @@ def _metric_columns(metrics: dict[str, Any], label: str) -> dict[str, dict[str, 
     """
     main = metrics.get("metrics", metrics.get("chosen"))
     cols: dict[str, dict[str, Any]] = {}
+    nested = (
+        isinstance(main, dict)
+        and bool(main)
+        and all(
+            isinstance(v, dict) and v and all(isinstance(e, dict) for e in v.values())
+            for v in main.values()
+        )
+    )
+    if nested and isinstance(main, dict):  # backtest: {"strategy": {metric: {...}}, "hodl": ...}
+        for name in sorted(main, key=lambda n: (n != "strategy", n)):
+            cols[label if name == "strategy" else str(name)] = main[name]
+        return cols
     if isinstance(main, dict):
         cols[label] = main
     for key in ("benchmarks", "baselines"):
@@ -283,47 +313,127 @@ def _images(run_dir: Path, exclude: set[Path]) -> list[Figure]:
     return figs
 
 
+def _aligned_weights(
+    w: tuple[np.ndarray, list[str], np.ndarray] | None, dates: np.ndarray
+) -> tuple[np.ndarray, list[str], np.ndarray] | None:
+    """Weights on exactly the returns' dates when the weights table covers them."""
+    if w is None or w[0].shape == dates.shape:
+        return w
+    keep = np.isin(w[0], dates)
+    if int(keep.sum()) == dates.size and np.array_equal(w[0][keep], dates):
+        return dates, w[1], w[2][keep]
+    return w
+
+
+def _backtest_returns(path: Path, warnings: list[str]) -> pl.DataFrame | None:
+    """The common returns layout from a backtest's ``values.parquet`` (value paths)."""
+    frame = _table(path, warnings)
+    if frame is None or "value" not in frame.columns or frame.height < 3:
+        return None
+    v = frame["value"].cast(pl.Float64).to_numpy()
+    before = v[:-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cols: dict[str, Any] = {
+            "date": frame["date"][1:],
+            "net_return": v[1:] / before - 1.0,
+        }
+        if "turnover" in frame.columns:
+            cols["turnover"] = frame["turnover"].cast(pl.Float64).to_numpy()[1:]
+        if "costs" in frame.columns:
+            cols["costs"] = frame["costs"].cast(pl.Float64).to_numpy()[1:]
+        skip = {"date", "value", "cash", "pnl", "costs", "turnover"}
+        for c in frame.columns:
+            if c not in skip and frame.schema[c].is_numeric():
+                b = frame[c].cast(pl.Float64).to_numpy()
+                cols[f"benchmark_{c}"] = b[1:] / b[:-1] - 1.0
+    return pl.DataFrame(cols)
+
+
+def _optimise_sections(run_dir: Path, warnings: list[str]) -> list[Section]:
+    """The optimiser's own summary: rows per status, its analytics, the NAV status."""
+    summary = (
+        _json(run_dir / "summary.json", warnings) if (run_dir / "summary.json").exists() else None
+    )
+    if not isinstance(summary, dict):
+        return []
+    rows: list[list[str]] = [
+        ["mode", fmt(summary.get("mode"))],
+        ["rows x assets", f"{summary.get('rows')} x {len(summary.get('assets') or [])}"],
+        [
+            "rows per status",
+            ", ".join(f"{k}={v}" for k, v in (summary.get("status_counts") or {}).items()),
+        ],
+    ]
+    nav = summary.get("nav_status") or {}
+    if nav.get("status") not in (None, "ok"):
+        rows.append(
+            ["NAV status", f"{nav.get('status')} at row {nav.get('row')} ({nav.get('date')})"]
+        )
+        warnings.append(f"NAV status {nav.get('status')}: {nav.get('hint', '')}")
+    for k, v in (summary.get("performance") or {}).items():
+        rows.append([f"optimiser analytics: {k}", fmt(v)])
+    for k, v in (summary.get("signal_quality_h1") or {}).items():
+        if isinstance(v, int | float) or v is None:
+            rows.append([f"signal quality (1 row ahead): {k}", fmt(v)])
+    return [
+        Section(
+            "optimiser",
+            "Optimiser summary",
+            "As written to summary.json by the optimiser (its analytics: NAV on a fixed aum, "
+            "positions x position_scale, costs per traded unit).",
+            tables=[Table("summary.json", ["item", "value"], rows)],
+        )
+    ]
+
+
 def _family_sections(
-    run_dir: Path, label: str, warnings: list[str], prefix: str = ""
+    run_dir: Path,
+    label: str,
+    warnings: list[str],
+    prefix: str = "",
+    ppy_hint: float | None = None,
 ) -> list[Section]:
     out: list[Section] = []
     rpath = run_dir / "returns.parquet"
     metrics = (
         _json(run_dir / "metrics.json", warnings) if (run_dir / "metrics.json").exists() else None
     )
-    if rpath.exists():
+    frame = None
+    if (run_dir / "values.parquet").exists():
+        frame = _backtest_returns(run_dir / "values.parquet", warnings)
+    if frame is None and rpath.exists():
         frame = _table(rpath, warnings)
-        if frame is not None and frame.height > 2:
-            dates, series = _returns_from(frame, label)
-            ppy = None
-            if isinstance(metrics, dict):
-                ppy = metrics.get("periods_per_year") or (metrics.get("_meta") or {}).get(
-                    "periods_per_year"
-                )
-            ppy = float(ppy) if isinstance(ppy, int | float) else periods_per_year_of(dates)
-            w = _weights(run_dir, warnings)
-            turnover = frame["turnover"].to_numpy() if "turnover" in frame.columns else None
-            costs = next(
-                (frame[c].to_numpy() for c in ("costs", "cost") if c in frame.columns), None
+    if ppy_hint is not None and isinstance(metrics, dict) and "periods_per_year" not in metrics:
+        metrics = {**metrics, "periods_per_year": ppy_hint}
+    if frame is not None and frame.height > 2:
+        dates, series = _returns_from(frame, label)
+        ppy = None
+        if isinstance(metrics, dict):
+            ppy = metrics.get("periods_per_year") or (metrics.get("_meta") or {}).get(
+                "periods_per_year"
             )
-            sec = S.performance_section(
-                dates,
-                series,
-                periods_per_year=ppy,
-                weights=None if w is None or w[0].shape != dates.shape else w[2],
-                assets=None if w is None else w[1],
-                turnover=turnover,
-                costs=costs,
-                section_id=f"{prefix}performance",
-                title=f"{label}: performance",
-            )
-            out.append(sec)
-            if w is not None and w[0].shape != dates.shape:
-                extra = Section(f"{prefix}weights", f"{label}: weights")
-                from algotrader.reporting import plots
+        ppy = float(ppy) if isinstance(ppy, int | float) else periods_per_year_of(dates)
+        w = _aligned_weights(_weights(run_dir, warnings), dates)
+        turnover = frame["turnover"].to_numpy() if "turnover" in frame.columns else None
+        costs = next((frame[c].to_numpy() for c in ("costs", "cost") if c in frame.columns), None)
+        sec = S.performance_section(
+            dates,
+            series,
+            periods_per_year=ppy,
+            weights=None if w is None or w[0].shape != dates.shape else w[2],
+            assets=None if w is None else w[1],
+            turnover=turnover,
+            costs=costs,
+            section_id=f"{prefix}performance",
+            title=f"{label}: performance",
+        )
+        out.append(sec)
+        if w is not None and w[0].shape != dates.shape:
+            extra = Section(f"{prefix}weights", f"{label}: weights")
+            from algotrader.reporting import plots
 
-                extra.figures.append(Figure("Weights / positions", plots.weights_plot(*w)))
-                out.append(extra)
+            extra.figures.append(Figure("Weights / positions", plots.weights_plot(*w)))
+            out.append(extra)
     stored = _stored_metrics(metrics, label)
     if stored is not None:
         out.append(Section(f"{prefix}recorded", f"{label}: recorded metrics", tables=[stored]))
@@ -505,9 +615,23 @@ def load_run(run_dir: str | Path) -> ReportData:
         report.sections += _simulate_sections(run_dir, warnings)
     elif kind == "pipeline":
         report.sections += _pipeline_sections(run_dir, warnings)
+    elif kind in T.TRAIN_KINDS or (kind != "amm-walk-forward" and T.is_train_run(run_dir)):
+        report.sections += T.train_sections(run_dir, warnings)
+    elif kind == "amm-walk-forward" and T.is_walk_forward_run(wf_doc := _wf_doc(run_dir, warnings)):
+        report.sections += T.walk_forward_sections(run_dir, wf_doc, warnings)
     else:
+        extra = manifest.get("extra")
+        hint = extra.get("periods_per_year") if isinstance(extra, dict) else None
+        label = "strategy" if kind in ("optimise", "backtest") else kind
         report.sections += _amm_sections(run_dir, warnings)
-        report.sections += _family_sections(run_dir, kind, warnings)
+        if kind == "optimise":
+            report.sections += _optimise_sections(run_dir, warnings)
+        report.sections += _family_sections(
+            run_dir,
+            label,
+            warnings,
+            ppy_hint=float(hint) if isinstance(hint, int | float) else None,
+        )
         cycles = _walk_forward_rows(run_dir, warnings)
         if cycles:
             report.sections.append(S.walk_forward_section(cycles))
@@ -518,6 +642,12 @@ def load_run(run_dir: str | Path) -> ReportData:
 
     report.glossary = [(n, REGISTRY[n].definition) for n in S.HEADLINE if n in REGISTRY]
     return report
+
+
+def _wf_doc(run_dir: Path, warnings: list[str]) -> dict[str, Any]:
+    path = run_dir / "walk_forward.json"
+    doc = _json(path, warnings) if path.exists() else None
+    return doc if isinstance(doc, dict) else {}
 
 
 def _pipeline_sections(run_dir: Path, warnings: list[str]) -> list[Section]:

@@ -193,15 +193,22 @@ def lines_plot(
     title: str,
     ylabel: str = "",
     logy: bool = False,
+    marker: float | None = None,
+    marker_label: str = "selected",
 ) -> str:
-    """Named lines over a shared x axis (loss curves, pool value vs HODL, weights paths)."""
+    """Named lines over a shared x axis (loss curves, pool value vs HODL, weights paths).
+
+    ``marker`` draws a dashed vertical line at that x (the selected iteration).
+    """
     with figure(height=3.0) as (fig, ax):
         for name, y in series.items():
             ax.plot(x, np.asarray(y, dtype=np.float64), lw=1.1, label=name)
+        if marker is not None:
+            ax.axvline(marker, color="#555", lw=0.9, ls="--", label=marker_label)
         if logy:
             ax.set_yscale("log")
         ax.set_title(title)
         ax.set_ylabel(ylabel)
-        if len(series) > 1:
+        if len(series) > 1 or marker is not None:
             ax.legend()
         return fig_to_uri(fig)

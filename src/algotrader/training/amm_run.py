@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,12 @@ from algotrader.training.optuna_search import OptunaResult, optuna_search
 from algotrader.training.problem import TrainingProblem
 from algotrader.training.settings import OptimisationSettings, WalkForwardSettings
 from algotrader.training.trainer import Callback, TrainResult, train
-from algotrader.training.walk_forward import WalkForwardResult, cycle_spans, walk_forward
+from algotrader.training.walk_forward import (
+    CycleSpan,
+    WalkForwardResult,
+    cycle_spans,
+    walk_forward,
+)
 
 logger = logging.getLogger(__name__)
 DAY = 1440
@@ -53,6 +59,8 @@ class AmmJob:
     settings: OptimisationSettings
     prices: np.ndarray
     layout: SpanLayout
+    #: ``(N,)`` epoch milliseconds of the price rows (dates in reports), if known
+    unix: np.ndarray | None = None
 
     @property
     def base_params(self) -> dict[str, np.ndarray]:
@@ -87,6 +95,7 @@ def make_job(run: RunConfig, window: Window) -> AmmJob:
         settings=settings,
         prices=np.asarray(window.data.prices, dtype=np.float64),
         layout=layout,
+        unix=np.asarray(window.data.unix, dtype=np.int64),
     )
 
 
@@ -122,8 +131,13 @@ def walk_forward_job(
     *,
     callback: Callback | None = None,
     on_cycle: Any = None,
+    report_specs: Sequence[str] = (),
 ) -> WalkForwardResult:
-    """Walk-forward over ``[startDateString, endTestDateString]`` (test date required)."""
+    """Walk-forward over ``[startDateString, endTestDateString]`` (test date required).
+
+    Cycle ``i`` trains in ``<out_dir>/cycle_<iii>/<run_id>/``; ``walk_forward.json`` gives
+    each cycle's train/test dates (UTC) and ``report_specs`` with their values.
+    """
     if job.layout.test_length == 0:
         raise ConfigError(
             "walk-forward needs endTestDateString (the span is split into cycles)",
@@ -138,8 +152,35 @@ def walk_forward_job(
     hooks = AmmCycles(job.prices, cfg, lay.bout_offset, lay.val_fraction, job.base_params)
     config = {"run_config": job.run.model_dump(mode="json")}
     return walk_forward(
-        hooks, spans, job.settings, wf, out_dir, config=config, callback=callback, on_cycle=on_cycle
+        hooks,
+        spans,
+        job.settings,
+        wf,
+        out_dir,
+        config=config,
+        callback=callback,
+        on_cycle=on_cycle,
+        report_specs=report_specs,
+        span_info=None if job.unix is None else _span_dates(job.unix),
     )
+
+
+def _span_dates(unix: np.ndarray) -> Callable[[CycleSpan], dict[str, str]]:
+    """Train/test first and last minute (UTC, ISO) of a cycle's rows."""
+
+    def iso(row: int) -> str:
+        ms = int(unix[min(max(row, 0), unix.size - 1)])
+        return str(np.datetime64(ms, "ms").astype("datetime64[m]"))
+
+    def info(span: CycleSpan) -> dict[str, str]:
+        return {
+            "train_first": iso(span.train_start),
+            "train_last": iso(span.train_end - 1),
+            "test_first": iso(span.test_start),
+            "test_last": iso(span.test_end - 1),
+        }
+
+    return info
 
 
 __all__ = [

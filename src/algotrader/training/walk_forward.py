@@ -21,6 +21,13 @@ and the Rademacher-adjusted OOS Sharpe, all in **daily** units::
 an annualised Sharpe). The verdict is *effective* iff the NaN-aware mean WFE is
 at least ``min_wfe``, the worst OOS Sharpe is positive and, when computed, the
 mean adjusted OOS Sharpe is positive.
+
+Undefined values stay NaN in memory (a search maximising a spec scores them ``-inf``:
+:func:`cycle_metric`) but are never written as a number or as the string ``"nan"``:
+``walk_forward.json`` holds ``null`` and, beside it, the reason (``notes`` per cycle,
+``summary_notes``, ``metric_notes``; :func:`cycle_metric_value`). Each cycle trains in its
+own folder ``<out>/cycle_000/<run_id>/`` (``cycle_001`` ...), so a cycle's artefacts are
+found by its number and a changed configuration never resumes another's state.
 """
 
 from __future__ import annotations
@@ -204,6 +211,8 @@ class CycleEvaluation:
     best_iteration: int
     params: dict[str, np.ndarray] = field(repr=False)
     run_dir: str | None = None
+    #: why a value is undefined (NaN): ``{"wfe": "...", "adjusted_oos_sharpe": "..."}``
+    notes: dict[str, str] = field(default_factory=dict)
 
     def value(self, name: str) -> float:
         """A cycle metric by spec name: ``is_<m>``, ``oos_<m>``, ``wfe``, ``is_oos_gap`` ..."""
@@ -251,6 +260,59 @@ def cycle_metric(cycles: Sequence[CycleEvaluation], spec: str) -> float:
     return -out if neg else out
 
 
+def _parse_spec(spec: str) -> tuple[bool, str, str]:
+    s = spec
+    neg = s.startswith("neg_")
+    s = s[4:] if neg else s
+    if s.startswith("adjusted_mean_"):
+        s = "mean_adjusted_" + s[len("adjusted_mean_") :]
+    for name in ("mean_", "worst_"):
+        if s.startswith(name):
+            return neg, name[:-1], s[len(name) :]
+    return neg, "mean", s
+
+
+def cycle_metric_value(cycles: Sequence[CycleEvaluation], spec: str) -> tuple[float | None, str]:
+    """A spec's value for people: ``(value, "")``, or ``(None, reason)`` when undefined.
+
+    Unlike :func:`cycle_metric` (which scores an undefined spec ``-inf`` for searches),
+    this never returns an infinity or NaN: ``worst_wfe`` with WFE undefined in some cycle
+    is ``None`` with the cycles and their reasons.
+
+    Example:
+        >>> span = CycleSpan(0, 0, 1, 1, 2)
+        >>> c = CycleEvaluation(span, {"s": -1.0}, {"s": 0.5}, float("nan"), -1.5, float("nan"),
+        ...                     float("nan"), 1, 0, {}, notes={"wfe": "IS s = -1 <= 0"})
+        >>> cycle_metric_value([c], "worst_wfe")
+        (None, 'undefined in cycle 0 (IS s = -1 <= 0)')
+    """
+    neg, agg, name = _parse_spec(spec)
+    if not cycles:
+        return None, "no cycles"
+    vals = np.array([c.value(name) for c in cycles], dtype=np.float64)
+    bad = [c for c, v in zip(cycles, vals, strict=True) if not np.isfinite(v)]
+
+    def why() -> str:
+        groups: dict[str, list[str]] = {}
+        for c in bad:
+            groups.setdefault(c.notes.get(name, ""), []).append(str(c.span.cycle))
+        parts = [
+            f"cycle{'s' if len(ids) > 1 else ''} {', '.join(ids)}" + (f" ({note})" if note else "")
+            for note, ids in groups.items()
+        ]
+        return "undefined in " + "; ".join(parts)
+
+    if agg == "worst":
+        if bad:
+            return None, why()
+        out = float(np.min(vals))
+    else:
+        if len(bad) == len(cycles):
+            return None, why()
+        out = float(np.mean(vals[np.isfinite(vals)]))
+    return (-out if neg else out), (f"mean over defined cycles; {why()}" if bad else "")
+
+
 @dataclass
 class WalkForwardResult:
     """All cycles plus the aggregate and the verdict."""
@@ -259,6 +321,8 @@ class WalkForwardResult:
     summary: dict[str, float]
     effective: bool
     reasons: list[str]
+    #: why a summary value is undefined (NaN), by summary key
+    summary_notes: dict[str, str] = field(default_factory=dict)
 
 
 def summarise(
@@ -296,10 +360,80 @@ def summarise(
     return summary, not reasons, reasons
 
 
+def summary_notes(
+    cycles: Sequence[CycleEvaluation], summary: Mapping[str, float]
+) -> dict[str, str]:
+    """Why each undefined (NaN) summary value is undefined (keys are metric specs)."""
+    notes: dict[str, str] = {}
+    for key, value in summary.items():
+        if math.isfinite(value):
+            continue
+        spec = "mean_" + key[len("std_") :] if key.startswith("std_") else key
+        try:
+            _, why = cycle_metric_value(cycles, spec)
+        except ConfigError:
+            why = ""
+        notes[key] = why or "undefined"
+    return notes
+
+
+def _notes(
+    metric: str,
+    is_v: float,
+    oos_v: float,
+    wfe: float,
+    ckpt: np.ndarray | None,
+    rad: float,
+    oos_returns: np.ndarray,
+    adj: float,
+    checkpoint_interval: int | None,
+    iterations: int,
+) -> dict[str, str]:
+    """Why each undefined (NaN) statistic of a cycle is undefined."""
+    notes: dict[str, str] = {}
+    if not math.isfinite(wfe):
+        if not math.isfinite(is_v):
+            notes["wfe"] = f"IS {metric} is not finite"
+        elif is_v <= 0:
+            notes["wfe"] = f"IS {metric} = {is_v:.4g} <= 0: OOS / IS is not an efficiency"
+        else:
+            notes["wfe"] = f"OOS {metric} is not finite"
+    if not math.isfinite(rad):
+        rows = 0 if ckpt is None or ckpt.ndim != 2 else ckpt.shape[0]
+        days = 0 if ckpt is None or ckpt.ndim != 2 else ckpt.shape[1]
+        if rows < 2:
+            every = "" if checkpoint_interval is None else f" every {checkpoint_interval}"
+            notes["rademacher"] = (
+                f"needs >= 2 training checkpoints, got {rows} ({iterations} iterations, "
+                f"a checkpoint{every or ' per interval'}): train longer or lower "
+                "optimisation_settings.checkpoint_interval"
+            )
+        elif days < 2:
+            notes["rademacher"] = f"needs >= 2 days of checkpoint returns, got {days}"
+        else:
+            notes["rademacher"] = "undefined: constant or NaN checkpoint returns"
+    if not math.isfinite(adj):
+        r = np.asarray(oos_returns, dtype=np.float64)
+        if "rademacher" in notes:
+            notes["adjusted_oos_sharpe"] = "needs the Rademacher complexity, which " + (
+                notes["rademacher"].replace("needs", "itself needs", 1)
+            )
+        elif r.size < 2:
+            notes["adjusted_oos_sharpe"] = f"needs >= 2 OOS days, got {r.size}"
+        else:
+            notes["adjusted_oos_sharpe"] = "OOS daily returns are constant (zero volatility)"
+    return notes
+
+
 def evaluate_cycle(
-    span: CycleSpan, result: TrainResult, hooks: CycleHooks, wf: WalkForwardSettings
+    span: CycleSpan,
+    result: TrainResult,
+    hooks: CycleHooks,
+    wf: WalkForwardSettings,
+    *,
+    checkpoint_interval: int | None = None,
 ) -> CycleEvaluation:
-    """Metrics, WFE, gap and Rademacher adjustment of one trained cycle."""
+    """Metrics, WFE, gap and Rademacher adjustment of one trained cycle (with NaN reasons)."""
     sm = hooks.span_metrics(span, result.best_params)
     m = wf.wfe_metric
     if m not in sm.is_metrics:
@@ -316,18 +450,32 @@ def evaluate_cycle(
     )
     n_days = 0 if ckpt is None or ckpt.ndim != 2 else ckpt.shape[1]
     is_v, oos_v = sm.is_metrics[m], sm.oos_metrics[m]
+    wfe = walk_forward_efficiency(is_v, oos_v)
+    adj = adjusted_sharpe(sm.oos_daily_returns, rad, n_days, wf.rademacher_delta)
     return CycleEvaluation(
         span=span,
         is_metrics=sm.is_metrics,
         oos_metrics=sm.oos_metrics,
-        wfe=walk_forward_efficiency(is_v, oos_v),
+        wfe=wfe,
         is_oos_gap=is_v - oos_v,
         rademacher=rad,
-        adjusted_oos_sharpe=adjusted_sharpe(sm.oos_daily_returns, rad, n_days, wf.rademacher_delta),
+        adjusted_oos_sharpe=adj,
         iterations_run=result.iterations_run,
         best_iteration=result.best_iteration,
         params=result.best_params,
         run_dir=None if result.run_dir is None else str(result.run_dir),
+        notes=_notes(
+            m,
+            is_v,
+            oos_v,
+            wfe,
+            ckpt,
+            rad,
+            sm.oos_daily_returns,
+            adj,
+            checkpoint_interval,
+            result.iterations_run,
+        ),
     )
 
 
@@ -341,8 +489,16 @@ def walk_forward(
     config: Mapping[str, Any] | None = None,
     on_cycle: Callable[[CycleEvaluation], None] | None = None,
     callback: Callback | None = None,
+    report_specs: Sequence[str] = (),
+    span_info: Callable[[CycleSpan], Mapping[str, Any]] | None = None,
 ) -> WalkForwardResult:
-    """Train and evaluate every cycle in order (each resumable through its run folder)."""
+    """Train and evaluate every cycle in order (each resumable through its run folder).
+
+    Cycle ``i`` trains in ``<out_dir>/cycle_<iii>/<run_id>/``. ``report_specs`` (metric
+    specs such as ``worst_wfe``) are written to ``walk_forward.json`` with their values
+    (``null`` + reason when undefined); ``span_info(span)`` adds fields to each cycle's
+    ``span`` entry (dates of the rows).
+    """
     if not settings.track_checkpoints:
         settings = settings.model_copy(update={"track_checkpoints": True})
     cycles: list[CycleEvaluation] = []
@@ -353,8 +509,13 @@ def walk_forward(
             **(dict(config) if config else {}),
             "walk_forward": {"cycle": asdict(span), **wf.model_dump()},
         }
-        result = train(problem, settings, out_dir, config=cfg, base_params=base, callback=callback)
-        ev = evaluate_cycle(span, result, hooks, wf)
+        cycle_dir = None if out_dir is None else Path(out_dir) / cycle_folder(span.cycle)
+        result = train(
+            problem, settings, cycle_dir, config=cfg, base_params=base, callback=callback
+        )
+        ev = evaluate_cycle(
+            span, result, hooks, wf, checkpoint_interval=settings.checkpoint_interval
+        )
         cycles.append(ev)
         logger.info(
             "cycle %d: IS %s=%.4g OOS=%.4g WFE=%.3g",
@@ -368,41 +529,73 @@ def walk_forward(
             on_cycle(ev)
         base = hooks.warm_start(result) if wf.warm_start else None
     summary, effective, reasons = summarise(cycles, wf)
+    res = WalkForwardResult(cycles, summary, effective, reasons, summary_notes(cycles, summary))
     if out_dir is not None:
         write_json_atomic(
-            Path(out_dir) / "walk_forward.json", _report(cycles, summary, effective, reasons)
+            Path(out_dir) / "walk_forward.json",
+            report_document(res, wf, report_specs=report_specs, span_info=span_info),
         )
-    return WalkForwardResult(cycles, summary, effective, reasons)
+    return res
 
 
-def _report(
-    cycles: Sequence[CycleEvaluation],
-    summary: Mapping[str, float],
-    effective: bool,
-    reasons: list[str],
+def cycle_folder(cycle: int) -> str:
+    """The folder name of a cycle's runs: ``cycle_000``, ``cycle_001``, ...
+
+    >>> cycle_folder(7)
+    'cycle_007'
+    """
+    return f"cycle_{cycle:03d}"
+
+
+def _clean(x: float) -> float | None:
+    """A finite float, or ``None`` (JSON ``null``): never ``NaN``/``Infinity``/``"nan"``."""
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def report_document(
+    res: WalkForwardResult,
+    wf: WalkForwardSettings,
+    *,
+    report_specs: Sequence[str] = (),
+    span_info: Callable[[CycleSpan], Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    def clean(x: float) -> float | str:
-        return x if math.isfinite(x) else repr(x)
-
+    """The ``walk_forward.json`` content: strict JSON (undefined values ``null`` + a reason)."""
+    metrics: dict[str, float | None] = {}
+    metric_notes: dict[str, str] = {}
+    for spec in report_specs:
+        value, why = cycle_metric_value(res.cycles, spec)
+        metrics[spec] = value
+        if why:
+            metric_notes[spec] = why
     return {
-        "effective": effective,
-        "reasons": reasons,
-        "summary": {k: clean(v) for k, v in summary.items()},
+        "kind": "amm-walk-forward",
+        "settings": wf.model_dump(mode="json"),
+        "wfe_metric": wf.wfe_metric,
+        "effective": res.effective,
+        "reasons": res.reasons,
+        "summary": {k: _clean(v) for k, v in res.summary.items()},
+        "summary_notes": res.summary_notes,
+        "metrics": metrics,
+        "metric_notes": metric_notes,
         "cycles": [
             {
-                "span": asdict(c.span),
-                "is": {k: clean(v) for k, v in c.is_metrics.items()},
-                "oos": {k: clean(v) for k, v in c.oos_metrics.items()},
-                "wfe": clean(c.wfe),
-                "is_oos_gap": clean(c.is_oos_gap),
-                "rademacher": clean(c.rademacher),
-                "adjusted_oos_sharpe": clean(c.adjusted_oos_sharpe),
+                "cycle": c.span.cycle,
+                "folder": cycle_folder(c.span.cycle),
+                "span": {**asdict(c.span), **(dict(span_info(c.span)) if span_info else {})},
+                "is": {k: _clean(v) for k, v in c.is_metrics.items()},
+                "oos": {k: _clean(v) for k, v in c.oos_metrics.items()},
+                "wfe": _clean(c.wfe),
+                "is_oos_gap": _clean(c.is_oos_gap),
+                "rademacher": _clean(c.rademacher),
+                "adjusted_oos_sharpe": _clean(c.adjusted_oos_sharpe),
+                "notes": dict(c.notes),
                 "iterations_run": c.iterations_run,
                 "best_iteration": c.best_iteration,
                 "params": {k: np.asarray(v).tolist() for k, v in c.params.items()},
                 "run_dir": c.run_dir,
             }
-            for c in cycles
+            for c in res.cycles
         ],
     }
 
@@ -414,11 +607,15 @@ __all__ = [
     "SpanMetrics",
     "WalkForwardResult",
     "adjusted_sharpe",
+    "cycle_folder",
     "cycle_metric",
+    "cycle_metric_value",
     "cycle_spans",
     "evaluate_cycle",
     "rademacher_complexity",
+    "report_document",
     "summarise",
+    "summary_notes",
     "walk_forward",
     "walk_forward_efficiency",
 ]

@@ -125,20 +125,40 @@ def test_cg_solve_closed_form_and_bound() -> None:
     a = np.array([[1.0, 0.4, 0.0], [0.4, 1.0, 0.2], [0.0, 0.2, 1.0]])
     m = np.array([1.0, -2.0, 0.5])
     x = np.zeros(3)
-    work = [np.empty(3) for _ in range(3)]
-    it, ss, d, bound = cg_solve(a, m, x, *work, 0.5, 3.0, 1e-12, 50)
+    ones, zeros = np.ones(3), np.zeros(3)
+    it, ss, d, bound = cg_solve(a, ones, zeros, zeros, m, x, np.empty((4, 3)), 0.5, 1e-12, 50)
     exact = np.linalg.solve(a, m)
     assert 0 < it <= 6  # CG is exact in n steps up to rounding
     np.testing.assert_allclose(x, exact, rtol=1e-13)
     assert bound <= 1e-12 and np.isclose(d, m @ exact) and ss < 1e-24
-    # the bound itself: zero residual -> 0; residual as large as lam_min ||x|| -> no bound
-    assert position_error_bound(0.0, 1.0, 0.5, 10.0) == 0.0
-    assert position_error_bound(0.5, 1.0, 0.5, 10.0) == np.inf
-    assert np.isnan(position_error_bound(1.0, 0.0, 0.5, 10.0))
-    # rho = 1e-3: eps = rho / (1 - rho), eta = sqrt(kappa) eps
+    # the bound itself: zero residual -> 0; residual >= lam_min ||x|| / 2 -> no bound
+    assert position_error_bound(0.0, 1.0, 0.5) == 0.0
+    assert position_error_bound(0.25, 1.0, 0.5) == np.inf
+    assert np.isnan(position_error_bound(1.0, 0.0, 0.5))
+    # rho = 1e-3: eps = eta = rho / (1 - rho)
     eps = 1e-3 / (1 - 1e-3)
-    expected = (eps + 1.0) / np.sqrt(1.0 - 2.0 * eps) - 1.0
-    assert position_error_bound(0.5e-3, 1.0, 0.5, 4.0) == pytest.approx(expected, rel=1e-12)
+    expected = (eps + 1.0) / np.sqrt(1.0 - eps) - 1.0
+    assert position_error_bound(0.5e-3, 1.0, 0.5) == pytest.approx(expected, rel=1e-12)
+
+
+def test_cg_matrix_free_product_equals_the_formed_matrix() -> None:
+    """CG on ``T xy T - u u' + diag(e)`` (never formed) solves the formed matrix."""
+    rng = np.random.default_rng(8)
+    n = 7
+    g = rng.standard_normal((n, 30))
+    xy = g @ g.T + np.eye(n)
+    t, u, e = rng.uniform(0.1, 0.3, n), rng.uniform(-0.01, 0.01, n), np.full(n, 0.5)
+    formed = np.outer(t, t) * xy - np.outer(u, u) + np.diag(e)
+    lam_min = float(np.linalg.eigvalsh(formed).min())
+    assert lam_min > 0.4
+    m = rng.standard_normal(n)
+    x = np.zeros(n)
+    it, ss, d, bound = cg_solve(xy, t, u, e, m, x, np.empty((4, n)), lam_min, 1e-12, 100)
+    exact = np.linalg.solve(formed, m)
+    assert 0 < it <= 10 and bound <= 1e-12
+    np.testing.assert_allclose(x, exact, rtol=1e-12)
+    np.testing.assert_allclose(np.sqrt(ss), np.linalg.norm(formed @ x - m), atol=1e-14)
+    assert d == pytest.approx(m @ exact, rel=1e-12)
 
 
 @pytest.mark.parametrize(

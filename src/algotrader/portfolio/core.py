@@ -106,8 +106,8 @@ def run_kernel(
     n = radj.shape[1]
     block, threads = (1, 1) if radj.shape[0] == 1 else (block_rows(n), default_threads(n))
     solver = cfg.solver
-    if solver == "cg":
-        threads = 1
+    if solver == "cg":  # rows chain through the warm start: one at a time
+        block, threads = 1, 1
     kernel = state.kernel
     key = (n, block, threads, solver)
     if kernel is None or (kernel.n_assets, kernel.block, kernel.threads, kernel.solver) != key:

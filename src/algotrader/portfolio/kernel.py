@@ -243,7 +243,6 @@ def _solve_range(
     dd: np.ndarray,
     eb: np.ndarray,
     lam_min: float,
-    kappa: float,
 ) -> None:  # pragma: no cover - compiled
     """Solve block rows ``lo .. hi - 1`` (independent of each other: any thread, any order)."""
     for b in range(lo, hi):
@@ -252,50 +251,77 @@ def _solve_range(
         else:
             meth[b], ss[b], dd[b] = solve_one(a[b], f[b], vec[b, 2], vec[b, 3], vec[b, 4])
             x = vec[b, 4]
-            eb[b] = position_error_bound(math.sqrt(ss[b]), math.sqrt(np.dot(x, x)), lam_min, kappa)
+            eb[b] = position_error_bound(math.sqrt(ss[b]), math.sqrt(np.dot(x, x)), lam_min)
 
 
 @nb.njit(cache=True, error_model="numpy", nogil=True)
-def _solve_range_cg(
+def _run_cg_rows(
+    xy: np.ndarray,
+    w: np.ndarray,
+    xs: np.ndarray,
+    radj: np.ndarray,
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    beta: float,
+    lam: float,
+    min_denom: float,
     a: np.ndarray,
     f: np.ndarray,
     vec: np.ndarray,
-    zero: np.ndarray,
-    rows: int,
+    work: np.ndarray,
     carry: np.ndarray,
-    meth: np.ndarray,
-    ss: np.ndarray,
-    dd: np.ndarray,
-    eb: np.ndarray,
-    iters: np.ndarray,
-    lam_min: float,
-    kappa: float,
+    cash_out: np.ndarray,
+    util_out: np.ndarray,
+    res_out: np.ndarray,
+    status_out: np.ndarray,
+    method_out: np.ndarray,
+    eb_out: np.ndarray,
+    it_out: np.ndarray,
+    prev_cash: np.ndarray,
+    denom_tol: float,
+    cap: float,
     tol: float,
     max_iter: int,
-) -> None:  # pragma: no cover - compiled
-    """CG solves of block rows ``0 .. rows - 1`` in order, each warm-started from the previous
-    solved row's ``x`` (``carry``, updated); a row CG cannot bring to ``tol`` within
-    ``max_iter`` iterations is solved exactly (Cholesky of a copy of its matrix)."""
-    for b in range(rows):
-        iters[b] = 0
-        if zero[b]:
-            meth[b], ss[b], dd[b], eb[b] = METHOD_NONE, 0.0, 0.0, 0.0
-            continue
-        x = vec[b, 4]
-        x[:] = carry
-        # t and u (vec[b, 0], vec[b, 1]) are no longer needed: CG work vectors
-        it, ss[b], dd[b], eb[b] = cg_solve(
-            a[b], vec[b, 2], x, vec[b, 3], vec[b, 0], vec[b, 1], lam_min, kappa, tol, max_iter
-        )
-        meth[b] = METHOD_CG
-        iters[b] = it
-        if it < 0:
-            iters[b] = max_iter
-            f[b, :, :] = a[b]
-            meth[b], ss[b], dd[b] = solve_one(a[b], f[b], vec[b, 2], vec[b, 3], x)
-            eb[b] = position_error_bound(math.sqrt(ss[b]), math.sqrt(np.dot(x, x)), lam_min, kappa)
-        if meth[b] != METHOD_SINGULAR:
-            carry[:] = x
+) -> tuple[int, int]:  # pragma: no cover - compiled
+    """Rows of the CG solver, each complete before the next: state update, scalings, CG on
+    ``A = T xy T - u u' + diag(e)`` (the shrunk correlation, never formed: one pass over
+    ``xy`` per iteration) warm-started from the previous solved row's ``x`` (``carry``,
+    updated), status, cash, turnover cap. A row CG cannot bring to ``tol`` within
+    ``max_iter`` iterations is solved exactly (Cholesky of the formed matrix in ``a``/``f``).
+    ``vec`` (5, N): t, u, m, y, x; ``work`` (5, N): e and CG scratch. Stops after the state
+    update of a row with an undefined variance: ``(rows_done, code)``."""
+    lam_min = 1.0 - lam
+    diag = lam * 1.0 + (1.0 - lam)  # the formed matrix's diagonal (see _build)
+    t, u, m, y, x = vec[0], vec[1], vec[2], vec[3], vec[4]
+    e = work[0]
+    for b in range(radj.shape[0]):
+        _advance_state(xy, w, xs, radj[b], beta)
+        if not _scalings(xy, w, xs, lam, min_denom, t, u):
+            return b, STOP_VARIANCE
+        zero = _signal(mu[b], m) <= ZERO_SIGNAL_ATOL
+        it = 0
+        if zero:
+            meth, ss, dd, eb = METHOD_NONE, 0.0, 0.0, 0.0
+        else:
+            for i in range(t.shape[0]):
+                e[i] = diag - (xy[i, i] * (t[i] * t[i]) - u[i] * u[i])
+            x[:] = carry
+            it, ss, dd, eb = cg_solve(xy, t, u, e, m, x, work[1:], lam_min, tol, max_iter)
+            meth = METHOD_CG
+            if it < 0:
+                it = max_iter
+                _build(xy, t, u, lam, a, f, True)
+                meth, ss, dd = solve_one(a, f, m, y, x)
+                eb = position_error_bound(math.sqrt(ss), math.sqrt(np.dot(x, x)), lam_min)
+            if meth != METHOD_SINGULAR:
+                carry[:] = x
+        status_out[b], method_out[b], res_out[b] = _finish_row(
+            zero, meth, ss, dd, x, m, sigma[b], cash_out[b], util_out[b], prev_cash,
+            denom_tol, cap,
+        )  # fmt: skip
+        eb_out[b] = eb
+        it_out[b] = it
+    return radj.shape[0], DONE
 
 
 @nb.njit(cache=True, error_model="numpy", nogil=True)
@@ -406,11 +432,14 @@ class RowKernel:
         self, n_assets: int, block: int = 1, threads: int = 1, solver: str = "exact"
     ) -> None:
         self.n_assets = n_assets
-        self.block = block
-        self.threads = 1 if solver == "cg" else threads  # CG rows chain: sequential
+        # CG rows chain (warm start) and solve on the live state: one at a time
+        self.block = 1 if solver == "cg" else block
+        self.threads = 1 if solver == "cg" else threads
         self.solver = solver
+        block = self.block
         self._a = np.empty((block, n_assets, n_assets))
         self._f = np.empty((block, n_assets, n_assets))
+        self._work = np.empty((5, n_assets)) if solver == "cg" else np.empty((0, 0))
         self._vec = np.empty((block, 5, n_assets))
         self._zero = np.zeros(block, dtype=np.bool_)
         self._meth = np.zeros(block, dtype=np.int64)
@@ -419,24 +448,21 @@ class RowKernel:
         self._eb = np.zeros(block)
         self._it = np.zeros(block, dtype=np.int32)
 
-    def _solve(self, rows: int, bound: tuple[float, float], cg: CgParams | None) -> None:
+    def _solve(self, rows: int, lam_min: float) -> None:
         args = (self._a, self._f, self._vec, self._zero)
         res = (self._meth, self._ss, self._dd, self._eb)
         self._it[:rows] = 0
-        if cg is not None:
-            _solve_range_cg(*args, rows, cg.carry, *res, self._it, *bound, cg.tol, cg.max_iter)
-            return
         parts = min(self.threads, rows)
         if parts <= 1:
-            _solve_range(*args, 0, rows, *res, *bound)
+            _solve_range(*args, 0, rows, *res, lam_min)
             return
         edges = np.linspace(0, rows, parts + 1).astype(int)
         pool = _pool(parts - 1)
         futures = [
-            pool.submit(_solve_range, *args, int(lo), int(hi), *res, *bound)
+            pool.submit(_solve_range, *args, int(lo), int(hi), *res, lam_min)
             for lo, hi in itertools.pairwise(edges[1:])
         ]
-        _solve_range(*args, 0, int(edges[1]), *res, *bound)
+        _solve_range(*args, 0, int(edges[1]), *res, lam_min)
         for fut in futures:
             fut.result()
 
@@ -468,20 +494,27 @@ class RowKernel:
         """
         if (cg is not None) != (self.solver == "cg"):
             raise ValueError("pass cg parameters exactly when the kernel's solver is 'cg'")
-        n = self.n_assets
-        bound = (1.0 - shrink, (shrink * n + 1.0 - shrink) / (1.0 - shrink))
+        lam_min = 1.0 - shrink
         radj = np.ascontiguousarray(radj, dtype=np.float64)
         mu = np.ascontiguousarray(mu, dtype=np.float64)
         sigma = np.ascontiguousarray(sigma, dtype=np.float64)
         n_rows = radj.shape[0]
+        if cg is not None:
+            return _run_cg_rows(
+                xy, w, x, radj, mu, sigma, float(beta), float(shrink), float(min_denom),
+                self._a[0], self._f[0], self._vec[0], self._work, cg.carry,
+                out.cash, out.utilisation, out.residual, out.status, out.method,
+                out.error_bound, out.iterations, prev_cash, float(denom_tol), float(cap),
+                float(cg.tol), int(cg.max_iter),
+            )  # fmt: skip
         start = 0
         while start < n_rows:
             sl = slice(start, min(start + self.block, n_rows))
             rows, code = _prepare(
                 xy, w, x, radj[sl], mu[sl], float(beta), float(shrink), float(min_denom),
-                self._a, self._f, self._vec, self._zero, cg is None,
+                self._a, self._f, self._vec, self._zero, True,
             )  # fmt: skip
-            self._solve(rows, bound, cg)
+            self._solve(rows, lam_min)
             _finish(
                 rows, self._zero, self._meth, self._ss, self._dd, self._vec, sigma[sl],
                 out.cash[sl], out.utilisation[sl], out.residual[sl], out.status[sl],

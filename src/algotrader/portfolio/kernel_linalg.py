@@ -118,15 +118,39 @@ solve_one = _solve_one
 
 
 @nb.njit(cache=True, fastmath={"reassoc"})
-def _matvec(a: np.ndarray, v: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
-    """``out = a v`` (row by row, contiguous)."""
+def _matvec_scaled(
+    xy: np.ndarray,
+    t: np.ndarray,
+    u: np.ndarray,
+    e: np.ndarray,
+    v: np.ndarray,
+    z: np.ndarray,
+    out: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """``out = (T xy T - u u' + diag(e)) v`` without forming the matrix (``T = diag(t)``).
+
+    ``xy`` must be symmetric: only its upper triangle is read (half the memory traffic of
+    a full product; each stored entry serves both ``(i, k)`` and ``(k, i)``). ``z`` is work
+    space (N,).
+    """
     n = v.shape[0]
+    uv = 0.0
+    for k in range(n):
+        z[k] = t[k] * v[k]
+        uv += u[k] * v[k]
+        out[k] = 0.0
     for i in range(n):
-        s = 0.0
-        row = a[i]
-        for k in range(n):
-            s += row[k] * v[k]
-        out[i] = s
+        zi = z[i]
+        row = xy[i, i + 1 :]  # slices, not offset indices: the loop then vectorises
+        zt = z[i + 1 :]
+        ot = out[i + 1 :]
+        s = xy[i, i] * zi
+        for k in range(row.shape[0]):
+            s += row[k] * zt[k]
+            ot[k] += row[k] * zi
+        out[i] += s
+    for i in range(n):
+        out[i] = t[i] * out[i] - u[i] * uv + e[i] * v[i]
 
 
 @nb.njit(cache=True, fastmath={"reassoc"})
@@ -139,61 +163,65 @@ def _dot(u: np.ndarray, v: np.ndarray) -> float:  # pragma: no cover - compiled
 
 @nb.njit(cache=True, error_model="numpy")
 def position_error_bound(
-    res_norm: float, x_norm: float, lam_min: float, kappa: float
+    res_norm: float, x_norm: float, lam_min: float
 ) -> float:  # pragma: no cover - compiled
     """Proven bound on ``||p - p*|| / ||p*||`` for ``p = x / sqrt(m'x)`` (``p*`` exact).
 
-    With ``A`` symmetric, ``lambda_min(A) >= lam_min`` and ``cond(A) <= kappa``, a residual
-    ``r = A x - m`` gives ``eps = ||x - x*|| / ||x*|| <= rho / (1 - rho)`` with
-    ``rho = ||r|| / (lam_min ||x||)``; then ``|m'x - m'x*| / m'x* <= eta = sqrt(kappa) eps``
-    and ``||p - p*|| / ||p*|| <= (eps + 1) / sqrt(1 - eta) - 1``. ``inf`` when the bound
-    does not apply (``rho >= 1`` or ``eta >= 1``), NaN without a usable ``x``.
+    ``A`` symmetric with ``lambda_min(A) >= lam_min``, ``r = A x - m``, ``e = x* - x``,
+    ``rho = ||r|| / (lam_min ||x||)``. Then ``||e|| = ||A^-1 r|| <= rho ||x||`` and
+    ``||x*|| >= (1 - rho) ||x||``, so ``eps = ||e|| / ||x*|| <= rho / (1 - rho)``. Since
+    ``m'e = x*' A e = -x*' r`` and ``m'x* = x*' A x* >= lam_min ||x*||^2``,
+    ``eta = |m'x - m'x*| / m'x* <= ||r|| / (lam_min ||x*||) <= rho / (1 - rho)`` as well.
+    With ``q = sqrt(m'x* / m'x)`` in ``[1 / sqrt(1 + eta), 1 / sqrt(1 - eta)]``,
+    ``p - p* = (q (x - x*) + (q - 1) x*) / sqrt(m'x*)`` gives
+    ``||p - p*|| / ||p*|| <= q eps + |q - 1| <= (eps + 1) / sqrt(1 - eta) - 1``.
+    ``inf`` when the bound does not apply (``rho >= 1 / 2``), NaN without a usable ``x``.
     """
     if not (x_norm > 0.0) or not np.isfinite(res_norm) or not np.isfinite(x_norm):
         return np.nan
     rho = res_norm / (lam_min * x_norm)
-    if rho >= 1.0:
+    if rho >= 0.5:
         return np.inf
     eps = rho / (1.0 - rho)
-    eta = np.sqrt(kappa) * eps
-    if eta >= 1.0:
-        return np.inf
-    return (eps + 1.0) / np.sqrt(1.0 - eta) - 1.0
+    return (eps + 1.0) / np.sqrt(1.0 - eps) - 1.0
 
 
 @nb.njit(cache=True, error_model="numpy")
 def cg_solve(
-    a: np.ndarray,
+    xy: np.ndarray,
+    t: np.ndarray,
+    u: np.ndarray,
+    e: np.ndarray,
     m: np.ndarray,
     x: np.ndarray,
-    r: np.ndarray,
-    p: np.ndarray,
-    q: np.ndarray,
+    work: np.ndarray,
     lam_min: float,
-    kappa: float,
     tol: float,
     max_iter: int,
 ) -> tuple[int, float, float, float]:  # pragma: no cover - compiled
-    """Conjugate gradients for symmetric positive definite ``a x = m`` from the start ``x``.
+    """Conjugate gradients for ``A x = m``, ``A = T xy T - u u' + diag(e)`` symmetric positive
+    definite (``lambda_min >= lam_min``), from the start ``x``; ``A`` is never formed.
 
-    Stops when :func:`position_error_bound` of the *true* residual (recomputed as
-    ``A x - m`` after the recurrence has converged, so rounding drift cannot fake
-    convergence) is ``<= tol``. Returns ``(iterations, ||A x - m||^2, m'x, bound)``;
-    ``iterations = -1`` when the bound was not reached within ``max_iter`` iterations.
-    O(n^2) per iteration (one product with ``a``); ``x`` holds the solution on return.
+    A dense matrix ``a`` is the case ``xy = a, t = 1, u = 0, e = 0``. Stops when
+    :func:`position_error_bound` of the *true* residual (recomputed as ``A x - m`` after the
+    recurrence has converged, so rounding drift cannot fake convergence) is ``<= tol``.
+    Returns ``(iterations, ||A x - m||^2, m'x, bound)``; ``iterations = -1`` when the bound
+    was not reached within ``max_iter`` iterations. One pass over ``xy`` per iteration;
+    ``work`` (4, N) is scratch; ``x`` holds the solution on return.
     """
     n = m.shape[0]
+    r, p, q, z = work[0], work[1], work[2], work[3]
     for i in range(n):
         if not np.isfinite(x[i]):
             x[:] = 0.0
             break
     it = 0
     while True:
-        _matvec(a, x, q)
+        _matvec_scaled(xy, t, u, e, x, z, q)
         for i in range(n):
             r[i] = m[i] - q[i]
         ss = _dot(r, r)
-        bound = position_error_bound(np.sqrt(ss), np.sqrt(_dot(x, x)), lam_min, kappa)
+        bound = position_error_bound(np.sqrt(ss), np.sqrt(_dot(x, x)), lam_min)
         if bound <= tol:
             return it, ss, _dot(m, x), bound
         if it >= max_iter:
@@ -203,7 +231,7 @@ def cg_solve(
         rr = ss
         stepped = False
         while it < max_iter:
-            _matvec(a, p, q)
+            _matvec_scaled(xy, t, u, e, p, z, q)
             pq = _dot(p, q)
             if not (pq > 0.0) or not (rr > 0.0):
                 break
@@ -214,7 +242,7 @@ def cg_solve(
             it += 1
             stepped = True
             rr_new = _dot(r, r)
-            est = position_error_bound(np.sqrt(rr_new), np.sqrt(_dot(x, x)), lam_min, kappa)
+            est = position_error_bound(np.sqrt(rr_new), np.sqrt(_dot(x, x)), lam_min)
             if est <= 0.5 * tol:  # margin for the drift of the recurrence residual
                 break
             beta = rr_new / rr

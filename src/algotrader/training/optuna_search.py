@@ -20,6 +20,14 @@ only on positive ranges, keys that are trainable parameters. With
 problem's default ranges are always absolute (the reference combined the two
 and made every default trial fail).
 
+The search is one use of the shared tuning interface: the problem is a
+:class:`~algotrader.tuning.ProblemObjective` (splits = the report groups of window starts),
+the space a :class:`~algotrader.tuning.SearchSpace` (paths ``key`` or ``key.i``), and the
+driver :func:`algotrader.tuning.drivers.run_optuna_sampler` (seeded TPE, running mean per
+split reported to the median pruner, resume) -- the same driver that tunes the optimiser on
+walk-forward splits. Only the selection rule (penalty / balanced Pareto pick) and the run
+folder are AMM-specific here.
+
 Storage: a journal file ``optuna.journal`` in the run folder by default (safe
 for several processes on one machine), or any RDB URL (``sqlite:///...``,
 ``postgresql://...``) for many workers; the study is named by the run id and
@@ -30,25 +38,33 @@ from __future__ import annotations
 
 import logging
 import math
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 import optuna
 import polars as pl
 
+from algotrader.artifacts import now_utc
 from algotrader.errors import ConfigError
 from algotrader.io import write_parquet_atomic
-from algotrader.training.data import as_device
 from algotrader.training.problem import TrainingProblem
-from algotrader.training.runs import RunPaths, run_id, save_params, write_config, write_result
-from algotrader.training.sampling import evaluation_offsets
+from algotrader.training.runs import (
+    RunPaths,
+    clean_stale_temps,
+    run_id,
+    save_params,
+    write_config,
+    write_result,
+    write_run_manifest,
+)
 from algotrader.training.settings import OptimisationSettings, SearchRange
+from algotrader.tuning.drivers import Finalize, run_optuna_sampler
+from algotrader.tuning.objective import Candidate
+from algotrader.tuning.problem_objective import ProblemObjective
+from algotrader.tuning.space import SearchSpace
 
 logger = logging.getLogger(__name__)
 
@@ -187,92 +203,49 @@ def _storage(
     return optuna.storages.JournalStorage(JournalFileBackend(str(paths.root / "optuna.journal")))
 
 
-def _groups(n_starts: int, s: OptimisationSettings) -> list[np.ndarray]:
-    offs = np.asarray(
-        evaluation_offsets(n_starts, s.optuna_settings.n_evaluation_points, s.initial_random_key)
-    )
-    steps = min(s.optuna_settings.n_report_steps, offs.size)
-    size = offs.size // steps
-    return [offs[i * size : (i + 1) * size] for i in range(steps)]
-
-
-class _Objective:
-    """The trial objective (a small class so it is picklable-free and testable)."""
-
-    def __init__(
-        self, problem: TrainingProblem, settings: OptimisationSettings, space: list[ResolvedRange]
-    ):
-        self.problem, self.settings, self.space = problem, settings, space
-        self.groups = [
-            jnp.asarray(g + problem.start_low) for g in _groups(problem.n_starts, settings)
-        ]
-        self.window_values = jax.jit(jax.vmap(problem.objective, in_axes=(None, 0, None)))
-        self.data = as_device(problem.data)
-        self.evaluate = jax.jit(problem.evaluate)
-        self.metric = settings.early_stopping_metric
-        if self.metric not in problem.metric_names:
-            raise ConfigError(
-                f"early_stopping_metric {self.metric!r} is not a metric of the problem",
-                key="early_stopping_metric",
-                hint=f"choose among {list(problem.metric_names)}",
-            )
-
-    def __call__(self, trial: optuna.Trial) -> float | tuple[float, float, float]:
-        params = {
-            k: jnp.asarray(v) for k, v in suggest_params(trial, self.problem, self.space).items()
+def _search_space(space: list[ResolvedRange]) -> SearchSpace:
+    """The resolved ranges as a shared :class:`SearchSpace` (paths ``key`` / ``key.i``)."""
+    return SearchSpace.model_validate(
+        {
+            "params": [
+                {
+                    "path": _path(r),
+                    "type": "float",
+                    "bounds": [r.low, r.high],
+                    "transform": "log" if r.log_scale else "linear",
+                }
+                for r in space
+            ]
         }
-        multi = self.settings.optuna_settings.multi_objective
-        vals: list[np.ndarray] = []
-        for step, starts in enumerate(self.groups):
-            vals.append(np.asarray(self.window_values(params, starts, self.data)))
-            running = float(np.mean(np.concatenate(vals)))
-            if not math.isfinite(running):
-                raise optuna.TrialPruned(f"non-finite objective at step {step}")
-            if not multi:
-                trial.report(running, step)
-                if trial.should_prune():
-                    raise optuna.TrialPruned()
-        allv = np.concatenate(vals)
-        ev = self.evaluate(params, self.data)
-        val = float(ev.metrics["val"][self.metric])
-        for seg in ("val", "test"):
-            trial.set_user_attr(seg, {m: float(v) for m, v in ev.metrics[seg].items()})
-        mean = float(np.mean(allv))
-        if multi:
-            return mean, float(np.min(allv)), -float(np.std(allv))
-        penalty = self.settings.optuna_settings.overfitting_penalty
-        gap = max(0.0, mean - val) if math.isfinite(val) else 0.0
-        return mean - penalty * gap
+    )
 
 
-def _make_study(
-    settings: OptimisationSettings, name: str, storage: optuna.storages.BaseStorage | str | None
-) -> optuna.Study:
+def _path(r: ResolvedRange) -> str:
+    return r.key if r.index is None else f"{r.key}.{r.index}"
+
+
+def _finalize(objective: ProblemObjective, settings: OptimisationSettings) -> Finalize:
+    """The trial value of the AMM search from its windows and one continuous pass.
+
+    Single objective ``mean - penalty * max(0, mean - val)``; multi-objective ``(mean,
+    worst, -std)`` over the evaluation windows. Validation and test metrics are stored on
+    the trial (test for reporting only: it never enters a value).
+    """
     o = settings.optuna_settings
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        sampler = optuna.samplers.TPESampler(
-            n_startup_trials=o.n_startup_trials, multivariate=True, seed=settings.initial_random_key
-        )
-    if o.multi_objective:
-        return optuna.create_study(
-            study_name=name,
-            storage=storage,
-            sampler=sampler,
-            directions=["maximize"] * 3,
-            load_if_exists=True,
-        )
-    pruner = optuna.pruners.MedianPruner(
-        n_startup_trials=o.pruner_startup_trials, n_warmup_steps=0, interval_steps=1
-    )
-    return optuna.create_study(
-        study_name=name,
-        storage=storage,
-        sampler=sampler,
-        pruner=pruner,
-        direction="maximize",
-        load_if_exists=True,
-    )
+
+    def finalize(cand: Candidate, scores: list[float]) -> tuple[Any, dict[str, Any]]:
+        windows = objective.pop_windows(cand.id)
+        allv = windows if windows.size else np.asarray(scores, dtype=np.float64)
+        ev = objective.evaluation(cand)
+        attrs = {seg: {m: float(v) for m, v in ev.metrics[seg].items()} for seg in ("val", "test")}
+        mean = float(np.mean(allv))
+        if o.multi_objective:
+            return (mean, float(np.min(allv)), -float(np.std(allv))), attrs
+        val = attrs["val"][objective.metric]
+        gap = max(0.0, mean - val) if math.isfinite(val) else 0.0
+        return mean - o.overfitting_penalty * gap, attrs
+
+    return finalize
 
 
 def _trials_frame(study: optuna.Study) -> pl.DataFrame:
@@ -285,7 +258,7 @@ def _trials_frame(study: optuna.Study) -> pl.DataFrame:
         for seg in ("val", "test"):
             for m, v in (t.user_attrs.get(seg) or {}).items():
                 row[f"{seg}_{m}"] = float(v)
-        row.update({f"param_{k}": float(v) for k, v in t.params.items()})
+        row.update({f"param_{k.replace('.', '_')}": float(v) for k, v in t.params.items()})
         rows.append(row)
     return pl.DataFrame(rows) if rows else pl.DataFrame()
 
@@ -303,7 +276,21 @@ def optuna_search(
     o = settings.optuna_settings
     defaults = problem.search_space if default_space is None else default_space
     space = resolve_space(problem, o.parameter_config, o.expand_around, defaults)
-    objective = _Objective(problem, settings, space)
+    metric = settings.early_stopping_metric
+    if metric not in problem.metric_names:
+        raise ConfigError(
+            f"early_stopping_metric {metric!r} is not a metric of the problem",
+            key="early_stopping_metric",
+            hint=f"choose among {list(problem.metric_names)}",
+        )
+    objective = ProblemObjective(
+        problem,
+        n_evaluation_points=o.n_evaluation_points,
+        n_report_steps=o.n_report_steps,
+        seed=settings.initial_random_key,
+        metric=metric,
+    )
+    objective.keep_windows = True
     full_config = {
         "optimisation_settings": settings.model_dump(mode="json"),
         "problem": dict(problem.description),
@@ -311,38 +298,53 @@ def optuna_search(
     }
     rid = run_id(full_config)
     paths = None if out_dir is None else RunPaths(Path(out_dir) / rid)
+    started_at = now_utc()
     if paths is not None:
         paths.root.mkdir(parents=True, exist_ok=True)
+        clean_stale_temps(paths)
         if not paths.config.is_file():
             write_config(paths, full_config)
-    study = _make_study(settings, f"algotrader-{rid}", _storage(settings, paths))
-    done = sum(
-        t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-        for t in study.trials
+    run = run_optuna_sampler(
+        objective,
+        _search_space(space),
+        n_trials=o.n_trials,
+        study_name=f"algotrader-{rid}",
+        storage=_storage(settings, paths),
+        seed=settings.initial_random_key,
+        n_startup_trials=o.n_startup_trials,
+        prune=True,
+        pruner_startup_trials=o.pruner_startup_trials,
+        directions=("maximize",) * (3 if o.multi_objective else 1),
+        finalize=_finalize(objective, settings),
+        timeout=o.timeout,
+        n_jobs=o.n_jobs,
+        on_trial=callback,
     )
-    remaining = max(o.n_trials - done, 0)
-    logger.info("optuna study %s: %d trials done, %d to run", rid, done, remaining)
-
-    def _cb(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        if callback is not None:
-            callback(trial.number, o.n_trials)
-
-    if remaining:
-        study.optimize(
-            objective,
-            n_trials=remaining,
-            timeout=o.timeout,
-            n_jobs=o.n_jobs,
-            callbacks=[_cb],
-            catch=(),
+    logger.info("optuna study %s: ran %d trial(s) of %d", rid, run.n_run, o.n_trials)
+    result = _collect(run.study, objective, rid, paths)
+    if paths is not None:
+        write_run_manifest(
+            paths,
+            "optuna",
+            rid,
+            full_config,
+            started_at=started_at,
+            finished_at=now_utc(),
+            seeds={"initial_random_key": settings.initial_random_key},
+            outputs=[
+                "config.json",
+                "optuna.journal",
+                "params_best.npz",
+                "result.json",
+                "trials.parquet",
+            ],
         )
-    return _collect(study, problem, space, rid, paths)
+    return result
 
 
 def _collect(
     study: optuna.Study,
-    problem: TrainingProblem,
-    space: list[ResolvedRange],
+    objective: ProblemObjective,
     rid: str,
     paths: RunPaths | None,
 ) -> OptunaResult:
@@ -359,9 +361,7 @@ def _collect(
         best = front[best_balanced(np.array([t.values for t in front]))]
     else:
         best = study.best_trial
-    params = {k: np.asarray(v) for k, v in problem.base_params.items()}
-    fixed = optuna.trial.FixedTrial(best.params)
-    params = suggest_params(fixed, problem, space)  # type: ignore[arg-type]
+    params = objective.params(Candidate(best.number, dict(best.params)))
     trials = _trials_frame(study)
     result = OptunaResult(
         run_id=rid,

@@ -65,6 +65,7 @@ __all__ = [
     "file_hash",
     "json_ready",
     "load_pytree",
+    "now_utc",
     "package_versions",
     "redact",
     "run_id",

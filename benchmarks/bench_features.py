@@ -3,8 +3,11 @@ the same definitions, and our kernels vs TA-Lib for the indicators TA-Lib has.
 
 Cases: (i) the bundled 20 stocks, 1990-2022 (daily closes); (ii) 500 synthetic assets x 20
 years of daily OHLC bars. Timings are medians of ``--repeat`` runs after one warm-up call
-(numba kernels are compiled and cached on first use). Run:
-``python benchmarks/bench_features.py [--assets 500] [--years 20] [--repeat 3]``.
+(numba kernels are compiled and cached on first use); wall and process CPU seconds and the
+1-minute load average are printed for each, since the machine may be shared. The
+indicator table runs our kernels on 1 thread and on :func:`kernel_threads` threads
+(``ALGOTRADER_THREADS``) against TA-Lib's per-asset calls (single-threaded), same run.
+Run: ``python benchmarks/bench_features.py [--assets 500] [--years 20] [--repeat 3]``.
 """
 
 from __future__ import annotations
@@ -23,19 +26,40 @@ import talib
 from algotrader.data.lake import clean_bars, write_lake
 from algotrader.data.registry import load_dataset
 from algotrader.features import compute_features, load_lake_inputs, synthetic_inputs, write_group
+from algotrader.features.common import feature_threads, kernel_threads
 from algotrader.features.inputs import LakeInputs
-from algotrader.features.kernels import atr_wilder, ema_talib, rolling_mean, rolling_std, true_range
+from algotrader.features.kernels import (
+    atr_wilder,
+    ema_talib,
+    rolling_extreme,
+    rolling_mean,
+    rolling_std,
+    rsi_ewm,
+    true_range,
+)
 
 warnings.simplefilter("ignore")
 
 
-def median_time(fn, repeat: int) -> float:
-    out = []
-    for _ in range(repeat):
-        t = time.perf_counter()
+def median_time(fn, repeat: int, min_total: float = 0.2) -> tuple[float, float]:
+    """Median (wall, process CPU) seconds of ``fn`` over ``repeat`` calls (more calls for
+    fast functions, until ``min_total`` seconds of wall time, at most 200)."""
+    wall: list[float] = []
+    cpu: list[float] = []
+    t_all = time.perf_counter()
+    while len(wall) < repeat or (time.perf_counter() - t_all < min_total and len(wall) < 200):
+        t, c = time.perf_counter(), time.process_time()
         fn()
-        out.append(time.perf_counter() - t)
-    return float(np.median(out))
+        wall.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)
+    return float(np.median(wall)), float(np.median(cpu))
+
+
+def timed(fn) -> tuple[float, float]:
+    """(wall, process CPU) seconds of one call."""
+    w, c = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - w, time.process_time() - c
 
 
 def ours(x: LakeInputs, store: Path) -> None:
@@ -177,7 +201,9 @@ def pandas_all(x: LakeInputs, store: Path) -> None:
     long.to_parquet(store / "pandas_features.parquet")
 
 
-def indicators(x: LakeInputs, repeat: int) -> list[tuple[str, float, float]]:
+def indicators(x: LakeInputs, repeat: int) -> list[tuple[str, float, float, float, float, float]]:
+    """(name, ours 1 thread wall, CPU, ours N threads wall, TA-Lib wall, CPU): median
+    seconds over all assets."""
     c, h, lo = x.weekly_close, x.weekly_high, x.weekly_low
     dc, dh, dl = (
         np.nan_to_num(x.daily_close),
@@ -193,9 +219,14 @@ def indicators(x: LakeInputs, repeat: int) -> list[tuple[str, float, float]]:
             lambda: [talib.EMA(c[:, a], 26) for a in cols],
         ),
         (
-            "ATR(26) weekly",
+            "ATR(26) weekly (Wilder)",
             lambda: atr_wilder(h, lo, c, 26),
             lambda: [talib.ATR(h[:, a], lo[:, a], c[:, a], 26) for a in cols],
+        ),
+        (
+            "RSI(4) weekly (EWMA gains)",
+            lambda: rsi_ewm(c, 0.25, 4),
+            lambda: [talib.RSI(c[:, a], 4) for a in cols],
         ),
         (
             "STDDEV(20) daily returns",
@@ -209,16 +240,24 @@ def indicators(x: LakeInputs, repeat: int) -> list[tuple[str, float, float]]:
         ),
         (
             "MAX(4) weekly high",
-            lambda: __import__("algotrader.features.kernels", fromlist=["x"]).rolling_extreme(
-                h, 4, False, True
-            ),
+            lambda: rolling_extreme(h, 4, False, True),
             lambda: [talib.MAX(h[:, a], 4) for a in cols],
+        ),
+        (
+            "MIN(26) weekly low",
+            lambda: rolling_extreme(lo, 26, False, False),
+            lambda: [talib.MIN(lo[:, a], 26) for a in cols],
         ),
     ]
     out = []
+    n_threads = kernel_threads()
     for name, f_ours, f_talib in cases:
         f_ours()
-        out.append((name, median_time(f_ours, repeat), median_time(f_talib, repeat)))
+        with feature_threads(1):
+            one = median_time(f_ours, repeat)
+        with feature_threads(n_threads):
+            many = median_time(f_ours, repeat)[0]
+        out.append((name, *one, many, *median_time(f_talib, repeat)))
     return out
 
 
@@ -226,14 +265,29 @@ def run_case(label: str, x: LakeInputs, repeat: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp)
         ours(x, store)  # warm-up (compile/cache load)
-        t_ours = median_time(lambda: ours(x, store), repeat)
-        t_pd = median_time(lambda: pandas_all(x, store), 1)
+        load = os.getloadavg()[0]
+        t_ours, cpu_ours = median_time(lambda: ours(x, store), repeat, 0.0)
+        t_comp, cpu_comp = median_time(lambda: compute_features(x), repeat, 0.0)
+        t_pd, cpu_pd = median_time(lambda: pandas_all(x, store), 1, 0.0)
     print(f"\n{label}: weeks={x.n_weeks} days={x.daily_close.shape[0]} assets={x.n_assets}")
-    print(f"  algotrader 45 features + store write: {t_ours:7.3f} s")
-    print(f"  pandas same definitions + parquet   : {t_pd:7.3f} s   ratio {t_pd / t_ours:5.1f}x")
-    print("  indicator                  ours s    TA-Lib s   ours/TA-Lib")
-    for name, a, b in indicators(x, repeat):
-        print(f"  {name:26s} {a:8.4f}  {b:9.4f}   {a / b:6.2f}")
+    print(f"  load average (1 min) at start: {load:.1f}; kernel threads: {kernel_threads()}")
+    print(
+        f"  algotrader 45 features + store write: {t_ours:7.3f} s wall  {cpu_ours:7.3f} s CPU"
+        f"  (features alone {t_comp:.3f} s wall, {cpu_comp:.3f} s CPU)"
+    )
+    print(
+        f"  pandas same definitions + parquet   : {t_pd:7.3f} s wall  {cpu_pd:7.3f} s CPU"
+        f"   ratio {t_pd / t_ours:5.1f}x wall, {cpu_pd / cpu_ours:5.1f}x CPU"
+    )
+    print(
+        "  indicator (all assets), ms       ours 1 thr wall/CPU   ours N thr wall"
+        "   TA-Lib wall/CPU   ours/TA-Lib CPU (1 thr)   wall (N thr)"
+    )
+    for name, w1, c1, wn, wt, ct in indicators(x, repeat):
+        print(
+            f"  {name:30s} {1e3 * w1:9.2f} /{1e3 * c1:8.2f}  {1e3 * wn:12.2f}"
+            f"   {1e3 * wt:8.2f} /{1e3 * ct:7.2f}   {c1 / ct:20.2f}   {wn / wt:10.2f}"
+        )
 
 
 def main() -> None:

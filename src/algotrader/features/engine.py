@@ -23,7 +23,7 @@ from algotrader.features.common import (
 from algotrader.features.config import FeatureConfig
 from algotrader.features.context import FeatureContext
 from algotrader.features.inputs import LakeInputs
-from algotrader.features.kernels import interleave
+from algotrader.features.kernels import BLOCK, interleave
 from algotrader.features.registry import feature_names, get_group
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,8 @@ def compute_group(
     ctx.cached("check:daily", lambda: require_positive_daily(inputs))
     if spec.weekly_input:
         ctx.cached("check:weekly", lambda: require_complete_weekly(inputs, group))
-    with feature_threads():
+    # one column block: the kernels have nothing to split, thread start-up would only cost
+    with feature_threads(1 if inputs.n_assets <= BLOCK else None):
         computed = ctx.cached(f"group:{group}", lambda: spec.compute(ctx))
         values, status = interleave(
             [computed[n][0] for n in names], [computed[n][1] for n in names]

@@ -5,10 +5,11 @@ so a value at row t depends on rows <= t alone (the no-look-ahead property the t
 check). NaN policy: a rolling statistic over ``n`` values ending at and including t needs
 all ``n`` values finite, otherwise it is NaN (warm-up or a gap).
 
-Layout: the kernels walk the rows in order and, inside a row, a block of
-:data:`BLOCK` adjacent columns whose running state (sums, counts, sorted windows) sits
-in small arrays, so memory is read contiguously once; blocks run in parallel
-(``numba.prange``; thread count: :func:`algotrader.features.common.feature_threads`).
+Layout: columns are processed in blocks of :data:`BLOCK` adjacent columns, blocks in
+parallel (``numba.prange``; thread count: :func:`algotrader.features.common.feature_threads`).
+Inside a block the recursions walk the rows in order with the state of the block's columns
+in small arrays (memory read contiguously once); the rolling mean/std and max/min walk
+one column at a time with their state in registers (the block's rows stay in cache).
 Results never depend on the thread count (each column is computed by one thread, in
 row order).
 
@@ -18,7 +19,8 @@ window of equal values gives exactly that mean and a zero dispersion (the degene
 rule), and where the running variance could have lost more than ~1e-10 of its relative
 precision to cancellation (variance < 1e-3 of the largest running sum of squares since
 the reset: near-constant windows, a large level shift) the window is recomputed directly
-(two-pass).
+(two-pass); likewise a mean whose window sum of |x - K| is over 1e3 times smaller than
+earlier since the reset (a spike has left the window; its rounding could remain).
 
 Example:
     >>> import numpy as np
@@ -43,6 +45,9 @@ BLOCK = 64
 #: Running variance accepted when >= this fraction of the largest running sum of squares
 #: since the last exact reset (else the window is recomputed directly).
 _CANCEL_TOL = 1e-3
+#: Running mean accepted while the running sum of |x - K| has not shrunk by more than this
+#: factor since the reset (else recomputed directly).
+_SHRINK_TOL = 1e3
 
 
 @nb.njit(cache=True)
@@ -74,73 +79,79 @@ def _direct_mean_std(x: F64, a: int, lo: int, hi: int, ddof: int) -> tuple[float
     return m, np.sqrt(ss / (n - ddof))
 
 
+@nb.njit(cache=True)
+def _moments_column(x: F64, a: int, n: int, ddof: int, want_std: bool, out: F64) -> None:
+    """One column of :func:`_rolling_moments` (state in registers)."""
+    n_t = x.shape[0]
+    inv_n = 1.0 / n
+    s1 = s2 = m2 = sa = ma = k0 = 0.0
+    bad = 0
+    run = 0
+    prev = np.nan
+    for t in range(n_t):
+        v = x[t, a]
+        fin = np.isfinite(v)
+        if fin:
+            run = run + 1 if v == prev else 1
+        else:
+            run = 0
+            bad += 1
+        prev = v
+        old = np.nan
+        if t >= n:
+            old = x[t - n, a]
+            if not np.isfinite(old):
+                bad -= 1
+        if t % n == 0:  # exact reset of the running sums
+            if fin:
+                k0 = v
+            s1 = s2 = sa = 0.0
+            for i in range(max(0, t - n + 1), t + 1):
+                u = x[i, a]
+                if np.isfinite(u):
+                    d = u - k0
+                    s1 += d
+                    s2 += d * d
+                    sa += abs(d)
+            m2 = s2
+            ma = sa
+        else:
+            if fin:
+                d = v - k0
+                s1 += d
+                s2 += d * d
+                sa += abs(d)
+            if np.isfinite(old):
+                d = old - k0
+                s1 -= d
+                s2 -= d * d
+                sa -= abs(d)
+            m2 = max(m2, s2)
+            ma = max(ma, sa)
+        if t < n - 1 or bad != 0:
+            continue
+        if run >= n:
+            out[t, a] = 0.0 if want_std else v
+        elif not want_std:
+            if ma <= _SHRINK_TOL * sa:
+                out[t, a] = k0 + s1 * inv_n
+            else:  # much larger values since the reset: their rounding may remain
+                out[t, a] = _direct_mean_std(x, a, t - n + 1, t + 1, 0)[0]
+        else:
+            vn = s2 - s1 * s1 * inv_n
+            if vn > _CANCEL_TOL * m2:
+                out[t, a] = np.sqrt(vn / (n - ddof)) if n - ddof > 0 else np.nan
+            else:
+                out[t, a] = _direct_mean_std(x, a, t - n + 1, t + 1, ddof)[1]
+
+
 @nb.njit(cache=True, parallel=True)
 def _rolling_moments(x: F64, n: int, ddof: int, want_std: bool) -> F64:
     n_t, n_a = x.shape
     out = np.full((n_t, n_a), np.nan)
     for b in nb.prange(_n_blocks(n_a)):
-        a0 = b * BLOCK
-        w = min(n_a, a0 + BLOCK) - a0
-        s1 = np.zeros(w)
-        s2 = np.zeros(w)
-        m2 = np.zeros(w)
-        k0 = np.zeros(w)
-        bad = np.zeros(w, dtype=np.int64)
-        run = np.zeros(w, dtype=np.int64)
-        for t in range(n_t):
-            reset = t % n == 0
-            for j in range(w):
-                a = a0 + j
-                v = x[t, a]
-                fin = np.isfinite(v)
-                if fin:
-                    run[j] = run[j] + 1 if (run[j] > 0 and v == x[t - 1, a]) else 1
-                else:
-                    run[j] = 0
-                    bad[j] += 1
-                old = np.nan
-                if t >= n:
-                    old = x[t - n, a]
-                    if not np.isfinite(old):
-                        bad[j] -= 1
-                if reset:
-                    if fin:
-                        k0[j] = v
-                    p = 0.0
-                    q = 0.0
-                    for i in range(max(0, t - n + 1), t + 1):
-                        u = x[i, a]
-                        if np.isfinite(u):
-                            d = u - k0[j]
-                            p += d
-                            q += d * d
-                    s1[j] = p
-                    s2[j] = q
-                    m2[j] = q
-                else:
-                    if fin:
-                        d = v - k0[j]
-                        s1[j] += d
-                        s2[j] += d * d
-                    if np.isfinite(old):
-                        d = old - k0[j]
-                        s1[j] -= d
-                        s2[j] -= d * d
-                    if s2[j] > m2[j]:
-                        m2[j] = s2[j]
-                if t < n - 1 or bad[j] != 0:
-                    continue
-                if run[j] >= n:
-                    out[t, a] = 0.0 if want_std else v
-                    continue
-                if not want_std:
-                    out[t, a] = k0[j] + s1[j] / n
-                    continue
-                vn = s2[j] - s1[j] * s1[j] / n
-                if vn > _CANCEL_TOL * m2[j]:
-                    out[t, a] = np.sqrt(vn / (n - ddof)) if n - ddof > 0 else np.nan
-                else:
-                    out[t, a] = _direct_mean_std(x, a, t - n + 1, t + 1, ddof)[1]
+        for a in range(b * BLOCK, min(n_a, (b + 1) * BLOCK)):
+            _moments_column(x, a, n, ddof, want_std, out)
     return out
 
 
@@ -208,41 +219,44 @@ def rolling_median(x: F64, n: int, prior: bool) -> F64:
     return _rolling_median(np.ascontiguousarray(x, dtype=np.float64), n, 1 if prior else 0)
 
 
+@nb.njit(cache=True)
+def _extreme_column(x: F64, a: int, n: int, off: int, take_max: bool, out: F64) -> None:
+    n_t = x.shape[0]
+    idx = -1
+    ext = 0.0
+    bad = 0
+    for e in range(n_t):
+        v = x[e, a]
+        if not np.isfinite(v):
+            bad += 1
+        if e >= n and not np.isfinite(x[e - n, a]):
+            bad -= 1
+        if e < n - 1 or bad != 0:
+            idx = -1
+            continue
+        lo = e - n + 1
+        if idx < lo:  # the extreme left the window (or none yet): rescan
+            idx = lo
+            ext = x[lo, a]
+            for i in range(lo + 1, e + 1):
+                u = x[i, a]
+                if (u > ext) if take_max else (u < ext):
+                    idx = i
+                    ext = u
+        elif (v >= ext) if take_max else (v <= ext):
+            idx = e
+            ext = v
+        if e + off < n_t:
+            out[e + off, a] = ext
+
+
 @nb.njit(cache=True, parallel=True)
 def _rolling_extreme(x: F64, n: int, off: int, take_max: bool) -> F64:
     n_t, n_a = x.shape
     out = np.full((n_t, n_a), np.nan)
     for b in nb.prange(_n_blocks(n_a)):
-        a0 = b * BLOCK
-        w = min(n_a, a0 + BLOCK) - a0
-        idx = np.full(w, -1, dtype=np.int64)
-        ext = np.zeros(w)
-        bad = np.zeros(w, dtype=np.int64)
-        for e in range(n_t):
-            for j in range(w):
-                a = a0 + j
-                v = x[e, a]
-                if not np.isfinite(v):
-                    bad[j] += 1
-                if e >= n and not np.isfinite(x[e - n, a]):
-                    bad[j] -= 1
-                if e < n - 1 or bad[j] != 0:
-                    idx[j] = -1
-                    continue
-                lo = e - n + 1
-                if idx[j] < lo:  # the extreme left the window (or none yet): rescan
-                    best = lo
-                    for i in range(lo + 1, e + 1):
-                        u = x[i, a]
-                        if (u > x[best, a]) if take_max else (u < x[best, a]):
-                            best = i
-                    idx[j] = best
-                    ext[j] = x[best, a]
-                elif (v >= ext[j]) if take_max else (v <= ext[j]):
-                    idx[j] = e
-                    ext[j] = v
-                if e + off < n_t:
-                    out[e + off, a] = ext[j]
+        for a in range(b * BLOCK, min(n_a, (b + 1) * BLOCK)):
+            _extreme_column(x, a, n, off, take_max, out)
     return out
 
 
@@ -404,6 +418,56 @@ def ewm_mean(x: F64, alpha: float, min_periods: int) -> F64:
     return _ewm(np.ascontiguousarray(x, dtype=np.float64), alpha, min_periods, False)[0]
 
 
+@nb.njit(cache=True)
+def _rsi_column(
+    c: F64, a: int, alpha: float, min_periods: int, out: F64, deg: NDArray[np.bool_]
+) -> None:
+    n_t = c.shape[0]
+    beta = 1.0 - alpha
+    start = -1
+    g = lo = 0.0
+    for t in range(1, n_t):
+        d = c[t, a] - c[t - 1, a]
+        if start < 0:
+            if not np.isfinite(d):
+                continue
+            start = t
+            g = max(d, 0.0)
+            lo = max(-d, 0.0)
+        elif np.isfinite(d):
+            g = beta * g + alpha * max(d, 0.0)
+            lo = beta * lo + alpha * max(-d, 0.0)
+        else:
+            g = lo = np.nan
+        if t - start + 1 < min_periods:
+            continue
+        if lo > 0:
+            out[t, a] = 100.0 - 100.0 / (1.0 + g / lo)
+        elif g > 0:
+            out[t, a] = 100.0
+        deg[t, a] = g == 0 and lo == 0
+
+
+@nb.njit(cache=True, parallel=True)
+def _rsi_ewm(c: F64, alpha: float, min_periods: int) -> tuple[F64, NDArray[np.bool_]]:
+    n_t, n_a = c.shape
+    out = np.full((n_t, n_a), np.nan)
+    deg = np.zeros((n_t, n_a), dtype=np.bool_)
+    for b in nb.prange(_n_blocks(n_a)):
+        for a in range(b * BLOCK, min(n_a, (b + 1) * BLOCK)):
+            _rsi_column(c, a, alpha, min_periods, out, deg)
+    return out, deg
+
+
+def rsi_ewm(c: F64, alpha: float, min_periods: int) -> tuple[F64, NDArray[np.bool_]]:
+    """RSI = 100 - 100 / (1 + G/L), G and L the recursive EWMAs (``adjust=False``,
+    ``alpha``) of the gains max(dC, 0) and losses max(-dC, 0), seeded at each column's
+    first finite change, NaN before its ``min_periods``-th change; 100 where L = 0 < G;
+    NaN with ``degenerate`` True where G = L = 0. One pass (the two :func:`ewm_mean` calls
+    and the ratio fused); a NaN change makes the rest of the column NaN."""
+    return _rsi_ewm(np.ascontiguousarray(c, dtype=np.float64), alpha, min_periods)
+
+
 @nb.njit(cache=True, parallel=True)
 def _cs_rank(x: F64) -> F64:
     out = np.full(x.shape, np.nan)
@@ -489,5 +553,6 @@ __all__ = [
     "rolling_mean",
     "rolling_median",
     "rolling_std",
+    "rsi_ewm",
     "true_range",
 ]

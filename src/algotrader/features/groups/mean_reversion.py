@@ -17,12 +17,12 @@ from numpy.typing import NDArray
 from algotrader.features.common import FeatureDef, ratio, statuses, warm_rows
 from algotrader.features.context import FeatureContext
 from algotrader.features.kernels import (
-    ewm_mean,
     ewm_mean_std,
     rolling_extreme,
     rolling_mean,
     rolling_median,
     rolling_std,
+    rsi_ewm,
 )
 
 GROUP = "mean_reversion"
@@ -143,13 +143,7 @@ def shock(ctx: FeatureContext) -> tuple[NDArray[np.float64], NDArray[np.int8]]:
 
 def _rsi(ctx: FeatureContext) -> tuple[NDArray[np.float64], NDArray[np.int8]]:
     c = ctx.x.weekly_close
-    delta = np.full(c.shape, np.nan)
-    delta[1:] = c[1:] - c[:-1]
-    g = ewm_mean(np.where(np.isfinite(delta), np.maximum(delta, 0.0), np.nan), 0.25, 4)
-    lo = ewm_mean(np.where(np.isfinite(delta), np.maximum(-delta, 0.0), np.nan), 0.25, 4)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rsi = np.where(lo > 0, 100.0 - 100.0 / (1.0 + g / lo), np.where(g > 0, 100.0, np.nan))
-    deg = (g == 0) & (lo == 0)
+    rsi, deg = rsi_ewm(c, 0.25, 4)
     v = rsi - 50.0
     return v, statuses(v, deg, warm_rows(c.shape[0], c.shape[1], 4))
 

@@ -146,6 +146,11 @@ class RunConfig(ConfigModel):
     def _sorted_tokens(cls, v: tuple[str, ...]) -> tuple[str, ...]:
         if len(v) < 2 or len(set(v)) != len(v):
             raise ValueError("tokens must hold at least two distinct names")
+        from algotrader.data.names import NAME_HINT, is_safe_name
+
+        unsafe = [t for t in v if not is_safe_name(t)]
+        if unsafe:  # token names become file names (per-token price files): docs/errors.md
+            raise ValueError(f"unsafe token name {unsafe[0]!r}: {NAME_HINT}")
         return tuple(sorted(v))
 
     @model_validator(mode="before")

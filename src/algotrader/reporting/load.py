@@ -407,7 +407,7 @@ def _family_sections(
         metrics = {**metrics, "periods_per_year": ppy_hint}
     if frame is not None and frame.height > 2:
         dates, series = _returns_from(frame, label)
-        ppy = None
+        ppy: Any = ppy_hint
         if isinstance(metrics, dict):
             ppy = metrics.get("periods_per_year") or (metrics.get("_meta") or {}).get(
                 "periods_per_year"

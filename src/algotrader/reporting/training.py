@@ -265,8 +265,9 @@ def _cell(value: Any, note: str | None, refs: list[str]) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
         return fmt(float(value), 4)
     if note:
-        refs.append(note)
-        return f"n/a [{len(refs)}]"
+        if note not in refs:  # one footnote per distinct reason
+            refs.append(note)
+        return f"n/a [{refs.index(note) + 1}]"
     return "n/a"
 
 
@@ -296,6 +297,8 @@ def walk_forward_sections(
     ]
     notes = {**(doc.get("summary_notes") or {}), **(doc.get("metric_notes") or {})}
     for key, value in {**(doc.get("summary") or {}), **(doc.get("metrics") or {})}.items():
+        if isinstance(value, float) and value.is_integer() and str(key).startswith("n_"):
+            value = int(value)
         shown = fmt(value, 4) if value is not None else "n/a"
         if value is None and notes.get(key):
             shown += f" ({notes[key]})"
@@ -312,11 +315,11 @@ def walk_forward_sections(
         train = (
             f"{span.get('train_first', span.get('train_start'))} .. "
             f"{span.get('train_last', span.get('train_end'))}"
-        )
+        ).replace("T", " ")
         test = (
             f"{span.get('test_first', span.get('test_start'))} .. "
             f"{span.get('test_last', span.get('test_end'))}"
-        )
+        ).replace("T", " ")
         table_rows.append(
             [
                 str(c.get("cycle", span.get("cycle", "?"))),

@@ -202,7 +202,7 @@ CASES = [
          "close_ETH", text="got nan at row 101"),
     Case("amm-run-minute-gap", _amm_run("amm_gap.parquet"), "amm_gap.parquet", 201, "unix",
          text="row 201 is 120000 ms after row 200"),
-    Case("amm-run-unsafe-token", _amm_run("tok", "run_secret.yml"), "tok", None, None,
+    Case("amm-run-unsafe-token", _amm_run("tok", "run_secret.yml"), "run_secret.yml", None, None,
          "tokens", text="unsafe token name '../SECRET'"),
     Case("amm-train-bout-offset", "amm train --config {d}/run_bout.yml --prices "
          "{d}/amm.parquet --out {d}/t_bout", "run_bout.yml", None, None, "bout_offset",

@@ -209,7 +209,7 @@ class TuningConfig(_Frozen):
     engine: Literal["local", "ray", "optuna"] = "local"
     workers: int = Field(1, ge=1, description="local engine: processes (1 = sequential)")
     parallel_min_seconds: float | None = Field(
-        5.0,
+        20.0,
         ge=0.0,
         description="local engine: jobs run sequentially for this many seconds first and only "
         "the rest goes to the process pool (null: pool at once)",

@@ -10,8 +10,9 @@ for the simulation and every other tuning user.
 
 - ``local``: :func:`~algotrader.tuning.drivers.run_jobs`: sequential (``tuning.workers: 1``) or
   a spawn process pool whose initializer receives the objectives once and pins BLAS to one
-  thread; jobs run in this process for the first ``tuning.parallel_min_seconds`` (default 5;
-  null: pool at once) and only the jobs left then go to the pool.
+  thread; jobs run in this process for the first ``tuning.parallel_min_seconds`` (default 20;
+  null: pool at once) and the jobs left then go to the pool only when they are estimated to
+  take at least as long again (a spawn pool's start-up is seconds idle, ~40 s under load).
 - ``ray``: :func:`~algotrader.tuning.ray_driver.run_ray_jobs`: ``ray.address`` null (a local
   cluster with ``ray.init_num_cpus`` CPUs) | ``auto`` | ``host:port``; the objectives
   ``ray.put`` once, jobs packed into ``ray.tasks_per_cpu`` tasks per CPU (a candidate's jobs

@@ -290,8 +290,8 @@ def run_simulation(
     if done.height:
         have = set(zip(*(done[c].to_list() for c in _KEYS), strict=True))
     jobs: list[Job] = []
-    for f in structure.folds:
-        for c in candidates:
+    for c in candidates:  # a candidate's folds side by side: per-process family caches hit
+        for f in structure.folds:
             pending = tuple(s for s in range(len(f.splits)) if (f.k, c.id, s) not in have)
             if pending:
                 jobs.append(Job(f.k, c, pending))

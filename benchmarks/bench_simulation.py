@@ -25,12 +25,20 @@ from algotrader.simulation.families import OptimiserFamily
 from algotrader.simulation.runner import run_simulation
 
 
-def config(root: Path, label: str, *, num_samples: int = 64, **tuning: Any) -> Any:
+def config(
+    root: Path, label: str, *, num_samples: int = 64, combos: int | None = None, **tuning: Any
+) -> Any:
     raw = {
         "family": "optimiser",
         "stop_after": "inner",
         "data": {"output_root": str(root), "simulation_output_path": label},
-        "cv": {"warmup_len": 26, "group_len": 52, "q": 2, "embargo_len": 1},
+        "cv": {
+            "warmup_len": 26,
+            "group_len": 52,
+            "q": 2,
+            "embargo_len": 1,
+            "max_inner_combos": combos,
+        },
         "outer": {"last_n": 5, "window": "rolling", "max_train_groups": 6},
         "tuning": {
             "num_samples": num_samples,
@@ -89,11 +97,22 @@ def main() -> None:
         f"orchestration outside the family: {1e3 * (wall_seq - fam_time[0]) / n:.3f} ms/eval "
         f"(of which backtest+score inside evaluate: {1e3 * (eval_sum - fam_time[0]) / n:.3f} ms)"
     )
-    wall_pool, pool = timed(config(root, "pool", workers=2))
+    wall_pool, pool = timed(config(root, "pool", workers=2, parallel_min_seconds=None))
     print(
-        f"local pool (2 workers): {wall_pool:.2f} s  ratio vs sequential {wall_pool / wall_seq:.2f}x"
+        f"local pool (2 workers, forced): {wall_pool:.2f} s  ratio vs sequential "
+        f"{wall_pool / wall_seq:.2f}x"
     )
     assert pool.scores.drop("seconds").equals(seq.scores.drop("seconds"))
+    small_seq, _ = timed(config(root, "seq40", num_samples=8, combos=1))
+    small_pool, _ = timed(
+        config(root, "pool40", num_samples=8, combos=1, workers=2, parallel_min_seconds=None)
+    )
+    small_auto, _ = timed(config(root, "auto40", num_samples=8, combos=1, workers=2))
+    print(
+        f"40 evaluations (8 candidates x 5 folds x 1 split): local {small_seq:.2f} s, "
+        f"forced pool {small_pool:.2f} s ({small_pool / small_seq:.2f}x), "
+        f"pool with parallel_min_seconds=5 (sequential first 5 s) {small_auto:.2f} s"
+    )
 
     wall_opt, opt = timed(config(root, "optuna", engine="optuna"))
     print(
@@ -104,21 +123,19 @@ def main() -> None:
 
     import ray
 
-    t0 = time.perf_counter()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    startup = time.perf_counter() - t0
-    print(f"ray start-up (local cluster, 2 CPUs): {startup:.2f} s")
+    from algotrader.simulation.engines import RAY_PRELOAD
+    from algotrader.tuning.ray_driver import start_ray
+
+    startup = start_ray(num_cpus=2, preload=RAY_PRELOAD)
+    print(f"ray start-up (local cluster, 2 CPUs, workers preloaded): {startup:.2f} s")
     wall_ray, rres = timed(config(root, "ray", engine="ray"))
-    print(
-        f"ray (one task per candidate x fold): {wall_ray:.2f} s  ratio {wall_ray / wall_seq:.2f}x"
-    )
+    print(f"ray (jobs packed, 2 tasks per CPU): {wall_ray:.2f} s  ratio {wall_ray / wall_seq:.2f}x")
     assert rres.scores.drop("seconds").equals(seq.scores.drop("seconds"))
-    # 40 evaluations after start-up: 1 candidate... use 8 candidates x 5 folds x 1 split chunk
-    small_seq, _ = timed(config(root, "seq40", num_samples=1))
-    small_ray, _ = timed(config(root, "ray40", num_samples=1, engine="ray"))
+    small_seq2, _ = timed(config(root, "seq40b", num_samples=8, combos=1))
+    small_ray, _ = timed(config(root, "ray40", num_samples=8, combos=1, engine="ray"))
     print(
-        f"75 evaluations (1 candidate x 5 folds x 15 splits) after start-up: local {small_seq:.2f} s, "
-        f"ray {small_ray:.2f} s, ratio {small_ray / small_seq:.2f}x"
+        f"40 evaluations after start-up: local sequential {small_seq2:.2f} s, "
+        f"ray {small_ray:.2f} s, ratio {small_ray / small_seq2:.2f}x"
     )
     ray.shutdown()
     print("load:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())

@@ -640,7 +640,8 @@ def load_run(run_dir: str | Path) -> ReportData:
         report.sections.append(Section("figures", "Figures written by the run", figures=figs))
     from algotrader.metrics.registry import REGISTRY
 
-    report.glossary = [(n, REGISTRY[n].definition) for n in S.HEADLINE if n in REGISTRY]
+    if any(t.hints for sec in report.sections for t in sec.tables):  # a metrics table shown
+        report.glossary = [(n, REGISTRY[n].definition) for n in S.HEADLINE if n in REGISTRY]
     return report
 
 

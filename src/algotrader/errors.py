@@ -18,7 +18,9 @@ Location convention (see ``docs/errors.md``), used by every reader of user files
 * ``file``: the file as the user gave it, always set when the problem is in a file;
 * ``row``: the **1-based data row**: row 1 is the first data row below the header (line 2
   of a CSV file, the first row of a Parquet file); :func:`data_row` converts a 0-based
-  position. Arrays without a file (library calls) use the same 1-based rows;
+  position. (Library functions on plain arrays, with no file, document what their
+  ``row`` is -- some still give the 0-based array position; the file readers locate
+  every problem in the file's own rows before it reaches a user);
 * ``column``: the column header as written in the file; in a wide file (one column per
   asset) that is the asset's column, never an internal name such as ``open``;
 * ``key``: a configuration key (``bout_offset``) or a command-line option (``lag``).

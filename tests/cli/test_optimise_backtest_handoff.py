@@ -113,10 +113,17 @@ def test_nav_crossing_zero_is_a_named_status(tmp_path: Path) -> None:
             str(bad),
             "--out",
             str(tmp_path / "o2"),
+            "--report",
         ],
         env={"COLUMNS": "300"},
     )
     assert "nav_crossed_zero" in res.output and "np.float64" not in res.output
+    # the report of a bust book renders: returns end before the crossing, the status is named
+    assert res.exit_code == 0, res.output
+    html = (tmp_path / "o2" / "report.html").read_text()
+    assert "NAV status nav_crossed_zero" in html and 'id="performance"' in html
+    returns = pl.read_parquet(tmp_path / "o2" / "returns.parquet")
+    assert returns.height == nav["row"] - 1
 
 
 def test_warmup_longer_than_data_is_refused(tmp_path: Path, run_main: RunMain) -> None:

@@ -4,7 +4,8 @@ Besides the optimiser's tables and ``summary.json`` (:func:`algotrader.portfolio
 the command writes, for people and for ``algotrader report``:
 
 * ``returns.parquet``: ``date``, ``net_return`` (NAV_t / NAV_(t-1) - 1 of the optimiser's own
-  analytics, costs included, the first row against ``aum``), ``turnover`` (traded currency /
+  analytics, costs included, the first row against ``aum``; rows end before the NAV first
+  crosses zero, the ``nav_status`` of ``summary.json``), ``turnover`` (traded currency /
   NAV before the row), ``costs`` (currency) and two benchmarks on the same prices:
   ``benchmark_equal_weight_hodl`` (equal cash per asset on the first row, then held) and
   ``benchmark_equal_weight_rebalanced`` (the mean of the assets' returns each row);
@@ -116,19 +117,20 @@ def _report_tables(out: Path, prices: Path, summary: dict[str, Any]) -> Path | N
         turnover = np.where(before > 0, np.asarray(perf.turnover) / before, np.nan)
         weights = np.where(nav[:, None] > 0, held / nav[:, None], np.nan)
     dates = cash_frame["date"]
-    write_parquet_atomic(
-        out / "returns.parquet",
-        pl.DataFrame(
-            {
-                "date": dates,
-                "net_return": net,
-                "turnover": turnover,
-                "costs": np.asarray(perf.costs, dtype=np.float64),
-                "benchmark_equal_weight_hodl": bench_hodl,
-                "benchmark_equal_weight_rebalanced": np.nan_to_num(bench_rebal),
-            }
-        ),
+    returns = pl.DataFrame(
+        {
+            "date": dates,
+            "net_return": net,
+            "turnover": turnover,
+            "costs": np.asarray(perf.costs, dtype=np.float64),
+            "benchmark_equal_weight_hodl": bench_hodl,
+            "benchmark_equal_weight_rebalanced": np.nan_to_num(bench_rebal),
+        }
     )
+    bust = np.flatnonzero(~(nav > 0))
+    if bust.size:  # the book is bust from that row on: returns end where NAV was last > 0
+        returns = returns.head(int(bust[0]))
+    write_parquet_atomic(out / "returns.parquet", returns)
     write_parquet_atomic(
         out / "weights.parquet",
         pl.DataFrame({"date": dates, **{a: weights[:, j] for j, a in enumerate(assets)}}),

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from algotrader.errors import AlgotraderError
 from algotrader.metrics.registry import REGISTRY, compute_metrics
 from algotrader.reporting import plots
 from algotrader.reporting.model import (
@@ -87,9 +88,12 @@ def headline_table(
         if r.size < 2 or not np.isfinite(np.nan_to_num(r)).all():
             cols[label] = {}
             continue
-        cols[label] = compute_metrics(
-            _value_path(r), periods_per_year=periods_per_year, names=names
-        )
+        try:
+            cols[label] = compute_metrics(
+                _value_path(r), periods_per_year=periods_per_year, names=names
+            )
+        except AlgotraderError:  # a value path that reaches 0 (a bust book): no metrics
+            cols[label] = {}
     rows = [[n] + [_show(n, cols[label].get(n)) for label in returns] for n in names]
     return Table(
         title,

@@ -91,9 +91,10 @@ def test_nested_run_scores_and_reports_the_pools_own_returns(make_config: Any) -
         {"path": "model.params.memory", "type": "float", "bounds": [5.0, 60.0], "transform": "log"},
         {"path": "model.params.k", "type": "float", "bounds": [1.0, 50.0], "transform": "log"},
     ]
-    res = run_simulation(config_from_mapping(raw))
+    cfg = config_from_mapping(raw)
+    res = run_simulation(cfg)
     assert res.phase == "results"
-    data, _ = _bundled("2004-12-31")
+    data = prepare_inputs(load_inputs(cfg.data), cfg.data)  # the run's own inputs
     for f in res.folds:
         got = json.loads(
             (Path(res.run_dir) / "outer" / f"outer_{f['outer_k']}" / "result.json").read_text()

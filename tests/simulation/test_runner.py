@@ -143,9 +143,10 @@ def test_engines_agree_local_pool_optuna(make_config: Any, tmp_path: Path) -> No
     chosen = {}
     for label, tuning in (
         ("seq", {}),  # 6 splits per candidate: enough for a default MedianPruner to prune
-        ("pool", {"workers": 2}),
+        ("pool", {"workers": 2, "parallel_min_seconds": None}),  # force the pool
         ("optuna", {"engine": "optuna"}),
         ("optuna2", {"engine": "optuna", "workers": 2}),
+        ("auto", {"workers": 2}),  # small work: sequential below parallel_min_seconds
     ):
         raw = make_config(label, stop_after="inner")
         raw["tuning"].update(tuning)
@@ -153,7 +154,7 @@ def test_engines_agree_local_pool_optuna(make_config: Any, tmp_path: Path) -> No
         res = _run(raw)
         tables[label] = res.scores.drop("seconds")
         chosen[label] = res.chosen
-    for label in ("pool", "optuna", "optuna2"):
+    for label in ("pool", "optuna", "optuna2", "auto"):
         assert tables[label].equals(tables["seq"]), label
         assert chosen[label] == chosen["seq"]
     assert (tmp_path / "optuna" / "artifacts" / "optuna" / "journal.log").is_file()

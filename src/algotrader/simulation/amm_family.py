@@ -21,10 +21,16 @@ rule's keys. Parameters (``model.params``), in *steps* (days with daily prices):
   change per step, default 0.1), ``w_min`` (minimum weight, default ``0.1 / A``), ``fees``
   (default 0: the fast zero-fee path; > 0 runs the fee-aware arbitrage scan, slower).
 
-Units: the simulator's human units are days of 1440-minute chunks; here one step is one
-chunk (``chunk_period = 1``), so the raw parameters are built for ``memory`` chunks
-(``logit_lamb_from_memory_days(memory, 1440)``) and ``log_k = log2(k * 1440)`` (the
-simulator multiplies ``2^log_k`` by the memory in days, ``memory / 1440``).
+Sub-steps: each step's close is held for ``SUBSTEPS`` (24) simulator rows (step-constant
+prices, as :func:`algotrader.amm.data.daily_to_minutes` does with 1440 minutes), one rule chunk
+per step and the new target interpolated linearly over its sub-steps with arbitrage at every
+one: a daily weight change executed in one jump would pay the whole arbitrage loss at once
+(a one-jump daily pool lost almost all its value over 13 years of 20 stocks). Units: the
+simulator's human units are days of 1440-minute chunks and a chunk here is ``SUBSTEPS``
+minutes, so the raw parameters are built for ``memory`` chunks (memory days
+``memory * SUBSTEPS / 1440``) and ``k_per_day = k * 1440 / SUBSTEPS`` (the simulator
+multiplies ``2^log_k`` by the memory in its days); ``max_change`` is per step, spread over the
+sub-steps. A pool whose value reaches 0 gives NaN returns (a NaN score: never chosen).
 
 Example:
     >>> import numpy as np
@@ -51,10 +57,11 @@ from algotrader.simulation.family import Decision, FamilyBase, SimulationData
 if TYPE_CHECKING:
     from algotrader.simulation.config import DataConfig
 
-__all__ = ["AmmPoolFamily", "pool_path", "prepare_inputs", "step_prices"]
+__all__ = ["SUBSTEPS", "AmmPoolFamily", "pool_path", "prepare_inputs", "step_prices"]
 
 _RULES = ("momentum", "anti_momentum")
-_CHUNK_MINUTES = 1440
+_DAY_MINUTES = 1440
+SUBSTEPS = 24
 _MAX_MEMORY_STEPS = 5000.0  # the simulator's memory cap, in steps (about 20 years of days)
 
 
@@ -159,9 +166,9 @@ def _raw_params(params: fam.Params, n_assets: int) -> tuple[str, dict[str, Any],
     raw = amm.init_params(
         rule,
         n_assets,
-        chunk_period=_CHUNK_MINUTES,
-        memory_days=human["memory"],
-        k_per_day=human["k"] * _CHUNK_MINUTES,
+        chunk_period=SUBSTEPS,
+        memory_days=human["memory"] * SUBSTEPS / _DAY_MINUTES,
+        k_per_day=human["k"] * _DAY_MINUTES / SUBSTEPS,
     )
     return rule, {k: v[0] for k, v in raw.items()}, human
 
@@ -178,21 +185,23 @@ def pool_path(steps: fam.FloatArray, params: fam.Params) -> tuple[fam.FloatArray
         cfg = amm.SimConfig(
             rule=rule,
             n_assets=n,
-            bout_length=steps.shape[0] + 2,
-            chunk_period=1,
-            weight_interpolation_period=1,
-            maximum_change=h["max_change"],
+            bout_length=steps.shape[0] * SUBSTEPS + 1,
+            chunk_period=SUBSTEPS,
+            weight_interpolation_period=SUBSTEPS,
+            maximum_change=h["max_change"] / SUBSTEPS,
             minimum_weight=h["w_min"],
-            max_memory_days=_MAX_MEMORY_STEPS / _CHUNK_MINUTES,
+            max_memory_days=_MAX_MEMORY_STEPS * SUBSTEPS / _DAY_MINUTES,
             fees=h["fees"],
         )
     except ConfigError as exc:
         raise ConfigError(exc.message, key=f"model.params ({exc.key})", hint=exc.hint) from exc
-    ext = jnp.asarray(np.vstack([steps[:1], steps]))  # row j + 1 = step j
+    ext = jnp.asarray(np.repeat(steps, SUBSTEPS, axis=0))  # step j: rows j*m .. j*m + m-1
     out = amm.jit_forward_pass({k: jnp.asarray(v) for k, v in raw.items()}, 0, ext, cfg)
-    value = np.asarray(out["value"], dtype=np.float64)[1:]
-    held = np.asarray(out["reserves"], dtype=np.float64)[1:] * steps
-    return value, held / held.sum(axis=1, keepdims=True)
+    last = np.arange(1, steps.shape[0] + 1) * SUBSTEPS - 1  # each step's final sub-step
+    value = np.asarray(out["value"], dtype=np.float64)[last]
+    held = np.asarray(out["reserves"], dtype=np.float64)[last] * steps
+    with np.errstate(invalid="ignore", divide="ignore"):  # a dead pool: NaN, never chosen
+        return value, held / held.sum(axis=1, keepdims=True)
 
 
 class AmmPoolFamily(FamilyBase):
@@ -218,7 +227,8 @@ class AmmPoolFamily(FamilyBase):
         if hit is None:
             steps, ends = step_prices(data)
             value, weights = pool_path(steps, params)
-            returns = value[ends[1:]] / value[ends[:-1]] - 1.0
+            with np.errstate(invalid="ignore", divide="ignore"):
+                returns = value[ends[1:]] / value[ends[:-1]] - 1.0
             if len(self._cache) > 256:
                 self._cache.clear()
             hit = self._cache[key] = (returns, weights[ends[:-1]])

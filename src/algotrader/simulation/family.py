@@ -318,8 +318,9 @@ class Decision:
             diagnostics); the runner stores it but never interprets it.
         returns: optional (n,) realised net returns of the family's own accounting over
             the test rows (an AMM pool's value path: arbitrage and fees inside the pool
-            simulator). When set, the runner scores and reports these instead of the
-            backtest of ``weights`` (which then only describe the holdings). They are
+            simulator; NaN = failed, e.g. a pool whose value reached 0: a NaN score). When
+            set, the runner scores and reports these instead of the backtest of ``weights``
+            (which then only describe the holdings). They are
             realised *after* each row's decision; the decision itself stays causal.
     """
 
@@ -353,10 +354,9 @@ class Decision:
             object.__setattr__(self, "samples", s)
         if self.returns is not None:
             r = np.asarray(self.returns, dtype=np.float64)
-            if r.shape != w.shape[:1] or not np.isfinite(r).all():
+            if r.shape != w.shape[:1]:  # NaN allowed: failed accounting, a NaN score
                 raise ShapeError(
-                    f"returns must be finite of shape ({w.shape[0]},), got {r.shape}",
-                    key="returns",
+                    f"returns must have shape ({w.shape[0]},), got {r.shape}", key="returns"
                 )
             object.__setattr__(self, "returns", r)
 

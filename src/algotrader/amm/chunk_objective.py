@@ -179,22 +179,10 @@ def _sum_log_series(s: Array, d: Array, jw: np.ndarray, order: int) -> Array:
     return out
 
 
-def _increments(
-    s: Array,
-    d: Array,
-    u: Array,
-    jn: np.ndarray,
-    span: int,
-    p0: Array,
-    p1: Array,
-    order: int | None,
-) -> Array:
-    """Log-value increment over minutes ``j = 1..J`` of chunks ``(s, d)`` starting at rows ``u``.
-
-    Price term from the prefix sums; weight term telescoped:
-    ``sum_{j<=Jw} w_j log(w_j / w_{j-1}) = w_Jw log w_Jw - s log s - d sum_{j<Jw} log w_j``
-    with ``Jw = min(J, span)``.
-    """
+def _prefix_price_sums(
+    u: Array, jn: np.ndarray, span: int, p0: Array, p1: Array
+) -> tuple[Array, Array]:
+    """``S0``, ``S1`` (R, n) of chunks starting at history rows ``u`` from the prefix sums."""
 
     def q(p: Array, x: Any, y: Any) -> Array:
         return jnp.take(p, y, axis=0) - jnp.take(p, x - 1, axis=0)
@@ -205,6 +193,62 @@ def _increments(
     s1 = (
         q(p1, first, u + m) - first[:, None] * q(p0, first, u + m) + span * q(p0, u + m + 1, u + jn)
     )
+    return s0, s1
+
+
+def window_price_sums(window: Array, jn: np.ndarray, span: int, cp: int) -> tuple[Array, Array]:
+    """``S0``, ``S1`` (C, n) of the window's chunks straight from its prices ``(T, n)``.
+
+    Chunk ``c`` starts at window row ``a = c cp`` and covers minutes ``j = 1..J_c``
+    (``J = jn``, static). With ``L_j = log p_{a+j}`` and ``c_j = min(j - 1, span)``,
+    summation by parts gives ``S0 = L_J - L_0`` and
+    ``S1 = sum_j c_j (L_j - L_{j-1}) = c_J (L_J - L_0) - sum_{i=1}^{c_J} (L_i - L_0)``,
+    so only the chunk's price ratios to its first minute are read (no prefix sum over
+    the history, no per-minute gather, no cumulative sum: ``jnp.cumsum`` over ``(T, n)``
+    costs more on CPU than everything else here). The interior sum is a log of
+    blocked products of ``_BLOCK`` ratios (one log per block; a block underflows only
+    if a price falls by a factor 1e38 ** (1 / _BLOCK) = 1e-4.75 within one chunk: then
+    the plain per-minute log sum is used, see ``blocked``). Nothing here depends on
+    the parameters, so the backward pass never touches the ``(T, n)`` data.
+    """
+    t, n = window.shape
+    n_chunks = jn.shape[0]
+    a = np.arange(n_chunks) * cp
+    rows = n_chunks * cp
+    if rows > t:
+        window = jnp.concatenate([window, jnp.broadcast_to(window[-1:], (rows - t, n))], axis=0)
+    x = window[:rows].reshape(n_chunks, cp, n)
+    base = x[:, 0, :]
+    end = jnp.take(window, jnp.asarray(a + jn), axis=0)
+    s0 = jnp.log(end / base)
+    c_end = np.minimum(jn - 1, span)
+    width = int(c_end.max()) + 1
+    blocked = cp % _BLOCK == 0
+    if blocked:
+        width = min(-(-width // _BLOCK) * _BLOCK, cp)
+    i = np.arange(width)
+    live = (i[None, :] >= 1) & (i[None, :] <= c_end[:, None])
+    ratio = jnp.where(jnp.asarray(live)[:, :, None], x[:, :width, :] / base[:, None, :], 1.0)
+    if blocked:
+        prods = jnp.prod(ratio.reshape(n_chunks, width // _BLOCK, _BLOCK, n), axis=2)
+        interior = jnp.sum(jnp.log(prods), axis=1)
+        safe = jnp.all((prods > 1e-290) & (prods < 1e290))
+        interior = jax.lax.cond(safe, lambda: interior, lambda: jnp.sum(jnp.log(ratio), axis=1))
+    else:
+        interior = jnp.sum(jnp.log(ratio), axis=1)
+    s1 = jnp.asarray(c_end, window.dtype)[:, None] * s0 - interior
+    return s0, s1
+
+
+def _chunk_increments(
+    s: Array, d: Array, s0: Array, s1: Array, jn: np.ndarray, span: int, order: int | None
+) -> Array:
+    """Log-value increment over minutes ``j = 1..J`` of chunks ``(s, d)`` with price sums.
+
+    Price term ``s S0 + d S1``; weight term telescoped:
+    ``sum_{j<=Jw} w_j log(w_j / w_{j-1}) = w_Jw log w_Jw - s log s - d sum_{j<Jw} log w_j``
+    with ``Jw = min(J, span)``.
+    """
     jw = np.minimum(span, jn)
     if order is None:
         width = -(-max(int(jw.max()), 1) // _BLOCK) * _BLOCK
@@ -215,6 +259,21 @@ def _increments(
     w_end = s + jnp.asarray(jw, dtype=s.dtype)[:, None] * d
     weight = w_end * jnp.log(w_end) - s * jnp.log(s) - d * logs
     return jnp.sum(s * s0 + d * s1 - weight, axis=-1)
+
+
+def _increments(
+    s: Array,
+    d: Array,
+    u: Array,
+    jn: np.ndarray,
+    span: int,
+    p0: Array,
+    p1: Array,
+    order: int | None,
+) -> Array:
+    """Log-value increment of chunks ``(s, d)`` starting at history rows ``u`` (prefix sums)."""
+    s0, s1 = _prefix_price_sums(u, jn, span, p0, p1)
+    return _chunk_increments(s, d, s0, s1, jn, span, order)
 
 
 def chunk_count(cfg: SimConfig) -> int:
@@ -280,15 +339,60 @@ def window_metric(
     params: dict[str, Any], start: Array, data: dict[str, Array], cfg: SimConfig, metric: str
 ) -> Array:
     """``metric`` of the window starting at ``start`` (the minute simulation's value, cheaply)."""
-    t = cfg.n_steps
     logv, w0 = log_values(params, start, data, cfg)
+    return _metric_from_log_values(logv, w0, start, data["train_prices"], cfg, metric)
+
+
+def window_log_values(
+    params: dict[str, Any], start: Array, prices: Array, cfg: SimConfig
+) -> tuple[Array, Array]:
+    """Like :func:`log_values`, from the price history alone (no precomputed prefix sums).
+
+    The chunk price sums come from the window's own prices (:func:`window_price_sums`),
+    so a single objective evaluation reads the ``(T, n)`` window once, in the forward
+    pass only. This is the zero-fee path of :func:`algotrader.amm.objective`.
+    """
+    t, cp, span = cfg.n_steps, cfg.chunk_period, cfg.weight_interpolation_period
+    n_chunks = chunk_count(cfg)
+    a = np.arange(n_chunks) * cp
+    jn = np.minimum(cp, t - 1 - a)
+    s, d, w0 = _chunk_weights(params, start, prices, cfg, n_chunks)
+    window = jax.lax.dynamic_slice(prices, (start, 0), (t, cfg.n_assets))
+    s0, s1 = window_price_sums(jax.lax.stop_gradient(window), jn, span, cp)
+    order = series_order(cfg.maximum_change / cfg.min_weight)
+    inc = _chunk_increments(s, d, s0, s1, jn, span, order)
+    bounds = jnp.log(cfg.initial_pool_value) + jnp.concatenate(
+        [jnp.zeros((1,), inc.dtype), jnp.cumsum(inc)]
+    )
+    n_daily = len(range(0, t, DAY))
+    return jnp.concatenate([bounds[:n_daily], bounds[-1:]]), w0
+
+
+def window_objective(
+    params: dict[str, Any], start: Array, prices: Array, cfg: SimConfig, metric: str
+) -> Array:
+    """``metric`` of one window at zero fees from the price history (see :func:`supports`).
+
+    Equal to ``metric_value(forward_pass(params, start, prices, cfg), metric)`` to
+    rounding (tests: values and gradients against the minute simulation, and the
+    reference's default-settings golden), at a fraction of the cost: the
+    per-minute work is one read of the window's prices (blocked products of price
+    ratios per chunk); everything differentiable is per chunk.
+    """
+    logv, w0 = window_log_values(params, start, prices, cfg)
+    return _metric_from_log_values(logv, w0, start, prices, cfg, metric)
+
+
+def _metric_from_log_values(
+    logv: Array, w0: Array, start: Array, prices: Array, cfg: SimConfig, metric: str
+) -> Array:
+    t = cfg.n_steps
     daily = jnp.exp(logv[:-1])
     v0, vt = jnp.exp(logv[0]), jnp.exp(logv[-1])
     if metric == "daily_log_sharpe":
         return _daily_log_sharpe(daily)
     if metric == "daily_sharpe":
         return _daily_sharpe(daily)
-    prices = data["train_prices"]
     p_start = jax.lax.dynamic_index_in_dim(prices, start, keepdims=False)
     p_end = jax.lax.dynamic_index_in_dim(prices, start + t - 1, keepdims=False)
     base = metric.removeprefix("annualised_")
@@ -313,5 +417,8 @@ __all__ = [
     "series_order",
     "supports",
     "value_rows",
+    "window_log_values",
     "window_metric",
+    "window_objective",
+    "window_price_sums",
 ]

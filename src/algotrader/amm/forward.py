@@ -61,7 +61,7 @@ from algotrader.amm.reserves import (
 from algotrader.amm.rules import parse_rule, weight_bounds
 from algotrader.amm.static import SimConfig
 from algotrader.amm.weights import n_coarse_rows, weights_from_coarse, window_fine_weights
-from algotrader.errors import ShapeError
+from algotrader.errors import ConfigError, ShapeError
 
 Array = jax.Array
 
@@ -257,10 +257,32 @@ def objective(
     cfg: SimConfig,
     metric: str | None = None,
     dynamic: DynamicInputs | None = None,
+    path: str = "auto",
 ) -> Array:
-    """Scalar metric (``cfg.return_val`` unless ``metric`` is given) of one window."""
+    """Scalar metric (``cfg.return_val`` unless ``metric`` is given) of one window.
+
+    ``path="auto"`` (default): at zero fees, daily chunks and linear interpolation, for
+    the daily and return metrics (:func:`algotrader.amm.chunk_objective.supports`), the
+    per-chunk closed form :func:`algotrader.amm.chunk_objective.window_objective` is
+    used (same value and gradient to rounding, several times cheaper: docs/amm.md,
+    "Zero-fee objective"); otherwise, or with ``path="minute"``, the metric of the full
+    minute simulation (:func:`forward_pass`).
+    """
+    name = metric or cfg.return_val
+    if path not in ("auto", "minute"):
+        raise ConfigError(
+            f"objective path must be 'auto' or 'minute', got {path!r}",
+            key="path",
+            hint="use path='auto' (closed form where it applies) or path='minute'",
+        )
+    if path == "auto" and dynamic is None:
+        # imported here: chunk_objective imports algotrader.amm (an import cycle otherwise)
+        from algotrader.amm import chunk_objective
+
+        if chunk_objective.supports(cfg, name):
+            return chunk_objective.window_objective(params, start_index, prices, cfg, name)
     out = forward_pass(params, start_index, prices, cfg, dynamic)
-    return metric_value(out, metric or cfg.return_val)
+    return metric_value(out, name)
 
 
 @partial(jax.jit, static_argnames=("cfg",))
@@ -272,7 +294,7 @@ def batched_forward(
 
 
 jit_forward_pass = jax.jit(forward_pass, static_argnames=("cfg",))
-jit_objective = jax.jit(objective, static_argnames=("cfg", "metric"))
+jit_objective = jax.jit(objective, static_argnames=("cfg", "metric", "path"))
 
 
 __all__ = [

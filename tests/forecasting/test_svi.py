@@ -69,10 +69,46 @@ def test_one_compile_per_shape_across_splits_and_candidates() -> None:
     svi_mod.COMPILE_COUNTS.clear()
     for split in range(3):
         idx = np.setdiff1d(np.arange(50), np.arange(10 * split, 10 * split + 10))
-        for cand, steps in enumerate((3, 4)):  # candidates differing in num_steps share it
-            c = dataclasses.replace(cfg, num_steps=steps)
+        # candidates differing in num_steps and in the constant lr share it (lr is state)
+        for cand, (steps, lr) in enumerate(((3, 0.01), (4, 0.05))):
+            c = dataclasses.replace(cfg, num_steps=steps, lr=lr)
             fit_svi(X, y, idx, c, seed=derive_seed(0, 0, split, cand))
     assert svi_mod.COMPILE_COUNTS == {"bayes_linear/AutoNormal": 1}
+
+
+def test_feature_bucket_keeps_one_compile_when_splits_keep_different_features() -> None:
+    X, y = _linear_data(t=30, f=7)
+    cfg = SviConfig(model="bayes_linear", guide="AutoNormal", num_steps=3, feature_bucket=8)
+    svi_mod.COMPILE_COUNTS.clear()
+    svi_mod._STEP_CACHE.clear()
+    svi_mod._PRED_CACHE.clear()
+    for f in (5, 6, 7):  # per-split cleaning kept f features
+        fit = fit_svi(X[:, :, :f], y, np.arange(30), cfg, seed=0)
+        assert fit.params["w_auto_loc"].shape == (2, 8)
+        samples, _ = predict(fit, X[20:, :, :f], num_samples=4, seed=0)
+        assert samples.shape == (4, 10, 2)
+    assert svi_mod.COMPILE_COUNTS == {
+        "bayes_linear/AutoNormal": 1,
+        "bayes_linear/AutoNormal/predict": 1,
+    }
+
+
+def test_constant_lr_as_state_equals_a_baked_in_rate() -> None:
+    """The injected rate gives the same fit as Adam with that rate compiled in."""
+    X, y = _linear_data(t=40)
+    base = SviConfig(model="bayes_linear", guide="AutoNormal", num_steps=25, lr=0.01)
+    svi_mod.fit_svi(X, y, np.arange(40), base, seed=1)  # compiles with lr=0.01
+    injected = fit_svi(X, y, np.arange(40), dataclasses.replace(base, lr=0.2), seed=1)
+    baked = fit_svi(  # an exponential schedule with rate 1 is a constant 0.2, compiled in
+        X,
+        y,
+        np.arange(40),
+        dataclasses.replace(base, lr=0.2, schedule="exponential", decay_rate=1.0),
+        seed=1,
+    )
+    np.testing.assert_allclose(injected.params["w_auto_loc"], baked.params["w_auto_loc"], atol=1e-7)
+    slow = svi_mod.fit_svi(X, y, np.arange(40), base, seed=1)
+    assert np.abs(slow.params["w_auto_loc"] - injected.params["w_auto_loc"]).max() > 1e-3
 
 
 @pytest.mark.slow

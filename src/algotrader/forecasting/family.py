@@ -64,6 +64,7 @@ _SVI_KEYS = {
     "plateau_patience",
     "plateau_rel_tol",
     "guide_rank",
+    "feature_bucket",
 }
 _OTHER_KEYS = {"num_samples", "allocation", "model_kwargs", "selection", "diagnostics"}
 
@@ -80,7 +81,8 @@ def svi_config_from_params(params: Mapping[str, Any], n_rows: int) -> SviConfig:
     kw: dict[str, Any] = {k: params[k] for k in _SVI_KEYS if k in params}
     kw.setdefault("num_steps", 300)
     kw.setdefault("target_normalization", True)
-    for key in ("num_steps", "grad_accum_steps", "num_elbo_particles", "burn_in"):
+    kw.setdefault("feature_bucket", 16)  # per-split cleaning keeps varying feature counts
+    for key in ("num_steps", "grad_accum_steps", "num_elbo_particles", "burn_in", "feature_bucket"):
         if key in kw:
             kw[key] = int(kw[key])
     win = kw.get("window_len")

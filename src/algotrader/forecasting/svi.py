@@ -77,6 +77,7 @@ class SviConfig:
     window_len: int | None = None
     burn_in: int = 0
     pad_len: int | None = None
+    feature_bucket: int = 1  # the forecast family uses 16 (per-split feature counts vary)
     log_prob_scaling: bool = False
     target_normalization: bool = False
     plateau_holdout: int = 0
@@ -147,8 +148,13 @@ def _optimizer(cfg: SviConfig) -> optax.GradientTransformation:
     return adam
 
 
-def _compiled(cfg: SviConfig) -> tuple[SVI, Callable[..., Any], Callable[..., Any]]:
+def _compiled(
+    cfg: SviConfig, shape: tuple[int, ...] | None = None
+) -> tuple[SVI, Callable[..., Any], Callable[..., Any]]:
+    """The SVI object and jitted update/evaluate for ``cfg`` and the (A, F) ``shape``
+    (autoguides record site shapes at their first init, so shapes are part of the key)."""
     key = (
+        shape,
         cfg.model,
         cfg.guide,
         cfg.lr if cfg.schedule != "constant" else None,  # a constant rate is state
@@ -238,13 +244,32 @@ def _pack(
     )
 
 
+def pad_features(X: FloatArray, bucket: int) -> FloatArray:
+    """Zero feature columns up to the next multiple of ``bucket`` (1 = none).
+
+    Per-split feature cleaning keeps a different number of features per split; padding to
+    a bucket keeps the compiled shapes (a zero column adds nothing to the linear predictor;
+    its weight stays at the prior).
+    """
+    f = X.shape[-1]
+    target = -(-f // max(1, bucket)) * max(1, bucket)
+    if target == f:
+        return X
+    pad = np.zeros((*X.shape[:-1], target - f))
+    return np.concatenate([X, pad], axis=-1)
+
+
 def fit_svi(
     X: FloatArray, y: FloatArray, train_idx: IntArray, cfg: SviConfig, seed: int
 ) -> FitResult:
-    """Fit the posterior on rows ``train_idx`` of ``X`` (T, A, F) / ``y`` (T, A)."""
+    """Fit the posterior on rows ``train_idx`` of ``X`` (T, A, F) / ``y`` (T, A).
+
+    ``F`` is zero-padded to a multiple of ``cfg.feature_bucket`` (see :func:`pad_features`).
+    """
     X, y = np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if X.ndim != 3 or y.shape != X.shape[:2]:
         raise ShapeError(f"X must be (T, A, F) and y (T, A); got {X.shape}, {y.shape}", key="X")
+    X = pad_features(X, cfg.feature_bucket)
     idx = np.asarray(train_idx, dtype=np.int64)
     hold = np.empty(0, dtype=np.int64)
     if cfg.plateau_holdout > 0:
@@ -268,7 +293,7 @@ def fit_svi(
             f"window of {max(w.size for w in windows)} rows > pad_len {pad}", key="pad_len"
         )
     xb, yb, mb, sb = _pack(X, y, windows, pad, cfg.burn_in, c, s, cfg.log_prob_scaling)
-    svi, update, evaluate = _compiled(cfg)
+    svi, update, evaluate = _compiled(cfg, X.shape[1:])
     state = svi.init(jax.random.PRNGKey(seed), xb[0], yb[0], mb[0], sb[0])
     if cfg.schedule == "constant":
         state = _set_lr(state, cfg.lr)
@@ -307,9 +332,9 @@ def fit_svi(
     )
 
 
-def _predictive(cfg: SviConfig, num_samples: int) -> Callable[..., Any]:
+def _predictive(cfg: SviConfig, num_samples: int, shape: tuple[int, ...]) -> Callable[..., Any]:
     """One jitted ``Predictive`` per (update key, sample count): compiled once per shape."""
-    svi, _, _ = _compiled(cfg)
+    svi, _, _ = _compiled(cfg, shape)
     key = (id(svi), int(num_samples))
     if key in _PRED_CACHE:
         return _PRED_CACHE[key]
@@ -336,14 +361,16 @@ def predict(
     ``pad_len``), so the predictions of a run reuse one compiled predictive per (sample
     count, row bucket); padded rows are dropped from the result.
     """
-    x = np.nan_to_num(np.asarray(X, dtype=np.float64), nan=0.0)
+    x = pad_features(
+        np.nan_to_num(np.asarray(X, dtype=np.float64), nan=0.0), fit.config.feature_bucket
+    )
     n = x.shape[0]
     pad = -(-n // PREDICT_BUCKET) * PREDICT_BUCKET
     if fit.config.pad_len is not None and fit.config.pad_len >= n:
         pad = min(pad, fit.config.pad_len)
     if pad > n:
         x = np.concatenate([x, np.zeros((pad - n, *x.shape[1:]))], axis=0)
-    fn = _predictive(fit.config, num_samples)
+    fn = _predictive(fit.config, num_samples, x.shape[1:])
     params = {k: jnp.asarray(v) for k, v in fit.params.items()}
     obs = np.asarray(fn(params, jax.random.PRNGKey(seed), jnp.asarray(x)), dtype=np.float64)
     samples = obs[:, :n] * fit.scale + fit.centre

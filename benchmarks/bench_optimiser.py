@@ -33,10 +33,21 @@ prices, N(0,1) signal, seed 0, T=2,520 rows):
   rows: median / p90 step latency;
 * peak RSS of each subprocess (``ru_maxrss``; includes the interpreter and imports).
 
+Wall and CPU seconds are both reported (the CPU time of the worker process moves less with
+other jobs on a shared machine), as is the time of input validation alone (frames ->
+arrays, inside the batch time).
+
 Usage::
 
     .venv/bin/python benchmarks/bench_optimiser.py [--sizes 20 100 300 1000 2000]
-        [--rows 2520] [--no-reference] [--setup-reference] [--json out.json]
+        [--rows 2520] [--large-rows 600] [--no-reference] [--setup-reference]
+        [--thread-check-sizes ...] [--cg-sizes ...] [--json out.json]
+
+A short large-N run (skip sizes with ``--sizes``, the thread check with
+``--thread-check-sizes`` and CG with ``--cg-sizes`` left empty)::
+
+    .venv/bin/python benchmarks/bench_optimiser.py --sizes 1000 2000 --large-rows 300 \
+        --no-reference --thread-check-sizes 1000 --thread-check-rows 300 --cg-sizes 1000
 """
 
 from __future__ import annotations
@@ -139,13 +150,23 @@ def _worker(impl: str, kind: str, n: int, t_len: int, steps: int, reps: int, dum
         # kernels from numba's cache are one-off costs per process, not per run
         warm = min(t_len, 200)
         batch(prices.head(warm), mu.head(warm))
-        walls = []
+        walls, cpus = [], []
         for _ in range(reps):
-            start = time.perf_counter()
+            start, cpu0 = time.perf_counter(), time.process_time()
             cash = batch(prices.head(t_len), mu.head(t_len))
             walls.append(time.perf_counter() - start)
+            cpus.append(time.process_time() - cpu0)
         out["wall_s"] = float(np.median(walls))
         out["walls_s"] = walls
+        # CPU seconds of this process: less sensitive than wall time to other jobs on a
+        # shared machine (not to their use of the caches and memory bus)
+        out["cpu_s"] = float(np.median(cpus))
+        if impl == "ours":  # of which input validation (frames -> arrays), timed apart
+            from algotrader.portfolio.frames import prepare_inputs
+
+            start = time.perf_counter()
+            prepare_inputs(prices.head(t_len), mu.head(t_len), max_nan_fraction=0.9)
+            out["prepare_s"] = time.perf_counter() - start
         if "iterations" in extra:
             it = extra["iterations"][int(CFG["corr"]) :]
             out["cg_iterations_mean"] = float(np.mean(it))
@@ -182,12 +203,14 @@ def _worker(impl: str, kind: str, n: int, t_len: int, steps: int, reps: int, dum
         out["warmup_s"] = time.perf_counter() - start
         p = prices.drop("date").to_numpy()
         m = mu.drop("date").to_numpy()
-        lat = []
+        lat, cpu = [], []
         for t in range(t_len, t_len + steps):
-            start = time.perf_counter()
+            start, cpu0 = time.perf_counter(), time.process_time()
             s.step(p[t], m[t], t)
             lat.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - cpu0)
         out["step_median_s"] = float(np.median(lat))
+        out["step_cpu_median_s"] = float(np.median(cpu))
         out["step_p90_s"] = float(np.percentile(lat, 90))
         out["steps"] = steps
     out["peak_rss_mb"] = _rss_mb()
@@ -294,6 +317,12 @@ def main() -> None:
     ap.add_argument("--thread-check-rows", type=int, default=600, help="rows from N=1000 on")
     ap.add_argument("--cg-sizes", type=int, nargs="*", default=[1000])
     ap.add_argument("--cg-tols", type=float, nargs="*", default=[1e-8, 1e-6])
+    ap.add_argument(
+        "--large-rows",
+        type=int,
+        default=None,
+        help="rows of the batch and cg cases from N=1000 on (default --rows; shorter runs)",
+    )
     ap.add_argument("--stream-warmup-rows", type=int, default=300, help="from N=1000 on")
     ap.add_argument("--timeout", type=float, default=900.0, help="per reference case, seconds")
     ap.add_argument("--json", type=Path, default=None)
@@ -316,7 +345,8 @@ def main() -> None:
     for n in args.sizes:
         reps = 5 if n <= 100 else 3 if n <= 300 else 1
         exact_dump = str(tmp / f"ours_{n}.npy")
-        ours_b = _run_case(sys.executable, "ours", "batch", n, args.rows, 0, reps, 3600, exact_dump)
+        b_rows = args.rows if n < 1000 or args.large_rows is None else args.large_rows
+        ours_b = _run_case(sys.executable, "ours", "batch", n, b_rows, 0, reps, 3600, exact_dump)
         thr: dict[str, Any] = {}
         if n in args.thread_check_sizes:
             t_rows = args.rows if n < 1000 else min(args.rows, args.thread_check_rows)
@@ -333,7 +363,7 @@ def main() -> None:
             for tol in args.cg_tols:
                 dump = str(tmp / f"cg_{n}_{tol:g}.npy")
                 r = _run_case(
-                    sys.executable, "ours", "batch_cg", n, args.rows, 0, 1, 3600, dump,
+                    sys.executable, "ours", "batch_cg", n, b_rows, 0, 1, 3600, dump,
                     {"BENCH_CG_TOL": repr(tol)},
                 )  # fmt: skip
                 if "error" not in r and "error" not in ours_b:
@@ -367,11 +397,13 @@ def main() -> None:
             [
                 str(n),
                 _fmt_s(ref_b.get("wall_s")),
-                _fmt_s(ours_b.get("wall_s")),
+                f"{_fmt_s(ours_b.get('wall_s'))} (cpu {_fmt_s(ours_b.get('cpu_s'))}, "
+                f"inputs {_fmt_s(ours_b.get('prepare_s'))}; {b_rows} rows)",
                 _ratio(ref_b.get("wall_s"), ours_b.get("wall_s")),
                 ratio,
                 _fmt_s(ref_s.get("step_median_s")),
-                _fmt_s(ours_s.get("step_median_s")),
+                f"{_fmt_s(ours_s.get('step_median_s'))} (cpu "
+                f"{_fmt_s(ours_s.get('step_cpu_median_s'))})",
                 _ratio(ref_s.get("step_median_s"), ours_s.get("step_median_s")),
                 f"{ref_b.get('peak_rss_mb', float('nan')):.0f} / {ours_b.get('peak_rss_mb', float('nan')):.0f}",
                 f"{ref_s.get('peak_rss_mb', float('nan')):.0f} / {ours_s.get('peak_rss_mb', float('nan')):.0f}",
@@ -385,7 +417,7 @@ def main() -> None:
                     str(n),
                     f"{r['cg_tol']:g}",
                     _fmt_s(ours_b.get("wall_s")),
-                    _fmt_s(r.get("wall_s")),
+                    f"{_fmt_s(r.get('wall_s'))} (cpu {_fmt_s(r.get('cpu_s'))})",
                     f"{r.get('cg_iterations_mean', float('nan')):.1f}",
                     f"{r.get('error_bound_max', float('nan')):.1e}",
                     f"{r.get('pos_err_max', float('nan')):.1e}",
@@ -396,11 +428,11 @@ def main() -> None:
     header = [
         "N",
         "batch basanos",
-        "batch ours",
+        "batch ours (cpu, of which inputs)",
         "speed-up",
         "default / 1-thread (threads)",
         "step basanos",
-        "step ours",
+        "step ours (cpu)",
         "speed-up",
         "batch RSS MB basanos/ours",
         "stream RSS MB basanos/ours",
@@ -419,7 +451,7 @@ def main() -> None:
             "N",
             "cg_tol",
             "batch exact",
-            "batch cg",
+            "batch cg (cpu)",
             "mean CG iterations",
             "max reported bound",
             "max measured position error",

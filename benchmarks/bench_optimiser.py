@@ -179,7 +179,7 @@ def _worker(impl: str, kind: str, n: int, t_len: int, steps: int, reps: int, dum
         # default schedule vs one thread, alternated in this process on the same data
         warm = min(t_len, 200)
         batch(prices.head(warm), mu.head(warm))
-        walls: dict[str, list[float]] = {"default": [], "one": []}
+        by_mode: dict[str, list[float]] = {"default": [], "one": []}
         for _ in range(reps):
             for mode in ("default", "one"):
                 if mode == "one":
@@ -188,14 +188,14 @@ def _worker(impl: str, kind: str, n: int, t_len: int, steps: int, reps: int, dum
                     os.environ.pop("ALGOTRADER_THREADS", None)
                 start = time.perf_counter()
                 batch(prices.head(t_len), mu.head(t_len))
-                walls[mode].append(time.perf_counter() - start)
+                by_mode[mode].append(time.perf_counter() - start)
         from algotrader.portfolio.parallel import default_threads
 
         os.environ.pop("ALGOTRADER_THREADS", None)
         out["default_threads"] = default_threads(n)
-        out["default_s"] = min(walls["default"])
-        out["one_s"] = min(walls["one"])
-        out["walls_s"] = walls
+        out["default_s"] = min(by_mode["default"])
+        out["one_s"] = min(by_mode["one"])
+        out["walls_s"] = by_mode
         out["ratio"] = out["default_s"] / out["one_s"]
     else:
         start = time.perf_counter()

@@ -67,7 +67,7 @@ _FORECAST = (
     "# Nested CV of factor_model_v1 (NumPyro SVI) on features from the feature store.\n"
     "# Post-tune selection (spec 8) per outer fold; calibration diagnostics of the outer\n"
     "# walk-forward predictions in outer/diagnostics/. 72 inner + 12 outer SVI fits\n"
-    "# (measured 26 min on 2 cores shared at load ~14; see docs/forecasting.md).\n"
+    "# (3.5 min measured on 2 shared cores at load 3-5; see docs/forecasting.md).\n"
     "family: forecast\n"
     + _COMMON.replace(
         "  frequency: weekly\n",

@@ -117,7 +117,7 @@ def bench(
     spec = make_spec(problem, settings)
     state = init_state(spec)
     chunk = make_chunk_fn(spec)
-    data = {k: jax.numpy.asarray(v) for k, v in problem.data.items()}
+    data = jax.tree.map(jax.numpy.asarray, problem.data)  # AmmData (a NamedTuple pytree)
     times = []
     compiles_after_first = 0
     for i in range(chunks):

@@ -151,3 +151,50 @@ def test_strict_model_points_reference_keys_to_the_loader() -> None:
     with pytest.raises(ConfigError, match="load_reference_config") as info:
         RunConfig(**BASE, use_fused_reserves=True)
     assert info.value.key == "use_fused_reserves"
+
+
+def _recording_job(monkeypatch: pytest.MonkeyPatch, run: RunConfig) -> tuple[object, dict]:
+    """A stand-in job whose trainer calls are recorded (no compile, no training)."""
+    from types import SimpleNamespace
+
+    import algotrader.training.amm_run as amm_run
+
+    seen: dict = {}
+
+    def fake_multi(problem: object, cfg: object, layout: object, **kw: object) -> str:
+        seen["multi"] = kw
+        return "multi-problem"
+
+    def fake_train(problem: object, settings: OptimisationSettings, *a: object, **k: object) -> str:
+        seen["problem"], seen["batch_size"] = problem, settings.batch_size
+        return "trained"
+
+    monkeypatch.setattr(amm_run, "amm_multi_period_problem", fake_multi)
+    monkeypatch.setattr(amm_run, "train", fake_train)
+    job = SimpleNamespace(
+        run=run,
+        settings=run.optimisation_settings,
+        layout=SimpleNamespace(window_length=10),
+        problem=lambda: "single-window-problem",
+    )
+    return job, seen
+
+
+def test_train_job_uses_the_config_multi_period_section(monkeypatch: pytest.MonkeyPatch) -> None:
+    from algotrader.training.amm_run import train_job
+
+    run = RunConfig(**BASE, multi_period={"n_periods": 3, "aggregation": "min"})
+    monkeypatch.setattr(RunConfig, "sim_config", lambda self, n: "cfg")
+    job, seen = _recording_job(monkeypatch, run)
+    train_job(job, None)  # type: ignore[arg-type]
+    assert seen["problem"] == "multi-problem"
+    assert seen["multi"]["n_periods"] == 3 and seen["multi"]["aggregation"] == "min"
+    assert seen["batch_size"] == 1
+    # the CLI flags override the section
+    job, seen = _recording_job(monkeypatch, run)
+    train_job(job, None, multi_period={"n_periods": 5, "aggregation": "mean"})  # type: ignore[arg-type]
+    assert seen["multi"] == {"n_periods": 5, "aggregation": "mean"}
+    # no section and no flags: the single-window objective
+    job, seen = _recording_job(monkeypatch, RunConfig(**BASE))
+    train_job(job, None)  # type: ignore[arg-type]
+    assert seen["problem"] == "single-window-problem" and "multi" not in seen

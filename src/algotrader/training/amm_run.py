@@ -111,9 +111,15 @@ def train_job(
     callback: Callback | None = None,
     multi_period: dict[str, Any] | None = None,
 ) -> TrainResult | OptunaResult:
-    """Gradient ascent or Optuna on the job, as ``optimisation_settings.method`` says."""
+    """Gradient ascent or Optuna on the job, as ``optimisation_settings.method`` says.
+
+    ``multi_period`` (the CLI's ``--periods`` flags) overrides the run configuration's
+    ``multi_period`` section; with neither, the objective is the single-window one.
+    """
     problem = job.problem()
     settings = job.settings
+    if multi_period is None and job.run.multi_period is not None:
+        multi_period = job.run.multi_period.model_dump()
     if multi_period:
         cfg = job.run.sim_config(job.layout.window_length)
         problem = amm_multi_period_problem(problem, cfg, job.layout, **multi_period)

@@ -189,3 +189,39 @@ def test_partly_undefined_mean_says_what_it_left_out() -> None:
     assert value == pytest.approx(0.5) and why.startswith("mean over defined cycles")
     assert cycle_metric_value(cycles, "worst_wfe")[0] is None
     assert cycle_metric_value(cycles, "neg_worst_oos_daily_sharpe") == (-0.5, "")
+
+
+def test_simulate_tables_fold_on_a_narrow_terminal() -> None:
+    """The simulate summary tables (outer folds, overfitting) keep every character at 40 columns."""
+    import io
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from algotrader.cli.simulate import _tables
+
+    fold = {
+        "outer_k": 0,
+        "first_date": "2020-01-03T00:00:00",
+        "last_date": "2020-12-25T00:00:00",
+        "candidate_id": 12,
+        "inner_aggregate": 0.5,
+        "outer_score": 0.25,
+        "metrics": {"sharpe": 1.25, "max_drawdown": -0.125},
+        "baselines": {"equal_weight": {"sharpe": 0.75}},
+    }
+    metrics = {
+        "n_candidates": 8,
+        "chosen": {"sharpe": 1.25},
+        "psr": 0.9,
+        "dsr": 0.6,
+        "pbo": {"pbo": 0.3},
+        "wfe_mean": 0.8,
+    }
+    console = Console(width=40, record=True, file=io.StringIO())
+    for table in _tables(SimpleNamespace(folds=[fold], metrics=metrics)):
+        console.print(table)
+    text = console.export_text()
+    assert "\u2026" not in text
+    flat = "".join(text.split())
+    assert "walk-forwardefficiency" in flat.replace("\u2502", "")  # folded, every letter kept

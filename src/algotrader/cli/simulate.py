@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from algotrader.cli._common import state
+from algotrader.cli._common import make_table, state
 from algotrader.errors import ConfigError
 
 
@@ -20,7 +20,7 @@ def _fmt(x: Any, spec: str = ".3f") -> str:
 
 def _tables(result: Any) -> list[Table]:
     out = []
-    folds = Table(title="Outer folds (chosen config vs baselines)", title_justify="left")
+    folds = make_table("Outer folds (chosen config vs baselines)")
     for col in ("fold", "period", "candidate", "inner score", "outer score", "sharpe", "max dd"):
         folds.add_column(col, justify="right")
     base_names: list[str] = sorted(result.folds[0]["baselines"]) if result.folds else []
@@ -41,7 +41,7 @@ def _tables(result: Any) -> list[Table]:
     out.append(folds)
     if result.metrics:
         m = result.metrics
-        over = Table(title="Overfitting statistics (outer walk-forward)", title_justify="left")
+        over = make_table("Overfitting statistics (outer walk-forward)")
         over.add_column("statistic")
         over.add_column("value", justify="right")
         pbo = m.get("pbo") or {}

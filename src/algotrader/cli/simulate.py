@@ -19,7 +19,7 @@ def _fmt(x: Any, spec: str = ".3f") -> str:
 
 
 def _tables(result: Any) -> list[Table]:
-    out = []
+    out: list[Table] = []
     folds = make_table("Outer folds (chosen config vs baselines)")
     for col in ("fold", "period", "candidate", "inner score", "outer score", "sharpe", "max dd"):
         folds.add_column(col, justify="right")

@@ -17,11 +17,12 @@ from __future__ import annotations
 import os
 import zipfile
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
 
+from algotrader.data.panel import Panel
 from algotrader.errors import StateError
 from algotrader.io import write_npz_deterministic as _write_npz
 
@@ -45,8 +46,11 @@ class ReturnTensor(NamedTuple):
     missing: np.ndarray
     return_type: str
 
-    def to_panel(self) -> Any:
+    def to_panel(self) -> Panel:
         """The same data as a :class:`~algotrader.data.panel.Panel` (mask = not missing).
+
+        A tensor built by :func:`tensor_from_returns` or :meth:`from_panel` shares its
+        arrays with the panel it came from (``values`` is the panel's ``values``).
 
         Example:
             >>> import numpy as np
@@ -56,8 +60,6 @@ class ReturnTensor(NamedTuple):
             >>> p.assets, p.mask.tolist(), p.name
             (('A', 'B'), [[True, False]], 'returns_simple')
         """
-        from algotrader.data.panel import Panel
-
         return Panel.from_arrays(
             self.timestamps,
             [str(a) for a in self.assets],
@@ -66,21 +68,33 @@ class ReturnTensor(NamedTuple):
             name=f"returns_{self.return_type}",
         )
 
+    @classmethod
+    def from_panel(cls, panel: Panel, return_type: str) -> ReturnTensor:
+        """A tensor over a 2-d returns ``panel``: ``values``/``timestamps`` are its arrays.
+
+        ``missing`` is ``~panel.mask``; masked values are NaN (the panel's convention).
+        """
+        if panel.values.ndim != 2:
+            raise StateError(f"a return tensor needs a 2-d panel, got shape {panel.shape}")
+        return cls(
+            values=panel.values,
+            timestamps=panel.dates,
+            assets=np.array(panel.assets, dtype=np.str_),
+            missing=~panel.mask,
+            return_type=return_type,
+        )
+
 
 def tensor_from_returns(returns: pl.DataFrame, return_type: str) -> ReturnTensor:
-    """Build a :class:`ReturnTensor` from the wide returns table (``timestamp`` + assets)."""
-    assets = returns.columns[1:]
-    values = returns.select(assets).to_numpy().astype(np.float64, copy=False)
-    if values.ndim != 2:
-        values = values.reshape(returns.height, len(assets))
-    stamps = returns["timestamp"].dt.replace_time_zone(None).to_numpy().astype("datetime64[us]")
-    return ReturnTensor(
-        values=np.ascontiguousarray(values),
-        timestamps=stamps,
-        assets=np.array(assets, dtype=np.str_),
-        missing=np.isnan(values),
-        return_type=return_type,
+    """Build a :class:`ReturnTensor` from the wide returns table (``timestamp`` + assets).
+
+    The table is read by :meth:`Panel.from_wide <algotrader.data.panel.Panel.from_wide>`
+    (UTC timestamps, nulls/NaNs masked); the tensor is a view of that panel.
+    """
+    panel = Panel.from_wide(
+        returns, date_col="timestamp", assets=returns.columns[1:], name=f"returns_{return_type}"
     )
+    return ReturnTensor.from_panel(panel, return_type)
 
 
 def save_return_tensor(path: str | os.PathLike[str], tensor: ReturnTensor) -> Path:

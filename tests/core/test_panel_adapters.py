@@ -1,0 +1,56 @@
+"""Each table-to-array adapter is a thin use of :class:`~algotrader.data.panel.Panel`.
+
+For every adapter: its panel equals the panel built directly from the same table (dates,
+assets, values, mask, content hash), and the adapter's arrays are the panel's values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+
+from algotrader.data.panel import Panel
+
+
+def _assert_same_panel(a: Panel, b: Panel) -> None:
+    np.testing.assert_array_equal(a.dates, b.dates)
+    assert a.assets == b.assets
+    np.testing.assert_array_equal(a.values, b.values)  # NaN == NaN here
+    np.testing.assert_array_equal(a.mask, b.mask)
+    assert a.content_hash() == b.content_hash()
+
+
+def _returns_frame() -> pl.DataFrame:
+    stamps = [
+        dt.datetime(2024, 1, 5, 21, tzinfo=dt.UTC) + dt.timedelta(days=7 * i) for i in range(4)
+    ]
+    return pl.DataFrame(
+        {
+            "timestamp": stamps,
+            "AAA": [0.01, None, -0.02, 0.03],
+            "BBB": [float("nan"), 0.02, 0.0, -0.01],
+        }
+    )
+
+
+def test_return_tensor_is_a_view_of_its_panel() -> None:
+    from algotrader.data.tensor import ReturnTensor, tensor_from_returns
+
+    frame = _returns_frame()
+    tensor = tensor_from_returns(frame, "simple")
+    direct = Panel.from_wide(frame, date_col="timestamp", name="returns_simple")
+    panel = tensor.to_panel()
+    _assert_same_panel(panel, direct)
+    assert panel.name == direct.name == "returns_simple"
+    np.testing.assert_array_equal(tensor.missing, ~direct.mask)
+    np.testing.assert_array_equal(tensor.timestamps, direct.dates)
+    assert tensor.assets.tolist() == ["AAA", "BBB"]
+    # from_panel shares the panel's arrays (no copy).
+    view = ReturnTensor.from_panel(direct, "simple")
+    assert np.shares_memory(view.values, direct.values)
+    assert np.shares_memory(view.timestamps, direct.dates)
+    # the numbers are those of the table (masked cells NaN).
+    expected = frame.select("AAA", "BBB").to_numpy().astype(np.float64)
+    np.testing.assert_array_equal(tensor.values, expected)

@@ -113,6 +113,10 @@ def _amm_files(d: Path) -> None:
     )
     (d / "run.yml").write_text(base)
     (d / "run_bout.yml").write_text(base + "bout_offset: 100000\n")
+    (d / "run_wf_bout.yml").write_text(
+        base.replace("2022-01-04", "2022-01-03")
+        + "endTestDateString: '2022-01-04 00:00:00'\nbout_offset: 100000\n"
+    )
     (d / "run_secret.yml").write_text(base.replace("[ETH, BTC]", "[ETH, ../SECRET]"))
     params = {
         "initial_weights_logits": [0.0, 0.0],
@@ -207,6 +211,12 @@ CASES = [
     Case("amm-train-bout-offset", "amm train --config {d}/run_bout.yml --prices "
          "{d}/amm.parquet --out {d}/t_bout", "run_bout.yml", None, None, "bout_offset",
          text="bout_offset 100000"),
+    Case("amm-walk-forward-bout-offset", "amm walk-forward --config {d}/run_wf_bout.yml --prices "
+         "{d}/amm.parquet --out {d}/wf_bout --cycles 1", "run_wf_bout.yml", None, None,
+         "bout_offset", text="bout_offset"),
+    Case("amm-walk-forward-too-many-cycles", "amm walk-forward --config {d}/run_wf_bout.yml "
+         "--prices {d}/amm.parquet --out {d}/wf_cycles --cycles 2", None, None, None, "--cycles",
+         text="walk-forward segments"),
 ]  # fmt: skip
 
 

@@ -234,6 +234,7 @@ def register(amm_app: typer.Typer) -> None:
     ) -> None:
         """Walk-forward training: cycles warm-started from the previous one, OOS verdict."""
         from algotrader.artifacts import now_utc
+        from algotrader.errors import AlgotraderError
         from algotrader.training.amm_run import (
             load_run_config,
             make_job,
@@ -256,7 +257,15 @@ def register(amm_app: typer.Typer) -> None:
             def on_cycle(ev: CycleEvaluation) -> None:
                 prog.advance(task)
 
-            res = walk_forward_job(job, wf, out, on_cycle=on_cycle, report_specs=metric)
+            try:
+                res = walk_forward_job(job, wf, out, on_cycle=on_cycle, report_specs=metric)
+            except AlgotraderError as exc:  # a key a lower layer names without its source
+                if exc.key is None or exc.file is not None:
+                    raise
+                flag = _WF_FLAGS.get(exc.key)
+                if flag is not None:  # a walk-forward setting: it came from a flag, not the file
+                    raise type(exc)(exc.message, key=flag, hint=exc.hint) from exc
+                raise exc.located(file=str(config)) from exc
         st.console.print(_cycles_table(res, wfe_metric))
         for c in res.cycles:
             for key, why in c.notes.items():
@@ -291,6 +300,8 @@ def register(amm_app: typer.Typer) -> None:
         )
         finish_report(out, report)
 
+
+_WF_FLAGS = {"n_cycles": "--cycles", "mode": "--mode", "wfe_metric": "--wfe-metric"}
 
 _LABELS = {
     "wfe": "WFE",

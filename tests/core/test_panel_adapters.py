@@ -7,11 +7,14 @@ assets, values, mask, content hash), and the adapter's arrays are the panel's va
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pytest
 
 from algotrader.data.panel import Panel
+from algotrader.errors import DataError
 
 
 def _assert_same_panel(a: Panel, b: Panel) -> None:
@@ -54,3 +57,22 @@ def test_return_tensor_is_a_view_of_its_panel() -> None:
     # the numbers are those of the table (masked cells NaN).
     expected = frame.select("AAA", "BBB").to_numpy().astype(np.float64)
     np.testing.assert_array_equal(tensor.values, expected)
+
+
+def test_wide_table_panel_equals_direct_panel(tmp_path: Path) -> None:
+    from algotrader.backtest.tables import check_prices, read_wide_table
+
+    f = tmp_path / "p.csv"
+    f.write_text("date,B,A\n2024-01-01,1.0,2.0\n2024-01-02,1.5,\n2024-01-04,1.25,2.5\n")
+    table = read_wide_table(f, "prices")
+    direct = Panel.from_wide(pl.read_csv(f, try_parse_dates=True), source=str(f))
+    _assert_same_panel(table.panel, direct)
+    assert table.panel is table.panel  # built once
+    assert table.assets == ["B", "A"] and table.panel.assets == ("B", "A")
+    np.testing.assert_array_equal(table.values, table.panel.values)
+    assert table.to_panel("close").name == "close"
+    assert table.to_panel("close").content_hash() != direct.content_hash()  # name is hashed
+    # the checks still read the table's own cells: the gap is named where it was.
+    with pytest.raises(DataError) as info:
+        check_prices(table)
+    assert (info.value.file, info.value.row, info.value.column) == (str(f), 2, "A")

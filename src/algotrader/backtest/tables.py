@@ -19,33 +19,40 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
-from algotrader.data.panel import Panel
+from algotrader.data.panel import Panel, dates_from_series
 from algotrader.errors import DataError, SchemaError
 
 
 @dataclass(frozen=True)
 class WideTable:
-    """A validated wide table: dates ``(T,)``, asset names, values ``(T, A)`` float64."""
+    """A validated wide table: dates ``(T,)``, asset names, values ``(T, A)`` float64.
+
+    :attr:`panel` is the same table as the shared :class:`~algotrader.data.panel.Panel`
+    (UTC dates, NaN cells masked), built once on first use; ``values`` keeps the cells as
+    read (an infinite cell stays infinite here so :func:`check_decisions` can name it).
+    """
 
     dates: pl.Series
     assets: list[str]
     values: NDArray[np.float64]
     file: str
 
+    @cached_property
+    def panel(self) -> Panel:
+        """The table as a 2-d :class:`~algotrader.data.panel.Panel` named ``"values"``."""
+        return self.to_panel()
+
     def to_panel(self, name: str = "values") -> Panel:
         """The table as a :class:`~algotrader.data.panel.Panel` (NaN cells masked)."""
-        return Panel.from_wide(
-            pl.DataFrame({"date": self.dates}).with_columns(
-                [pl.Series(a, self.values[:, j]) for j, a in enumerate(self.assets)]
-            ),
-            name=name,
-            source=self.file,
+        return Panel.from_arrays(
+            dates_from_series(self.dates, file=self.file), self.assets, self.values, name=name
         )
 
 

@@ -42,7 +42,7 @@ from numpy.typing import ArrayLike, NDArray
 from algotrader.errors import DataError, StateError
 from algotrader.io import write_npz_deterministic as _write_npz
 
-__all__ = ["Panel", "load_panel_npz", "save_panel_npz"]
+__all__ = ["Panel", "dates_from_series", "load_panel_npz", "save_panel_npz"]
 
 _NPZ_KEYS = ("values", "mask", "dates", "assets", "features", "name")
 _DATE_COLUMNS = ("date", "timestamp")
@@ -372,6 +372,23 @@ def _frame_dates(frame: pl.DataFrame, col: str) -> NDArray[np.datetime64]:
         i = int(np.flatnonzero(s.is_null().to_numpy())[0])
         raise DataError("missing date", row=i + 1, column=col)
     return s.to_numpy().astype("datetime64[us]")
+
+
+def dates_from_series(dates: pl.Series, *, file: str | None = None) -> NDArray[np.datetime64]:
+    """A polars ``Date``/``Datetime`` series as the panel's ``datetime64[us]`` UTC dates.
+
+    Timezone-aware datetimes are converted to UTC (naive ones are taken as UTC). The
+    adapters (:class:`~algotrader.backtest.tables.WideTable`,
+    :class:`~algotrader.portfolio.frames.OptimiserInputs`) use it to hand their dates to
+    :meth:`Panel.from_arrays`.
+
+    Raises:
+        DataError: the series is not a date type, or a date is missing (``file``, row, column).
+    """
+    try:
+        return _frame_dates(pl.DataFrame({dates.name or "date": dates}), dates.name or "date")
+    except DataError as exc:
+        raise exc.located(file=file) from exc
 
 
 def _to_dt(x: Any) -> np.datetime64:

@@ -17,7 +17,7 @@ import polars as pl
 import typer
 
 from algotrader.cli._common import make_table, state
-from algotrader.errors import ConfigError
+from algotrader.errors import ConfigError, DataError
 
 
 def _lake_folder(lake: Path | None, version: str | None) -> Path:
@@ -75,7 +75,10 @@ def feature_engineering(
     with st.progress() as prog:
         for n in names:
             task = prog.add_task(f"{n}", total=2)
-            res = compute_group(inputs, n, cfg, ctx=ctx)
+            try:
+                res = compute_group(inputs, n, cfg, ctx=ctx)
+            except DataError as exc:  # the week/asset is named; the lake folder is known here
+                raise exc.located(file=str(folder)) from exc
             prog.advance(task)
             write_group(root, res, inputs, cfg)
             prog.advance(task)

@@ -143,7 +143,6 @@ def require_complete_weekly(x: Any, group: str) -> None:
             raise DataError(
                 f"group {group} needs a complete weekly OHLC panel: {label} missing for asset "
                 f"{x.assets[a]} in week {x.week_start[t]} ({int(bad.sum())} missing values)",
-                row=t,
                 column=x.assets[a],
                 hint="restrict the assets/date range to a fully covered span, or use only the "
                 "daily groups (volatility, seasonal, regime)",
@@ -153,7 +152,6 @@ def require_complete_weekly(x: Any, group: str) -> None:
         t, a = (int(i) for i in np.argwhere(bad)[0])
         raise DataError(
             f"non-positive weekly price for asset {x.assets[a]} in week {x.week_start[t]}",
-            row=t,
             column=x.assets[a],
             hint="fix the bars; prices must be > 0",
         )
@@ -167,7 +165,6 @@ def require_positive_daily(x: Any) -> None:
             d, a = (int(i) for i in np.argwhere(bad)[0])
             raise DataError(
                 f"non-positive daily {label} {arr[d, a]} for asset {x.assets[a]} on {x.days[d]}",
-                row=d,
                 column=x.assets[a],
                 hint="fix the bars; prices must be > 0",
             )

@@ -93,7 +93,6 @@ def check_consecutive_weeks(week_start: NDArray[np.datetime64]) -> None:
         raise DataError(
             f"weekly calendar is not consecutive: week {week_start[i]} is followed by "
             f"{week_start[i + 1]} ({gaps.size} gap(s))",
-            row=i + 1,
             hint="every week between the first and last must be in the lake",
         )
 
@@ -123,9 +122,7 @@ def _align(
                 (tgt_rows >= n_t) | (inputs.week_start[np.minimum(tgt_rows, n_t - 1)] != want)
             )[0]
         )
-        raise DataError(
-            f"no target week {want[bad]} for feature week {inputs.week_start[bad]}", row=bad
-        )
+        raise DataError(f"no target week {want[bad]} for feature week {inputs.week_start[bad]}")
     dates = inputs.timestamps[rows]
     x_vals = values[rows]
     x = Panel.from_arrays(

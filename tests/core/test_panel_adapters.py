@@ -76,3 +76,31 @@ def test_wide_table_panel_equals_direct_panel(tmp_path: Path) -> None:
     with pytest.raises(DataError) as info:
         check_prices(table)
     assert (info.value.file, info.value.row, info.value.column) == (str(f), 2, "A")
+
+
+def test_optimiser_inputs_panels_equal_direct_panels() -> None:
+    from algotrader.portfolio.frames import prepare_inputs
+
+    days = [dt.date(2024, 1, 1) + dt.timedelta(days=i) for i in range(4)]
+    px = pl.DataFrame({"date": days, "A": [1.0, None, 1.2, 1.3], "B": [2.0, 2.1, 2.2, 2.3]})
+    mu = pl.DataFrame({"date": days, "B": [0.1, None, 0.3, 0.4], "A": [0.0, 0.1, 0.2, 0.3]})
+    inputs = prepare_inputs(px, mu, max_nan_fraction=0.5)
+    _assert_same_panel(inputs.panel, Panel.from_wide(px, name="prices"))
+    _assert_same_panel(inputs.mu_panel, Panel.from_wide(mu, assets=["A", "B"], name="mu"))
+    assert inputs.panel is inputs.panel
+    np.testing.assert_array_equal(inputs.prices, inputs.panel.values)
+    np.testing.assert_array_equal(inputs.mu, inputs.mu_panel.values)
+    np.testing.assert_array_equal(np.isnan(inputs.prices), ~inputs.panel.mask)
+    # the kernels' arrays stay writable and C-ordered (the panel's are read-only copies).
+    assert inputs.prices.flags.writeable and inputs.prices.flags.c_contiguous
+    assert not inputs.panel.values.flags.writeable
+
+
+def test_optimiser_inputs_panel_needs_real_dates() -> None:
+    from algotrader.portfolio.frames import prepare_inputs
+
+    px = pl.DataFrame({"date": [1, 2], "A": [1.0, 1.1]})
+    inputs = prepare_inputs(px, px, max_nan_fraction=0.5)
+    with pytest.raises(DataError, match="not a date") as info:
+        _ = inputs.panel
+    assert info.value.column == "date"

@@ -29,23 +29,50 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
 from algotrader.errors import DataError, SchemaError, ShapeError, data_row
 
+if TYPE_CHECKING:
+    from algotrader.data.panel import Panel
+
 DATE = "date"
 
 
 @dataclass(frozen=True)
 class OptimiserInputs:
-    """Validated inputs: ``dates`` (T,), ``assets`` (N,), ``prices`` and ``mu`` (T, N) float64."""
+    """Validated inputs: ``dates`` (T,), ``assets`` (N,), ``prices`` and ``mu`` (T, N) float64.
+
+    :attr:`panel` (prices) and :attr:`mu_panel` (signal) are the same arrays as the shared
+    :class:`~algotrader.data.panel.Panel` (UTC dates, missing cells masked), built once on
+    first use; they need a ``Date``/``Datetime`` date column. ``prices`` and ``mu`` stay
+    writable C-ordered arrays (the compiled kernels are specialised on that layout).
+    """
 
     dates: pl.Series
     assets: tuple[str, ...]
     prices: np.ndarray
     mu: np.ndarray
+
+    @cached_property
+    def panel(self) -> Panel:
+        """The prices as a 2-d panel named ``"prices"`` (mask: a price is present)."""
+        from algotrader.data.panel import Panel, dates_from_series  # (heavy: imported lazily)
+
+        return Panel.from_arrays(
+            dates_from_series(self.dates), self.assets, self.prices, name="prices"
+        )
+
+    @cached_property
+    def mu_panel(self) -> Panel:
+        """The signal as a 2-d panel named ``"mu"`` on the same dates (mask: a view given)."""
+        from algotrader.data.panel import Panel
+
+        return Panel.from_arrays(self.panel.dates, self.assets, self.mu, name="mu")
 
 
 def _numeric_problem(frame: pl.DataFrame, col: str) -> tuple[int | None, str] | None:

@@ -104,3 +104,72 @@ def test_optimiser_inputs_panel_needs_real_dates() -> None:
     with pytest.raises(DataError, match="not a date") as info:
         _ = inputs.panel
     assert info.value.column == "date"
+
+
+def _minute_frame(n: int = 6) -> pl.DataFrame:
+    unix = np.arange(n, dtype=np.int64) * 60_000 + 1_704_067_200_000  # 2024-01-01 00:00 UTC
+    rng = np.random.default_rng(3)
+    return pl.DataFrame(
+        {
+            "unix": unix,
+            "close_ETH": 2000.0 + rng.standard_normal(n),
+            "close_BTC": 40000.0 + rng.standard_normal(n),
+        }
+    )
+
+
+def test_price_data_panel_equals_direct_panel(tmp_path: Path) -> None:
+    from algotrader.amm.data import PriceData, load_prices
+
+    frame = _minute_frame()
+    f = tmp_path / "wide.csv"
+    frame.write_csv(f)
+    data = load_prices(f, ["ETH", "BTC"])
+    wide = frame.select(
+        pl.from_epoch("unix", time_unit="ms").alias("date"),
+        pl.col("close_BTC").alias("BTC"),
+        pl.col("close_ETH").alias("ETH"),
+    )
+    direct = Panel.from_wide(wide, name="close")
+    _assert_same_panel(data.panel, direct)
+    assert data.panel is data.panel
+    np.testing.assert_array_equal(data.prices, data.panel.values)
+    # and back: a panel gives the same PriceData, arrays equal.
+    back = PriceData.from_panel(direct, source=str(f))
+    assert back.tokens == data.tokens == ("BTC", "ETH")
+    np.testing.assert_array_equal(back.unix, data.unix)
+    np.testing.assert_array_equal(back.prices, data.prices)
+
+
+def test_window_panel_is_the_kept_history() -> None:
+    from algotrader.amm.data import PriceData, Window
+
+    frame = _minute_frame(10)
+    data = PriceData(
+        unix=frame["unix"].to_numpy(),
+        prices=frame.select("close_BTC", "close_ETH").to_numpy(),
+        tokens=("BTC", "ETH"),
+    )
+    window = Window(data=data, start_index=2, bout_length=5)
+    assert window.panel is data.panel
+    assert window.panel.shape == (10, 2)
+
+
+def test_price_data_from_panel_locates_bad_minutes() -> None:
+    from algotrader.amm.data import PriceData
+
+    frame = _minute_frame(5)
+    wide = frame.select(
+        pl.from_epoch("unix", time_unit="ms").alias("date"), pl.col("close_ETH").alias("ETH")
+    )
+    gap = Panel.from_wide(wide).take([0, 1, 3, 4])
+    with pytest.raises(DataError, match="60000 ms") as info:
+        PriceData.from_panel(gap, source="p.npz")
+    assert (info.value.file, info.value.row, info.value.column) == ("p.npz", 3, "date")
+    full = Panel.from_wide(wide)
+    values = np.array(full.values)
+    values[2, 0] = np.nan  # a masked (missing) price
+    holed = Panel.from_arrays(full.dates, full.assets, values)
+    with pytest.raises(DataError, match="finite and > 0") as info:
+        PriceData.from_panel(holed, source="p.npz")
+    assert (info.value.row, info.value.column) == (3, "ETH")

@@ -47,13 +47,18 @@ import logging
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
 from algotrader.amm.config import RunConfig, parse_date
 from algotrader.errors import DataError, SchemaError, data_row
+
+if TYPE_CHECKING:
+    from algotrader.data.panel import Panel
 
 logger = logging.getLogger(__name__)
 
@@ -63,11 +68,44 @@ DAY_MINUTES = 1440
 
 @dataclass(frozen=True)
 class PriceData:
-    """Gap-free minute prices: ``unix (N,)`` ms, ``prices (N, n)``, sorted ``tokens``."""
+    """Gap-free minute prices: ``unix (N,)`` ms, ``prices (N, n)``, sorted ``tokens``.
+
+    :attr:`panel` is the same prices as the shared :class:`~algotrader.data.panel.Panel`
+    (one row per minute, UTC, assets = ``tokens``), built once on first use;
+    :meth:`from_panel` goes the other way and validates the minute clock and the prices
+    with the located errors of this module.
+    """
 
     unix: np.ndarray
     prices: np.ndarray
     tokens: tuple[str, ...]
+
+    @cached_property
+    def panel(self) -> Panel:
+        """The prices as a 2-d panel named ``"close"`` (minute dates, UTC)."""
+        from algotrader.data.panel import Panel  # (algotrader.data is heavy to import)
+
+        dates = np.asarray(self.unix, dtype=np.int64).astype("datetime64[ms]")
+        return Panel.from_arrays(dates, self.tokens, self.prices, name="close")
+
+    @classmethod
+    def from_panel(cls, panel: Panel, *, source: str = "panel") -> PriceData:
+        """Minute prices from a 2-d price ``panel`` (assets = tokens, sorted here).
+
+        Raises:
+            DataError: the dates are not gap-free minutes, or a price is missing,
+                non-finite or not positive (row and token named; ``file=source``).
+        """
+        if panel.values.ndim != 2:
+            raise DataError(f"price panel must be 2-d, got shape {panel.shape}", file=source)
+        toks = tuple(sorted(panel.assets))
+        check_tokens(toks, source)
+        sub = panel.select_assets(toks)
+        unix = sub.dates.astype("datetime64[ms]").astype(np.int64)
+        prices = np.array(sub.values, dtype=np.float64, order="C")
+        check_minutes(unix, source, column="date")
+        _check_prices(prices, toks, source)
+        return cls(unix=unix, prices=prices, tokens=toks)
 
 
 @dataclass(frozen=True)
@@ -82,6 +120,11 @@ class Window:
     @property
     def n_steps(self) -> int:
         return self.bout_length - 1
+
+    @property
+    def panel(self) -> Panel:
+        """The kept history (burn-in included) as a :class:`~algotrader.data.panel.Panel`."""
+        return self.data.panel
 
 
 def _read(path: Path) -> pl.DataFrame:

@@ -173,3 +173,14 @@ def test_price_data_from_panel_locates_bad_minutes() -> None:
     with pytest.raises(DataError, match="finite and > 0") as info:
         PriceData.from_panel(holed, source="p.npz")
     assert (info.value.row, info.value.column) == (3, "ETH")
+
+
+def test_saved_return_tensor_keeps_its_panel(tmp_path: Path) -> None:
+    from algotrader.data.tensor import load_return_tensor, save_return_tensor, tensor_from_returns
+
+    frame = _returns_frame()
+    tensor = tensor_from_returns(frame, "log")
+    loaded = load_return_tensor(save_return_tensor(tmp_path / "r.npz", tensor))
+    direct = Panel.from_wide(frame, date_col="timestamp", name="returns_log")
+    _assert_same_panel(loaded.to_panel(), direct)
+    assert loaded.to_panel().content_hash() == tensor.to_panel().content_hash()

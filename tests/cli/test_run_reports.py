@@ -12,7 +12,6 @@ import base64
 import json
 import re
 import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +22,10 @@ from typer.testing import CliRunner
 
 from algotrader.cli import app
 
+from ._amm_inputs import amm_prices_and_config
+
 pytestmark = pytest.mark.slow
 
-DAY = 1440
-T0 = int(datetime(2023, 1, 1, tzinfo=UTC).timestamp() * 1000)
 EVIL = "<script>alert(1)"  # a folder name: '/' cannot be in it, '<script>' can
 REFS = re.compile(r"""(?:src|href)\s*=\s*["']([^"']*)["']""", re.I)
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -53,29 +52,7 @@ def _optimiser_inputs(tmp: Path) -> tuple[Path, Path]:
 
 
 def _amm_inputs(tmp: Path) -> tuple[Path, Path, Path, Path]:
-    rng = np.random.default_rng(5)
-    n = 40 * DAY
-    px = np.exp(np.cumsum(0.0005 * rng.standard_normal((n, 2)) + 1e-6, axis=0)) * [10.0, 20.0]
-    unix = T0 + np.arange(n, dtype=np.int64) * 60_000
-    prices = tmp / "px.parquet"
-    pl.DataFrame({"unix": unix, "close_AAA": px[:, 0], "close_BBB": px[:, 1]}).write_parquet(prices)
-    base = {
-        "tokens": ["BBB", "AAA"],
-        "rule": "momentum",
-        "startDateString": "2023-01-06 00:00:00",
-        "endDateString": "2023-02-04 23:59:00",
-        "bout_offset": DAY,
-        "return_val": "returns",
-        "initial_k_per_day": 1.0,
-        "optimisation_settings": {
-            "n_iterations": 2,
-            "iterations_per_print": 1,
-            "n_parameter_sets": 1,
-            "batch_size": 1,
-            "early_stopping": False,
-            "early_stopping_metric": "returns",
-        },
-    }
+    prices, base = amm_prices_and_config(tmp)
     train = tmp / "train.yaml"
     train.write_text(yaml.safe_dump(base))
     wf = tmp / "wf.yaml"

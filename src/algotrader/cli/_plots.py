@@ -19,7 +19,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,27 @@ def _plt() -> Any:
     return plt
 
 
+@contextmanager
+def _panels(path: Path, rows: int, height: float) -> Iterator[list[Any]]:
+    """``rows`` stacked axes sharing x; on a clean exit the figure is written to ``path``."""
+    plt = _plt()
+    fig, axes = plt.subplots(rows, 1, figsize=(10, height), sharex=True)
+    try:
+        yield list(axes)
+        fig.tight_layout()
+        write_png_atomic(path, fig)
+    finally:
+        plt.close(fig)
+
+
+def _finish(ax: Any, ylabel: str, *, legend: bool = True, **legend_kw: Any) -> None:
+    """The y label, a legend (``loc="best"``) where asked, and the light grid."""
+    ax.set_ylabel(ylabel)
+    if legend:
+        ax.legend(loc="best", **legend_kw)
+    ax.grid(alpha=0.3)
+
+
 def plot_optimise(
     path: Path,
     x: Any,
@@ -46,29 +68,21 @@ def plot_optimise(
     assets: Sequence[str],
 ) -> Path:
     """NAV vs benchmark, drawdown (%) and weights (T, A) in one PNG."""
-    plt = _plt()
-    fig, (a1, a2, a3) = plt.subplots(3, 1, figsize=(10, 8), sharex=True)
-    try:
+    with _panels(path, 3, 8) as (a1, a2, a3):
         a1.plot(x, nav, label="strategy NAV", lw=1.2)
         a1.plot(x, benchmark, label="equal-weight buy and hold", lw=1.0, alpha=0.8)
-        a1.set_ylabel("NAV")
-        a1.legend(loc="best")
-        a1.grid(alpha=0.3)
+        _finish(a1, "NAV")
         peak = np.fmax.accumulate(np.where(np.isfinite(nav), nav, np.nan))
         dd = np.where(peak > 0, 100.0 * (nav / peak - 1.0), np.nan)
         a2.fill_between(x, dd, 0.0, color="tab:red", alpha=0.4)
-        a2.set_ylabel("drawdown (%)")
-        a2.grid(alpha=0.3)
+        _finish(a2, "drawdown (%)", legend=False)
         for j, name in enumerate(assets):
             a3.plot(x, weights[:, j], lw=0.8, label=str(name))
-        a3.set_ylabel("weight (position / NAV)")
-        if len(assets) <= 12:
-            a3.legend(loc="best", fontsize="small", ncol=min(len(assets), 4))
-        a3.grid(alpha=0.3)
-        fig.tight_layout()
-        return write_png_atomic(path, fig)
-    finally:
-        plt.close(fig)
+        few = len(assets) <= 12
+        _finish(
+            a3, "weight (position / NAV)", legend=few, fontsize="small", ncol=min(len(assets), 4)
+        )
+    return path
 
 
 def plot_amm_run(
@@ -80,23 +94,14 @@ def plot_amm_run(
     tokens: Sequence[str],
 ) -> Path:
     """Pool value vs HODL and pool weights (T, n) in one PNG."""
-    plt = _plt()
-    fig, (a1, a2) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
-    try:
+    with _panels(path, 2, 6) as (a1, a2):
         a1.plot(x, value, label="pool value", lw=1.2)
         a1.plot(x, hodl, label="HODL (initial holdings)", lw=1.0, alpha=0.8)
-        a1.set_ylabel("value")
-        a1.legend(loc="best")
-        a1.grid(alpha=0.3)
+        _finish(a1, "value")
         for j, name in enumerate(tokens):
             a2.plot(x, weights[:, j], lw=0.8, label=str(name))
-        a2.set_ylabel("weight")
-        a2.legend(loc="best", fontsize="small")
-        a2.grid(alpha=0.3)
-        fig.tight_layout()
-        return write_png_atomic(path, fig)
-    finally:
-        plt.close(fig)
+        _finish(a2, "weight", fontsize="small")
+    return path
 
 
 def plot_training(
@@ -110,19 +115,14 @@ def plot_training(
     """Objective per iteration (each set) and ``metric`` on train / val / test (best set)."""
     import polars as pl
 
-    plt = _plt()
-    fig, (a1, a2) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
-    try:
+    with _panels(path, 2, 6) as (a1, a2):
         sets = sorted(set(history["set"].to_list())) if "set" in history.columns else [0]
         for s in sets[:8]:
             part = history.filter(pl.col("set") == s) if "set" in history.columns else history
             part = part.sort("iteration")
             a1.plot(part["iteration"], part["objective"], lw=1.0, label=f"set {s}")
-        a1.set_ylabel("objective")
         a1.set_title("training objective")
-        if len(sets) > 1:
-            a1.legend(loc="best", fontsize="small")
-        a1.grid(alpha=0.3)
+        _finish(a1, "objective", legend=len(sets) > 1, fontsize="small")
         best = history.filter(pl.col("set") == best_set) if "set" in history.columns else history
         best = best.sort("iteration")
         for seg, label in (("train", "train"), ("val", "validation"), ("test", "test")):
@@ -133,15 +133,10 @@ def plot_training(
                     a2.plot(best["iteration"], y, lw=1.1, label=label)
         if best_iteration is not None:
             a2.axvline(best_iteration, color="#555", ls="--", lw=0.9, label="selected")
-        a2.set_ylabel(metric)
         a2.set_xlabel("iteration")
         a2.set_title(f"{metric} of set {best_set}: train vs validation")
-        a2.legend(loc="best", fontsize="small")
-        a2.grid(alpha=0.3)
-        fig.tight_layout()
-        return write_png_atomic(path, fig)
-    finally:
-        plt.close(fig)
+        _finish(a2, metric, fontsize="small")
+    return path
 
 
 def plot_walk_forward(
@@ -153,29 +148,21 @@ def plot_walk_forward(
     metric: str,
 ) -> Path:
     """IS vs OOS ``metric`` per cycle and the WFE per cycle ("n/a" where undefined)."""
-    plt = _plt()
     x = np.arange(len(labels))
-    fig, (a1, a2) = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
-    try:
+    with _panels(path, 2, 6) as (a1, a2):
         a1.bar(x - 0.2, in_sample, 0.4, label="in-sample")
         a1.bar(x + 0.2, out_sample, 0.4, label="out-of-sample")
         a1.axhline(0.0, color="#555", lw=0.6)
-        a1.set_ylabel(metric)
         a1.set_title(f"{metric} per walk-forward cycle")
-        a1.legend(loc="best")
-        a1.grid(alpha=0.3)
+        _finish(a1, metric)
         finite = np.isfinite(wfe)
         a2.bar(x[finite], wfe[finite], 0.5, color="tab:green")
         for i in np.flatnonzero(~finite):
             a2.text(x[i], 0.0, "n/a", ha="center", va="bottom")
         a2.axhline(0.0, color="#555", lw=0.6)
-        a2.set_ylabel("WFE = OOS / IS")
         a2.set_xticks(x, [f"cycle {label}" for label in labels])
-        a2.grid(alpha=0.3)
-        fig.tight_layout()
-        return write_png_atomic(path, fig)
-    finally:
-        plt.close(fig)
+        _finish(a2, "WFE = OOS / IS", legend=False)
+    return path
 
 
 __all__ = ["plot_amm_run", "plot_optimise", "plot_training", "plot_walk_forward"]

@@ -24,6 +24,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -228,7 +229,8 @@ def train(
         else:
             truncate_history(paths, 0)
             write_config(paths, full_config)
-        write_run_manifest(
+        manifest = partial(
+            write_run_manifest,
             paths,
             "train",
             rid,
@@ -236,6 +238,7 @@ def train(
             started_at=started_at,
             seeds={"initial_random_key": settings.initial_random_key},
         )
+        manifest()  # rewritten with the end time, timings and outputs when training ends
     chunk_fn = make_chunk_fn(spec)
     data = as_device(problem.data)
     t_start = time.perf_counter()
@@ -274,14 +277,8 @@ def train(
     if paths is not None:
         result.run_dir = paths.root
         _write_outputs(paths, result)
-        write_run_manifest(
-            paths,
-            "train",
-            rid,
-            full_config,
-            started_at=started_at,
+        manifest(
             finished_at=now_utc(),
-            seeds={"initial_random_key": settings.initial_random_key},
             timings={"train": result.seconds, "first_chunk": result.first_chunk_seconds},
             outputs=[
                 *sorted(

@@ -34,8 +34,10 @@ from algotrader.tuning import ParamSpec, SearchSpace
 
 __all__ = [
     "CVConfig",
+    "CalibrationConfig",
     "DataConfig",
     "FeaturesConfig",
+    "ModelSelectionConfig",
     "OuterConfig",
     "SimulationConfig",
     "TuningConfig",
@@ -249,18 +251,66 @@ class AllocationConfig(_Frozen):
 
 
 class ModelSelectionConfig(_Frozen):
-    """Post-tune selection scope: per fold only; ``global_report`` never feeds the outer run."""
+    """Post-tune selection (spec section 8) of families with a ``post_tune_select`` hook.
+
+    ``selection_scope``: ``per_fold`` (each outer fold picks from its own inner splits) or
+    ``global_report`` (also writes a cross-fold report that never feeds the outer run).
+    ``enable``: run the hook (false: the mean-score choice of the tuner stands). The band:
+    candidates with ``ES_model <= ES_best + c * SE_best`` survive (``SE`` a group-bootstrap
+    standard error with ``n_boot`` draws seeded by ``boot_seed``), at least ``min_keep`` and
+    at most ``max_keep`` of them; survivors are ranked by dense ranks of CRPS plus the
+    quantile loss at level ``tail_alpha``; ties go to the lowest ``complexity``. Families
+    without the hook ignore every key except ``selection_scope``.
+    """
 
     selection_scope: Literal["per_fold", "global_report"] = "per_fold"
+    enable: bool = True
+    c: float = Field(1.0, ge=0.0, description="ES band width in bootstrap standard errors")
+    min_keep: int = Field(1, ge=1, description="fewest ES-band survivors")
+    max_keep: int = Field(5, ge=1, description="most ES-band survivors")
+    n_boot: int = Field(500, ge=1, description="group-bootstrap draws for the ES SE")
+    boot_seed: int = Field(123, ge=0)
+    tail_alpha: float = Field(0.1, gt=0.0, lt=1.0, description="tail quantile-loss level")
+    complexity: Literal["posterior_l1"] = Field(
+        "posterior_l1", description="tie-break: mean |posterior mean| of the signed weights"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelSelectionConfig:
+        if self.max_keep < self.min_keep:
+            raise ValueError(
+                f"model_selection.max_keep ({self.max_keep}) must be >= min_keep ({self.min_keep})"
+            )
+        return self
+
+
+class CalibrationConfig(_Frozen):
+    """Calibration plots of forecasting families' outer walk-forward predictions.
+
+    ``enable``; ``levels``: central-interval levels of the coverage curve; ``assets``:
+    ``all`` or the assets that get a fan chart.
+    """
+
+    enable: bool = True
+    levels: tuple[float, ...] = Field((0.5, 0.8, 0.9, 0.95), min_length=1)
+    assets: Literal["all"] | tuple[str, ...] = "all"
+
+    @model_validator(mode="after")
+    def _check(self) -> CalibrationConfig:
+        bad = [v for v in self.levels if not 0.0 < v < 1.0]
+        if bad:
+            raise ValueError(f"diagnostics.calibration.levels must lie in (0, 1), got {bad}")
+        return self
 
 
 class DiagnosticsConfig(_Frozen):
-    """Overfitting statistics over the candidates' outer returns."""
+    """Overfitting statistics over the candidates' outer returns; forecast calibration."""
 
     pbo_blocks: int = Field(8, ge=2)
     outer_candidate_returns: bool = Field(
         True, description="evaluate every candidate on the outer blocks (for PBO and DSR)"
     )
+    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
 
 
 class SimulationConfig(_Frozen):
@@ -306,6 +356,10 @@ class SimulationConfig(_Frozen):
         return "cv" if self.simulation_mode == "dry_run" else "results"
 
 
+#: hook settings that used to sit in ``model.params`` and now have their own section
+_MOVED_PARAMS = {"selection": "model_selection", "diagnostics": "diagnostics.calibration"}
+
+
 def load_simulation_config(path: str | Path) -> SimulationConfig:
     """Load and validate a ``simulation.yml`` (YAML safe_load).
 
@@ -326,6 +380,16 @@ def load_simulation_config(path: str | Path) -> SimulationConfig:
 
 def config_from_mapping(raw: dict[str, Any], *, source: str | None = None) -> SimulationConfig:
     """Validate a mapping into a :class:`SimulationConfig` (errors name the key)."""
+    params = (raw.get("model") or {}).get("params") if isinstance(raw.get("model"), dict) else None
+    if isinstance(params, dict):
+        for old, new in _MOVED_PARAMS.items():
+            if old in params:
+                raise ConfigError(
+                    f"model.params.{old} is no longer read; the settings moved to {new}",
+                    file=source,
+                    key=f"model.params.{old}",
+                    hint=f"move the mapping to the {new} section (same keys)",
+                )
     try:
         return SimulationConfig.model_validate(raw)
     except ValidationError as exc:

@@ -15,6 +15,8 @@ Params (``model.params`` of the run config; defaults in brackets): ``model``
 ``window_len`` [None = whole run], ``burn_in`` [0], ``log_prob_scaling`` [False],
 ``target_normalization`` [True], ``plateau_holdout`` [0], ``num_samples`` [100, or the
 context's], ``allocation`` [``{"rule": "long_only"}``, see :mod:`.allocation`].
+Post-tune selection and calibration settings live in the run config's ``model_selection``
+and ``diagnostics.calibration`` sections (not here).
 Windows are padded to ``window_len`` (or to the run's T), so one compile serves the run.
 """
 
@@ -66,11 +68,19 @@ _SVI_KEYS = {
     "guide_rank",
     "feature_bucket",
 }
-_OTHER_KEYS = {"num_samples", "allocation", "model_kwargs", "selection", "diagnostics"}
+_OTHER_KEYS = {"num_samples", "allocation", "model_kwargs"}
+_MOVED = {"selection": "model_selection", "diagnostics": "diagnostics.calibration"}
 
 
 def svi_config_from_params(params: Mapping[str, Any], n_rows: int) -> SviConfig:
     """Build the trainer config; unknown keys are a :class:`ConfigError` naming them."""
+    for old, new in _MOVED.items():
+        if old in params:
+            raise ConfigError(
+                f"model.params.{old} is no longer read; the settings moved to {new}",
+                key=f"model.params.{old}",
+                hint=f"move the mapping to the {new} section of the run config",
+            )
     unknown = sorted(set(params) - _SVI_KEYS - _OTHER_KEYS)
     if unknown:
         raise ConfigError(

@@ -26,10 +26,11 @@ chi-square test (each fold's rows whitened with that fold's training whitening) 
 SVI loss of every outer fit (PNG + CSV, plus ``fan_quantiles.parquet`` and
 ``summary.json``).
 
-Settings (``model.params``, not tuned): ``selection`` {``enable`` [true], ``c`` [1.0],
-``min_keep`` [1], ``max_keep`` [5], ``n_boot`` [500], ``boot_seed`` [123], ``tail_alpha``
-[0.1]}; ``diagnostics`` {``enable`` [true], ``levels`` [0.5, 0.8, 0.9, 0.95], ``assets``
-[all]}.
+Settings (run config sections, not tuned): ``model_selection`` {``enable`` [true], ``c``
+[1.0], ``min_keep`` [1], ``max_keep`` [5], ``n_boot`` [500], ``boot_seed`` [123],
+``tail_alpha`` [0.1], ``complexity`` [posterior_l1], ``selection_scope`` [per_fold]};
+``diagnostics.calibration`` {``enable`` [true], ``levels`` [0.5, 0.8, 0.9, 0.95],
+``assets`` [all]}. The same keys under ``model.params`` are refused (:class:`ConfigError`).
 """
 
 from __future__ import annotations
@@ -55,12 +56,11 @@ from algotrader.forecasting.whitening import EsWhitening
 from algotrader.io import write_json_atomic, write_parquet_atomic
 
 if TYPE_CHECKING:
+    from algotrader.simulation.config import SimulationConfig
     from algotrader.simulation.family import Decision, SimulationData
 
 __all__ = [
-    "DIAGNOSTIC_DEFAULTS",
     "RECORDS",
-    "SELECTION_DEFAULTS",
     "Record",
     "diagnostics_settings",
     "fingerprint",
@@ -74,46 +74,20 @@ log = logging.getLogger(__name__)
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
-SELECTION_DEFAULTS: dict[str, Any] = {
-    "enable": True,
-    "c": 1.0,
-    "min_keep": 1,
-    "max_keep": 5,
-    "n_boot": 500,
-    "boot_seed": 123,
-    "tail_alpha": 0.1,
-}
-DIAGNOSTIC_DEFAULTS: dict[str, Any] = {
-    "enable": True,
-    "levels": (0.5, 0.8, 0.9, 0.95),
-    "assets": "all",
-}
-#: params that are settings of the hooks, not of the model (excluded from fingerprints)
+#: params that used to hold the hook settings (refused now; they moved to their sections)
+#: and are kept out of fingerprints
 HOOK_KEYS = ("selection", "diagnostics")
 
 
-def _settings(params: Mapping[str, Any], name: str, defaults: dict[str, Any]) -> dict[str, Any]:
-    raw = params.get(name) or {}
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"model.params.{name} must be a mapping", key=f"model.params.{name}")
-    unknown = sorted(set(raw) - set(defaults))
-    if unknown:
-        raise ConfigError(
-            f"unknown {name} settings {unknown}",
-            key=f"model.params.{name}",
-            hint=f"known: {sorted(defaults)}",
-        )
-    return {**defaults, **raw}
+def selection_settings(cfg: SimulationConfig) -> dict[str, Any]:
+    """The run config's ``model_selection`` section as a plain mapping (written to
+    ``metadata.json``)."""
+    return cfg.model_selection.model_dump(mode="json")
 
 
-def selection_settings(params: Mapping[str, Any]) -> dict[str, Any]:
-    """``model.params.selection`` merged over :data:`SELECTION_DEFAULTS` (typos refused)."""
-    return _settings(params, "selection", SELECTION_DEFAULTS)
-
-
-def diagnostics_settings(params: Mapping[str, Any]) -> dict[str, Any]:
-    """``model.params.diagnostics`` merged over :data:`DIAGNOSTIC_DEFAULTS`."""
-    return _settings(params, "diagnostics", DIAGNOSTIC_DEFAULTS)
+def diagnostics_settings(cfg: SimulationConfig) -> dict[str, Any]:
+    """The run config's ``diagnostics.calibration`` section as a plain mapping."""
+    return cfg.diagnostics.calibration.model_dump(mode="json")
 
 
 # ------------------------------------------------------------------------------ records
@@ -232,13 +206,13 @@ def select_for_fold(family: Any, ev: Any, fold: Any, directory: Path) -> int | N
 
     ``ev`` is the runner's evaluator (``cfg``, ``candidates``, ``params(id)``,
     ``preprocessed(train)``), ``fold`` the :class:`~algotrader.simulation.structure.OuterFold`.
-    Returns None when selection is disabled (``model.params.selection.enable: false``).
+    Returns None when selection is disabled (``model_selection.enable: false``).
     """
     from algotrader.simulation.evaluate import call_seed
     from algotrader.simulation.family import FamilyContext
 
     cfg = ev.cfg
-    sel = selection_settings(cfg.model.params)
+    sel = selection_settings(cfg)
     if not sel["enable"]:
         return None
     payloads: dict[str, list[SplitPayload]] = {}
@@ -360,7 +334,7 @@ def write_outer_diagnostics(
     )
     from algotrader.forecasting.scoring import pit
 
-    settings = diagnostics_settings(ev.cfg.model.params)
+    settings = diagnostics_settings(ev.cfg)
     if not settings["enable"]:
         return []
     data = ev.data
@@ -397,7 +371,7 @@ def write_outer_diagnostics(
         if bad:
             raise ConfigError(
                 f"diagnostics asset {bad[0]!r} not in the data",
-                key="model.params.diagnostics.assets",
+                key="diagnostics.calibration.assets",
             )
     levels = tuple(float(v) for v in settings["levels"])
     label = "outer walk-forward"

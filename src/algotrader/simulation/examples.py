@@ -83,6 +83,26 @@ _FORECAST = (
     )
     .replace("num_samples_inner: 100", "num_samples_inner: 64")
     .replace(
+        "model_selection: {selection_scope: per_fold}   # global_report = a report only, never used\n",
+        "model_selection:             # post-tune selection (spec 8) per outer fold\n"
+        "  selection_scope: per_fold  # global_report = also a cross-fold report, never used\n"
+        "  enable: true               # false: keep the tuner's mean-score choice\n"
+        "  c: 1.0                     # ES band: ES <= ES_best + c * SE_best (group bootstrap)\n"
+        "  min_keep: 1                # fewest / most ES-band survivors\n"
+        "  max_keep: 5\n"
+        "  n_boot: 500                # bootstrap draws for SE, seeded by boot_seed\n"
+        "  boot_seed: 123\n"
+        "  tail_alpha: 0.1            # quantile-loss level ranked with CRPS among survivors\n"
+        "  complexity: posterior_l1   # tie-break: smallest mean |posterior weight|\n",
+    )
+    .replace(
+        "diagnostics: {pbo_blocks: 8, outer_candidate_returns: true}\n",
+        "diagnostics:\n"
+        "  pbo_blocks: 8\n"
+        "  outer_candidate_returns: true\n"
+        "  calibration: {enable: true, levels: [0.5, 0.8, 0.9, 0.95], assets: all}\n",
+    )
+    .replace(
         "scoring: {metric_name: sharpe}  # sharpe | log_sharpe | mean_return | neg_mse | energy_score",
         "scoring: {metric_name: energy_score}  # energy_score_fair | crps | neg_mse | sharpe | ...",
     )
@@ -94,8 +114,6 @@ _FORECAST = (
     "    lr: 0.01                 # constant rate: tuning it never recompiles\n"
     "    target_normalization: true\n"
     "    allocation: {rule: long_only, gross: 1.0}\n"
-    "    selection: {enable: true, c: 1.0, min_keep: 1, max_keep: 5, tail_alpha: 0.1}\n"
-    "    diagnostics: {enable: true, levels: [0.5, 0.8, 0.9, 0.95]}\n"
     + _TUNING.format(n=4)
     + "    - {path: model.params.lr, type: float, bounds: [0.003, 0.03], transform: log}\n"
     "    - {path: model.params.num_steps, type: int, bounds: [150, 400]}\n"

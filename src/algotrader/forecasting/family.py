@@ -10,7 +10,8 @@ samples, the mean and the whitening in the payload. Scorers (higher is better):
 ``energy_score_fair``, ``crps`` (minus mean CRPS on scaled values) and ``neg_mse``.
 
 Params (``model.params`` of the run config; defaults in brackets): ``model``
-[factor_model_v1], ``guide`` [factor_guide_v1], ``num_steps`` [300], ``lr`` [0.01],
+[factor_model_v1; also ``lowrank_sv``, ``bayes_linear``], ``guide`` [factor_guide_v1 for
+factor_model_v1, else AutoNormal], ``num_steps`` [300], ``lr`` [0.01],
 ``schedule`` [constant], ``grad_accum_steps`` [1], ``num_elbo_particles`` [1],
 ``window_len`` [None = whole run], ``burn_in`` [0], ``log_prob_scaling`` [False],
 ``target_normalization`` [True], ``plateau_holdout`` [0], ``num_samples`` [100, or the
@@ -89,6 +90,8 @@ def svi_config_from_params(params: Mapping[str, Any], n_rows: int) -> SviConfig:
             hint=f"known: {sorted(_SVI_KEYS | _OTHER_KEYS)}",
         )
     kw: dict[str, Any] = {k: params[k] for k in _SVI_KEYS if k in params}
+    if kw.get("model", "factor_model_v1") != "factor_model_v1":
+        kw.setdefault("guide", "AutoNormal")  # the hand-written guide fits factor_model_v1 only
     kw.setdefault("num_steps", 300)
     kw.setdefault("target_normalization", True)
     kw.setdefault("feature_bucket", 16)  # per-split cleaning keeps varying feature counts
@@ -116,7 +119,18 @@ class ForecastState:
 #: sites left out of ``posterior_l1``: nuisance location/scale sites and the positive
 #: (log-scale guide) shrinkage sites, so the complexity is the mean |posterior mean| of the
 #: signed structural weights (``w``)
-COMPLEXITY_EXCLUDE = (*DEFAULT_EXCLUDE, "tau0", "lam", "c", "kappa")
+COMPLEXITY_EXCLUDE = (
+    *DEFAULT_EXCLUDE,
+    "tau0",
+    "lam",
+    "c",
+    "kappa",
+    # lowrank_sv: covariance and volatility sites (the mean weights w stay counted)
+    "col_scale",
+    "B_raw",
+    "s_h",
+    "h_eps",
+)
 
 #: predictive quantiles kept in the (JSON-stored) payload for outer diagnostics
 PAYLOAD_QUANTILES = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)

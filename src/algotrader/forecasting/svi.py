@@ -36,7 +36,7 @@ from numpyro.infer import SVI, Predictive, Trace_ELBO
 from numpyro.optim import optax_to_numpyro
 
 from algotrader.errors import DataError, ShapeError
-from algotrader.forecasting.models import get_guide, get_model
+from algotrader.forecasting.models import check_pair, get_guide, get_model
 
 jax.config.update("jax_enable_x64", True)  # float64 fits (spec section 6.4)
 
@@ -170,6 +170,7 @@ def _compiled(
         return _STEP_CACHE[key]
     kwargs = dict(cfg.model_kwargs)
     base = get_model(cfg.model)
+    check_pair(cfg.model, cfg.guide)
 
     def model(X: Any, y: Any = None, mask: Any = None, obs_scale: Any = None) -> None:
         base(X, y, mask, obs_scale, **kwargs)

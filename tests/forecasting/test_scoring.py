@@ -122,6 +122,33 @@ def test_energy_score_vs_scoringrules(seed: int, estimator: str) -> None:
     np.testing.assert_allclose(energy_score(y, x, estimator=estimator), ref, rtol=0, atol=1e-10)
 
 
+@pytest.mark.parametrize("estimator", ["nrg", "fair"])
+def test_energy_score_vs_scoringrules_benchmark_shape(estimator: str) -> None:
+    """The benchmark's shape family (S = 200, A = 20) at 1e-10."""
+    rng = np.random.default_rng(9)
+    y, x = rng.normal(size=(12, 20)), rng.normal(size=(200, 12, 20))
+    ref = sr.es_ensemble(y, np.moveaxis(x, 0, 1), estimator=estimator, backend="numba")
+    np.testing.assert_allclose(energy_score(y, x, estimator=estimator), ref, rtol=0, atol=1e-10)
+
+
+def test_energy_score_gram_path_keeps_digits_on_offsets_and_ties() -> None:
+    """A large common offset (cancellation in a raw Gram) and duplicated members (near-ties,
+    recomputed directly) match a direct pairwise sum."""
+    rng = np.random.default_rng(3)
+    x = 1e6 + 1e-3 * rng.normal(size=(30, 3, 5))
+    x[10:20] = x[0]  # ten exact duplicates of member 0 in every row
+    x[20, 1] = x[21, 1] + 1e-12  # a near-tie
+    y = 1e6 + 1e-3 * rng.normal(size=(3, 5))
+    direct = np.array(
+        [
+            np.linalg.norm(x[:, t] - y[t], axis=-1).mean()
+            - np.linalg.norm(x[:, None, t] - x[None, :, t], axis=-1).sum() / (2 * 30**2)
+            for t in range(3)
+        ]
+    )
+    np.testing.assert_allclose(energy_score(y, x), direct, rtol=1e-9, atol=0)
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("estimator", ["nrg", "fair"])
 def test_crps_vs_scoringrules(seed: int, estimator: str) -> None:

@@ -17,8 +17,14 @@ from hypothesis import strategies as st
 from tests.portfolio.test_property import Case, cases
 
 from algotrader.errors import ConfigError
-from algotrader.portfolio import OptimiserConfig, OptimiserStream, config_from_mapping, run_batch
-from algotrader.portfolio.kernel_linalg import cg_solve, position_error_bound
+from algotrader.portfolio import (
+    OptimiserConfig,
+    OptimiserStream,
+    config_from_mapping,
+    kernel,
+    run_batch,
+)
+from algotrader.portfolio.kernel_linalg import cg_solve, cg_solve_mixed, position_error_bound
 
 BASE = {"vola": 4, "corr": 8, "clip": 3.5, "shrink": 0.5, "aum": 1.0}
 
@@ -159,6 +165,55 @@ def test_cg_matrix_free_product_equals_the_formed_matrix() -> None:
     np.testing.assert_allclose(x, exact, rtol=1e-12)
     np.testing.assert_allclose(np.sqrt(ss), np.linalg.norm(formed @ x - m), atol=1e-14)
     assert d == pytest.approx(m @ exact, rel=1e-12)
+
+
+def test_cg_mixed_precision_bound_is_from_the_float64_residual() -> None:
+    """Float32 inner products + float64 refinement: the reported residual is the true float64
+    ``||A x - m||`` of the formed matrix and the bound/solution reach ``1e-12`` although a
+    float32 product alone is only ~1e-7 accurate."""
+    rng = np.random.default_rng(9)
+    n = 40
+    g = rng.standard_normal((n, 60))
+    xy = g @ g.T + np.eye(n)
+    t, u, e = rng.uniform(0.1, 0.3, n), rng.uniform(-0.01, 0.01, n), np.full(n, 0.5)
+    formed = np.outer(t, t) * xy - np.outer(u, u) + np.diag(e)
+    lam_min = float(np.linalg.eigvalsh(formed).min())
+    m = rng.standard_normal(n)
+    x = np.zeros(n)
+    low = xy.astype(np.float32)
+    it, ss, _, bound = cg_solve_mixed(xy, low, t, u, e, m, x, np.empty((4, n)), lam_min, 1e-12, 400)
+    exact = np.linalg.solve(formed, m)
+    assert 0 < it < 400 and bound <= 1e-12
+    np.testing.assert_allclose(np.sqrt(ss), np.linalg.norm(formed @ x - m), rtol=1e-6, atol=1e-14)
+    assert np.linalg.norm(x - exact) / np.linalg.norm(exact) < 1e-12
+    # a too-small budget is reported as not converged (-1), never as a met bound
+    x0 = np.zeros(n)
+    it0, *_ = cg_solve_mixed(xy, low, t, u, e, m, x0, np.empty((4, n)), lam_min, 1e-12, 2)
+    assert it0 == -1
+
+
+def test_cg_mixed_and_float64_products_agree_within_the_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The batch with float32 inner products and with float64 ones: every CG row within its
+    bound of the exact batch, and of each other."""
+    prices, mu = _gbm(160, 25, 3)
+    case = Case(prices, mu, OptimiserConfig(**BASE), 40)
+    p, m = case.frames()
+    exact = run_batch(p, m, case.cfg)
+    cfg = case.cfg.model_copy(update={"solver": "cg", "cg_tol": 1e-9})
+    runs = {}
+    for mixed in (True, False):
+        monkeypatch.setattr(kernel, "CG_MIXED_PRECISION", mixed)
+        runs[mixed] = run_batch(p, m, cfg)
+    rows = np.isfinite(exact.risk).all(axis=1) & (np.abs(exact.risk).sum(axis=1) > 0)
+    rows &= runs[True].iterations > 0
+    assert rows.sum() > 50
+    for res in runs.values():
+        assert np.nanmax(res.error_bound[rows]) <= 1e-9
+        err = _row_rel_err(res.risk[rows], exact.risk[rows])
+        assert np.all(err <= res.error_bound[rows] + 1e-12)
+    assert not np.array_equal(runs[True].risk, runs[False].risk)  # really a different path
 
 
 @pytest.mark.parametrize(

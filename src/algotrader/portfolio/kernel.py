@@ -60,6 +60,7 @@ from algotrader.portfolio.kernel_linalg import (
     METHOD_NONE,
     METHOD_SINGULAR,
     cg_solve,
+    cg_solve_mixed,
     position_error_bound,
     solve_one,
 )
@@ -72,6 +73,10 @@ DONE, STOP_VARIANCE = 0, 1
 BLOCK_BYTES = 2**20
 
 ZERO_SIGNAL_ATOL = 1e-8
+#: ``solver: cg`` runs its inner products on a float32 copy of ``xy`` with float64 iterative
+#: refinement (:func:`cg_solve_mixed`; the bound is from the float64 residual). ``False``
+#: (module switch, read when a :class:`RowKernel` is built) keeps every product in float64.
+CG_MIXED_PRECISION = True
 UTILISATION_MIN_SIGNAL = 1e-14
 
 
@@ -86,6 +91,27 @@ def _advance_state(
         row = xy[i]
         for k in range(n):
             row[k] = row[k] * beta + ri * r[k]
+    w[0] = w[0] * beta + 1.0
+    for i in range(n):
+        xs[i] = xs[i] * beta + r[i]
+
+
+@nb.njit(cache=True)
+def _advance_state_low(
+    xy: np.ndarray, xy_low: np.ndarray, w: np.ndarray, xs: np.ndarray, r: np.ndarray, beta: float
+) -> None:  # pragma: no cover - compiled
+    """:func:`_advance_state` that also writes the float32 copy of ``xy``'s upper triangle
+    into ``xy_low`` in the same pass (``xy`` itself, the state, stays float64)."""
+    n = r.shape[0]
+    for i in range(n):
+        ri = r[i]
+        row = xy[i]
+        for k in range(n):
+            row[k] = row[k] * beta + ri * r[k]
+        low = xy_low[i, i:]
+        src = row[i:]
+        for k in range(low.shape[0]):
+            low[k] = np.float32(src[k])
     w[0] = w[0] * beta + 1.0
     for i in range(n):
         xs[i] = xs[i] * beta + r[i]
@@ -257,6 +283,7 @@ def _solve_range(
 @nb.njit(cache=True, error_model="numpy", nogil=True)
 def _run_cg_rows(
     xy: np.ndarray,
+    xy_low: np.ndarray,
     w: np.ndarray,
     xs: np.ndarray,
     radj: np.ndarray,
@@ -294,8 +321,12 @@ def _run_cg_rows(
     diag = lam * 1.0 + (1.0 - lam)  # the formed matrix's diagonal (see _build)
     t, u, m, y, x = vec[0], vec[1], vec[2], vec[3], vec[4]
     e = work[0]
+    mixed = xy_low.shape[0] == xy.shape[0]
     for b in range(radj.shape[0]):
-        _advance_state(xy, w, xs, radj[b], beta)
+        if mixed:
+            _advance_state_low(xy, xy_low, w, xs, radj[b], beta)
+        else:
+            _advance_state(xy, w, xs, radj[b], beta)
         if not _scalings(xy, w, xs, lam, min_denom, t, u):
             return b, STOP_VARIANCE
         zero = _signal(mu[b], m) <= ZERO_SIGNAL_ATOL
@@ -306,7 +337,12 @@ def _run_cg_rows(
             for i in range(t.shape[0]):
                 e[i] = diag - (xy[i, i] * (t[i] * t[i]) - u[i] * u[i])
             x[:] = carry
-            it, ss, dd, eb = cg_solve(xy, t, u, e, m, x, work[1:], lam_min, tol, max_iter)
+            if mixed:
+                it, ss, dd, eb = cg_solve_mixed(
+                    xy, xy_low, t, u, e, m, x, work[1:], lam_min, tol, max_iter
+                )
+            else:
+                it, ss, dd, eb = cg_solve(xy, t, u, e, m, x, work[1:], lam_min, tol, max_iter)
             meth = METHOD_CG
             if it < 0:
                 it = max_iter
@@ -440,6 +476,11 @@ class RowKernel:
         self._a = np.empty((block, n_assets, n_assets))
         self._f = np.empty((block, n_assets, n_assets))
         self._work = np.empty((5, n_assets)) if solver == "cg" else np.empty((0, 0))
+        # float32 copy of the state's xy for the inner CG products (cg_solve_mixed);
+        # CG_MIXED_PRECISION = False keeps every product in float64 (comparison runs)
+        low = solver == "cg" and CG_MIXED_PRECISION
+        shape = (n_assets, n_assets) if low else (0, 0)
+        self._low = np.zeros(shape, dtype=np.float32)
         self._vec = np.empty((block, 5, n_assets))
         self._zero = np.zeros(block, dtype=np.bool_)
         self._meth = np.zeros(block, dtype=np.int64)
@@ -501,7 +542,7 @@ class RowKernel:
         n_rows = radj.shape[0]
         if cg is not None:
             return _run_cg_rows(
-                xy, w, x, radj, mu, sigma, float(beta), float(shrink), float(min_denom),
+                xy, self._low, w, x, radj, mu, sigma, float(beta), float(shrink), float(min_denom),
                 self._a[0], self._f[0], self._vec[0], self._work, cg.carry,
                 out.cash, out.utilisation, out.residual, out.status, out.method,
                 out.error_bound, out.iterations, prev_cash, float(denom_tol), float(cap),

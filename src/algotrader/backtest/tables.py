@@ -18,42 +18,44 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
-from algotrader.data.panel import Panel, dates_from_series
+from algotrader.data.panel import Panel, check_cells, check_dates, dates_from_series
 from algotrader.errors import DataError, SchemaError
 
 
 @dataclass(frozen=True)
 class WideTable:
-    """A validated wide table: dates ``(T,)``, asset names, values ``(T, A)`` float64.
+    """A validated wide table: the shared :class:`~algotrader.data.panel.Panel` and its file.
 
-    :attr:`panel` is the same table as the shared :class:`~algotrader.data.panel.Panel`
-    (UTC dates, NaN cells masked), built once on first use; ``values`` keeps the cells as
-    read (an infinite cell stays infinite here so :func:`check_decisions` can name it).
+    ``values``, ``assets`` are the panel's (read-only ``(T, A)`` float64 values, NaN where a
+    cell is empty; an infinite cell is refused when the table is read, so nothing is lost);
+    ``dates`` is the date column as read (its own dtype, for the output tables), the same
+    instants as ``panel.dates`` (UTC).
     """
 
+    panel: Panel
     dates: pl.Series
-    assets: list[str]
-    values: NDArray[np.float64]
     file: str
 
-    @cached_property
-    def panel(self) -> Panel:
-        """The table as a 2-d :class:`~algotrader.data.panel.Panel` named ``"values"``."""
-        return self.to_panel()
+    @property
+    def assets(self) -> list[str]:
+        """The asset columns, in the file's order."""
+        return list(self.panel.assets)
+
+    @property
+    def values(self) -> NDArray[np.float64]:
+        """The panel's values, ``(T, A)`` float64, NaN where a cell is empty (read-only)."""
+        return self.panel.values
 
     def to_panel(self, name: str = "values") -> Panel:
-        """The table as a :class:`~algotrader.data.panel.Panel` (NaN cells masked)."""
-        return Panel.from_arrays(
-            dates_from_series(self.dates, file=self.file), self.assets, self.values, name=name
-        )
+        """The table's panel under another ``name`` (the arrays are shared, not copied)."""
+        return self.panel if name == self.panel.name else replace(self.panel, name=name)
 
 
 def _read(path: Path) -> pl.DataFrame:
@@ -84,19 +86,7 @@ def read_wide_table(path: str | Path, name: str) -> WideTable:
             dates = dates.str.to_datetime(strict=True)
         except pl.exceptions.PolarsError as exc:
             raise SchemaError("unparseable date", file=str(p), column="date") from exc
-    if dates.null_count():
-        row = int(np.flatnonzero(dates.is_null().to_numpy())[0]) + 1
-        raise SchemaError("missing date", file=str(p), row=row, column="date")
-    order = dates.to_physical().to_numpy()
-    if len(order) > 1 and not (np.diff(order) > 0).all():
-        row = int(np.flatnonzero(np.diff(order) <= 0)[0]) + 2
-        raise DataError(
-            "dates must be strictly increasing (no duplicates)",
-            file=str(p),
-            row=row,
-            column="date",
-            hint="sort the table and remove duplicated dates",
-        )
+    check_dates(dates, file=str(p), what=name)
     assets = [c for c in frame.columns if c != "date"]
     if not assets:
         raise SchemaError(f"{name} table has no asset columns", file=str(p))
@@ -112,61 +102,72 @@ def read_wide_table(path: str | Path, name: str) -> WideTable:
 
     check_names(assets, file=str(p))
     values = frame.select(pl.col(assets).cast(pl.Float64)).to_numpy()
-    return WideTable(dates, assets, np.ascontiguousarray(values, dtype=np.float64), str(p))
+    # an infinite cell is refused here, before the panel (which masks it) is built
+    infinite = (
+        "price of {column} must be finite and > 0, got {value} at row {row}"
+        if name == "prices"
+        else f"{name} of {{column}} is infinite at row {{row}}"
+    )
+    check_cells(
+        values,
+        assets,
+        refuse=[["infinite"]],
+        messages={"infinite": infinite},
+        file=str(p),
+        hint=_PRICE_HINT if name == "prices" else _DECISION_HINT,
+    )
+    panel = Panel.from_arrays(dates_from_series(dates, file=str(p)), assets, values)
+    return WideTable(panel, dates, str(p))
 
 
-def _first_cell(bad: NDArray[np.bool_]) -> tuple[int, int]:
-    r, c = np.argwhere(bad)[0]
-    return int(r), int(c)
+_PRICE_HINT = "clean or trim the price table (the backtester never fills gaps)"
+_DECISION_HINT = "give every asset a value (0 for none), or leave the whole row empty to hold"
 
 
 def check_prices(table: WideTable) -> None:
-    """Every price finite and > 0 (the backtester never fills gaps); else a located error.
+    """Every price present and > 0 (the backtester never fills gaps); else a located error.
 
-    >>> import polars as pl
-    >>> t = WideTable(pl.Series("date", [1, 2]), ["A"], np.array([[1.0], [np.nan]]), "p.csv")
+    >>> import polars as pl, datetime as dt
+    >>> from algotrader.data.panel import Panel
+    >>> days = pl.Series("date", [dt.date(2024, 1, 1), dt.date(2024, 1, 2)])
+    >>> t = WideTable(Panel.from_arrays(days.to_numpy(), ["A"], [[1.0], [np.nan]]), days, "p.csv")
     >>> check_prices(t)
     Traceback (most recent call last):
     ...
     algotrader.errors.DataError: price of A is missing at row 2 [file=p.csv, row=2, column=A] -- fix: clean or trim the price table (the backtester never fills gaps)
     """
-    v = table.values
-    with np.errstate(invalid="ignore"):
-        bad = ~(np.isfinite(v) & (v > 0))
-    if not bad.any():
-        return
-    r, c = _first_cell(bad)
-    value = v[r, c]
-    what = "is missing" if np.isnan(value) else f"must be finite and > 0, got {float(value)}"
-    raise DataError(
-        f"price of {table.assets[c]} {what} at row {r + 1}",
+    check_cells(
+        table.values,
+        table.assets,
+        refuse=[["missing", "infinite", "not_positive"]],
+        messages={
+            "missing": "price of {column} is missing at row {row}",
+            "infinite": "price of {column} must be finite and > 0, got {value} at row {row}",
+            "not_positive": "price of {column} must be finite and > 0, got {value} at row {row}",
+        },
         file=table.file,
-        row=r + 1,
-        column=table.assets[c],
-        hint="clean or trim the price table (the backtester never fills gaps)",
+        hint=_PRICE_HINT,
     )
 
 
 def check_decisions(table: WideTable, name: str) -> None:
-    """No infinite cell, and each row either complete or wholly empty (hold); else located.
+    """Each row either complete or wholly empty (hold); else a located error.
 
-    ``name`` ("weights" or "positions") is used in the message.
+    ``name`` ("weights" or "positions") is used in the message. (An infinite cell was
+    already refused by :func:`read_wide_table`.)
     """
     v = table.values
     nan = np.isnan(v)
-    rows = np.asarray(nan.any(axis=1) & ~nan.all(axis=1), dtype=bool)
-    partial = nan & rows[:, None]
-    bad = partial | np.isinf(v)
-    if not bad.any():
-        return
-    r, c = _first_cell(bad)
-    what = "is infinite" if np.isinf(v[r, c]) else "is empty while the row has other values"
-    raise DataError(
-        f"{name} of {table.assets[c]} {what} at row {r + 1}",
+    partial = nan & (nan.any(axis=1) & ~nan.all(axis=1))[:, None]
+    check_cells(
+        np.where(partial, np.nan, 0.0),
+        table.assets,
+        refuse=[["missing"]],
+        messages={
+            "missing": f"{name} of {{column}} is empty while the row has other values at row {{row}}"
+        },
         file=table.file,
-        row=r + 1,
-        column=table.assets[c],
-        hint="give every asset a value (0 for none), or leave the whole row empty to hold",
+        hint=_DECISION_HINT,
     )
 
 
@@ -187,16 +188,10 @@ def align_decisions(prices: WideTable, decisions: WideTable) -> NDArray[np.float
             column=(missing or extra)[0],
             hint="use the same asset columns in both tables",
         )
-    if (
-        len(prices.dates) != len(decisions.dates)
-        or not (
-            prices.dates.cast(pl.Datetime("us")) == decisions.dates.cast(pl.Datetime("us"))
-        ).all()
-    ):
-        n = min(len(prices.dates), len(decisions.dates))
-        eq = (
-            prices.dates[:n].cast(pl.Datetime("us")) == decisions.dates[:n].cast(pl.Datetime("us"))
-        ).to_numpy()
+    a, b = prices.panel.dates, decisions.panel.dates  # (UTC instants)
+    if a.shape != b.shape or not np.array_equal(a, b):
+        n = min(a.size, b.size)
+        eq = a[:n] == b[:n]
         row = int(np.flatnonzero(~eq)[0]) + 1 if (~eq).any() else n + 1
         raise SchemaError(
             "dates differ between prices and decisions",

@@ -30,7 +30,7 @@ import datetime as dt
 import hashlib
 import os
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,10 +39,18 @@ import numpy as np
 import polars as pl
 from numpy.typing import ArrayLike, NDArray
 
-from algotrader.errors import DataError, StateError
+from algotrader.errors import DataError, StateError, data_row
 from algotrader.io import write_npz_deterministic as _write_npz
 
-__all__ = ["Panel", "dates_from_series", "load_panel_npz", "save_panel_npz"]
+__all__ = [
+    "Panel",
+    "check_cells",
+    "check_dates",
+    "check_steps",
+    "dates_from_series",
+    "load_panel_npz",
+    "save_panel_npz",
+]
 
 _NPZ_KEYS = ("values", "mask", "dates", "assets", "features", "name")
 _DATE_COLUMNS = ("date", "timestamp")
@@ -64,6 +72,185 @@ def _as_dates(dates: ArrayLike) -> NDArray[np.datetime64]:
         raise DataError(
             f"panel dates are not datetimes ({exc})", column="date", hint="pass UTC datetimes"
         ) from exc
+
+
+# ------------------------------------------------------------------ shared validators
+# The one place for the row/column checks every table adapter applies (the panel's own
+# constructor, ``backtest.tables``, ``portfolio.frames``, ``amm.data``): each finds the first
+# offending cell and raises a located error (file, 1-based data row, column as written);
+# callers only choose the wording (``what``, message templates).
+
+_DATE_HINT = "sort by date and keep one row per date"
+
+
+def _date_keys(
+    dates: pl.Series | ArrayLike,
+) -> tuple[NDArray[Any], NDArray[np.bool_], Callable[[int], str]]:
+    """Comparable keys, a null mask and a label per row of a date column."""
+    if isinstance(dates, pl.Series):
+        series = dates
+        null = series.is_null().to_numpy()
+        keys = series.to_physical().fill_null(0).to_numpy()
+        return keys, null, lambda i: str(series[i])
+    arr = np.asarray(dates)
+    if arr.dtype.kind == "M":
+        null = np.isnat(arr)
+        day = arr.astype("datetime64[D]")
+        whole_days = bool((arr[~null] == day[~null].astype(arr.dtype)).all())
+
+        def label(i: int) -> str:
+            return str(day[i]) if whole_days else str(arr[i])
+
+        return arr.astype("datetime64[us]").astype(np.int64), null, label
+    if arr.dtype.kind == "f":
+        return arr, np.isnan(arr), lambda i: str(arr[i])
+    return arr, np.zeros(arr.shape, dtype=bool), lambda i: str(arr[i])
+
+
+def check_dates(
+    dates: pl.Series | ArrayLike,
+    *,
+    file: str | None = None,
+    column: str = "date",
+    what: str | None = None,
+    hint: str = _DATE_HINT,
+) -> None:
+    """No missing date and strictly increasing dates, else a located :class:`DataError`.
+
+    ``dates`` is a polars series (any orderable dtype: the optimiser accepts integer dates)
+    or a numpy array. ``what`` ("prices", "weights" ...) is named in the message. The error
+    names the 1-based data row of the first offending date and ``column``.
+
+    >>> import numpy as np
+    >>> check_dates(np.array(["2024-01-02", "2024-01-02"], "datetime64[D]"), file="p.csv")
+    Traceback (most recent call last):
+    ...
+    algotrader.errors.DataError: duplicate date 2024-01-02 at row 2 (also at row 1): dates must be strictly increasing [file=p.csv, row=2, column=date] -- fix: sort by date and keep one row per date
+    """
+    keys, null, label = _date_keys(dates)
+    of = f" of the {what}" if what else ""
+    if null.any():
+        i = int(np.flatnonzero(null)[0])
+        raise DataError(
+            f"missing date at row {data_row(i)}{of}: the row has a null date",
+            file=file,
+            row=data_row(i),
+            column=column,
+            hint="give every row a date",
+        )
+    if keys.size < 2:
+        return
+    bad = np.flatnonzero(~(np.diff(keys) > 0))
+    if not bad.size:
+        return
+    i = int(bad[0]) + 1
+    if keys[i] == keys[i - 1]:
+        message = (
+            f"duplicate date {label(i)} at row {data_row(i)}{of} (also at row {data_row(i - 1)})"
+            ": dates must be strictly increasing"
+        )
+    else:
+        message = (
+            f"{what + ' ' if what else ''}dates are not strictly increasing: {label(i)} at row "
+            f"{data_row(i)} is earlier than {label(i - 1)} at row {data_row(i - 1)}"
+        )
+    raise DataError(message, file=file, row=data_row(i), column=column, hint=hint)
+
+
+def check_steps(
+    keys: ArrayLike,
+    step: int,
+    *,
+    file: str | None = None,
+    column: str = "date",
+    unit: str = "ms",
+    hint: str = "supply a gap-free clock (fill gaps explicitly upstream)",
+) -> None:
+    """Every step ``keys[t] - keys[t-1]`` equals ``step`` (a gap-free clock), else located.
+
+    The error names the first row (1-based data row) whose step from the row before differs.
+
+    >>> check_steps([0, 60_000, 180_000], 60_000, column="unix")
+    Traceback (most recent call last):
+    ...
+    algotrader.errors.DataError: unix must increase by 60000 ms per row; row 3 is 120000 ms after row 2 [row=3, column=unix] -- fix: supply a gap-free clock (fill gaps explicitly upstream)
+    """
+    k = np.asarray(keys, dtype=np.int64)
+    steps = np.diff(k)
+    bad = np.flatnonzero(steps != step)
+    if bad.size:
+        row = data_row(int(bad[0]) + 1)
+        raise DataError(
+            f"{column} must increase by {step} {unit} per row; row {row} is "
+            f"{int(steps[bad[0]])} {unit} after row {row - 1}",
+            file=file,
+            row=row,
+            column=column,
+            hint=hint,
+        )
+
+
+#: Cell problems :func:`check_cells` knows, in the order a combined check reports them.
+CELL_PROBLEMS = ("missing", "infinite", "not_positive")
+
+
+def _problem_mask(values: NDArray[np.float64], problem: str) -> NDArray[np.bool_]:
+    if problem == "missing":
+        return np.isnan(values)
+    if problem == "infinite":
+        return np.isinf(values)
+    if problem == "not_positive":
+        with np.errstate(invalid="ignore"):
+            return np.asarray(values <= 0, dtype=bool)  # (NaN <= 0 is False)
+    raise StateError(f"unknown cell problem {problem!r}; use one of {CELL_PROBLEMS}")
+
+
+def check_cells(
+    values: ArrayLike,
+    columns: Sequence[str],
+    *,
+    refuse: Sequence[Sequence[str]],
+    messages: Mapping[str, str],
+    file: str | None = None,
+    hint: str | Mapping[str, str] | None = None,
+    where: ArrayLike | None = None,
+) -> None:
+    """Refuse missing / infinite / non-positive cells of a (T, A) array, located.
+
+    ``refuse`` is a sequence of groups of :data:`CELL_PROBLEMS`; the groups are checked in
+    order and, within a group, the first offending cell in row-major order is reported (so
+    ``[["missing", "not_positive"]]`` names the earliest bad price whatever its problem,
+    ``[["infinite"], ["not_positive"]]`` any infinite cell before any non-positive one).
+    ``messages[problem]`` is the message template (``{column}``, ``{row}``, ``{value}``);
+    ``hint`` one hint or one per problem; ``where`` restricts the check to those cells.
+    The error names ``file``, the 1-based data row and ``columns[j]`` (the header as written).
+
+    >>> import numpy as np
+    >>> check_cells(np.array([[1.0], [-2.0]]), ["close_ETH"], refuse=[["not_positive"]],
+    ...             messages={"not_positive": "price must be > 0, got {value}"}, file="x.csv")
+    Traceback (most recent call last):
+    ...
+    algotrader.errors.DataError: price must be > 0, got -2.0 [file=x.csv, row=2, column=close_ETH]
+    """
+    v = np.asarray(values, dtype=np.float64)
+    keep = None if where is None else np.asarray(where, dtype=bool)
+    masks: dict[str, NDArray[np.bool_]] = {}
+    for group in refuse:
+        for g in group:
+            if g not in masks:
+                masks[g] = _problem_mask(v, g)
+        bad = np.zeros(v.shape, dtype=bool)
+        for g in group:
+            bad |= masks[g]
+        if keep is not None:
+            bad &= keep
+        if not bad.any():
+            continue
+        r, c = (int(x) for x in np.argwhere(bad)[0])
+        problem = next(g for g in group if masks[g][r, c])
+        text = messages[problem].format(column=columns[c], row=data_row(r), value=float(v[r, c]))
+        why = hint.get(problem) if isinstance(hint, Mapping) else hint
+        raise DataError(text, file=file, row=data_row(r), column=columns[c], hint=why)
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,23 +315,18 @@ class Panel:
                 raise DataError("duplicate feature names", key=str(features))
         elif features is not None:
             raise DataError("a 2-d panel takes no feature names")
-        if dates.size > 1:
-            bad = np.flatnonzero(np.diff(dates) <= np.timedelta64(0, "us"))
-            if bad.size:
-                i = int(bad[0]) + 1
-                raise DataError(
-                    f"panel dates not strictly increasing at {dates[i]}",
-                    row=i + 1,
-                    column="date",
-                    hint="sort the rows and remove duplicate dates",
-                )
-        if not np.isfinite(values[mask]).all():
-            idx = np.argwhere(mask & ~np.isfinite(values))[0]
-            raise DataError(
-                f"non-finite value marked observed at {dates[idx[0]]}",
-                row=int(idx[0]) + 1,
-                column=assets[int(idx[1])],
-            )
+        check_dates(dates, what="panel", hint="sort the rows and remove duplicate dates")
+        flat = values.reshape(values.shape[0], -1)
+        n_feat = 1 if values.ndim == 2 else values.shape[2]
+        check_cells(
+            flat,
+            [a for a in assets for _ in range(n_feat)],
+            refuse=[["missing", "infinite"]],
+            messages=dict.fromkeys(
+                ("missing", "infinite"), "non-finite value {value} marked observed at row {row}"
+            ),
+            where=mask.reshape(flat.shape),
+        )
 
     # ----------------------------------------------------------------- properties
     @property

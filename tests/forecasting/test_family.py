@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from algotrader.errors import ConfigError
 from algotrader.forecasting import family as fam_mod  # noqa: F401  (registers "forecast")
-from algotrader.forecasting.allocation import allocate, kelly, long_only, mean_variance, moments
+from algotrader.forecasting.allocation import (
+    allocate,
+    kelly,
+    long_only,
+    mean_variance,
+    moments,
+    optimiser_weights,
+)
 from algotrader.simulation.family import Family, FamilyContext, SimulationData, get_family
 
 PARAMS = {
@@ -103,3 +112,73 @@ def test_allocation_rules() -> None:
     mv1 = mean_variance(mu, cov, gamma=5.0, turnover_penalty=10.0, gross=100, max_weight=100)
     assert np.abs(np.diff(mv1, axis=0)).sum() < np.abs(np.diff(mv0, axis=0)).sum()
     np.testing.assert_allclose(allocate(x, "equal_weight"), 0.25)
+
+
+def _random_moments(seed: int, n: int = 6, a: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    g = rng.normal(size=(n, a, 2 * a)) * rng.uniform(0.01, 0.05, size=(n, a, 1))
+    return rng.normal(0.0, 0.01, size=(n, a)), np.einsum("tak,tbk->tab", g, g) / (2 * a)
+
+
+def test_optimiser_rule_closed_forms() -> None:
+    """Diagonal Sigma: ``mu / sigma^2`` whatever ``shrink``; ``shrink = 1``: the Kelly
+    direction ``Sigma^-1 mu``; ``shrink = 0``: ``mu / sigma^2``; always gross-scaled."""
+    mu, cov = _random_moments(3)
+    diag = np.stack([np.diag(np.diagonal(c)) for c in cov])
+    expect = mu / np.diagonal(diag, axis1=1, axis2=2)
+    expect = expect / np.abs(expect).sum(axis=1, keepdims=True)
+    for shrink in (0.0, 0.4, 1.0):
+        np.testing.assert_allclose(optimiser_weights(mu, diag, shrink=shrink), expect, rtol=1e-12)
+    np.testing.assert_allclose(optimiser_weights(mu, cov, shrink=0.0), expect, rtol=1e-12)
+    kel = np.stack([np.linalg.solve(c, m) for m, c in zip(mu, cov, strict=True)])
+    kel = kel / np.abs(kel).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(optimiser_weights(mu, cov, shrink=1.0), kel, rtol=1e-9)
+    # in between: the shrunk correlation solved explicitly
+    s = np.sqrt(np.diagonal(cov[0]))
+    a_mat = 0.5 * cov[0] / np.outer(s, s) + 0.5 * np.eye(5)
+    x = np.linalg.solve(a_mat, mu[0] / s) / s
+    np.testing.assert_allclose(
+        optimiser_weights(mu, cov, shrink=0.5)[0], x / np.abs(x).sum(), rtol=1e-10
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31), c=st.floats(1e-3, 1e3), shrink=st.floats(0.0, 1.0))
+def test_optimiser_rule_properties(seed: int, c: float, shrink: float) -> None:
+    """Gross exposure exactly ``gross`` (caps permitting), invariant to scaling mu and to
+    scaling the covariance, and an asset with zero predictive variance gets no weight."""
+    mu, cov = _random_moments(seed)
+    w = optimiser_weights(mu, cov, shrink=shrink, gross=1.5, max_weight=1.5)
+    np.testing.assert_allclose(np.abs(w).sum(axis=1), 1.5, rtol=1e-10)
+    np.testing.assert_allclose(
+        optimiser_weights(c * mu, cov, shrink=shrink, gross=1.5, max_weight=1.5), w, atol=1e-9
+    )
+    np.testing.assert_allclose(
+        optimiser_weights(mu, c * cov, shrink=shrink, gross=1.5, max_weight=1.5), w, atol=1e-9
+    )
+    capped = optimiser_weights(mu, cov, shrink=shrink, gross=1.0, max_weight=0.3)
+    assert np.all(np.abs(capped) <= 0.3 + 1e-12)
+    cov0 = cov.copy()
+    cov0[:, 2, :] = 0.0
+    cov0[:, :, 2] = 0.0
+    w0 = optimiser_weights(mu, cov0, shrink=shrink)
+    assert np.all(w0[:, 2] == 0.0) and np.all(np.isfinite(w0))
+
+
+def test_optimiser_rule_zero_signal_and_bad_settings() -> None:
+    mu, cov = _random_moments(1)
+    assert np.all(optimiser_weights(np.zeros_like(mu), cov) == 0.0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(0.01, 0.05, size=(300, 4, 3))
+    m, cv = moments(x)
+    np.testing.assert_allclose(
+        allocate(x, "optimiser", shrink=0.3), optimiser_weights(m, cv, shrink=0.3)
+    )
+    with pytest.raises(ConfigError, match="shrink") as err:
+        allocate(x, "optimiser", shrink=1.5)
+    assert err.value.key == "allocation.shrink"
+    with pytest.raises(ConfigError, match="unknown setting") as err:
+        allocate(x, "optimiser", gamma=3.0)
+    assert err.value.key == "allocation.gamma"
+    with pytest.raises(ConfigError, match="unknown setting"):
+        allocate(x, "kelly", shrink=0.5)

@@ -16,6 +16,15 @@ Rules (``rule`` names):
 * ``mean_variance``: row by row ``argmax mu'w - (gamma/2) w'Sigma w - kappa ||w - w_prev||^2``
   = ``(gamma Sigma + 2 kappa I)^-1 (mu + 2 kappa w_prev)`` (quadratic turnover penalty,
   previous *target* as the anchor), then the same caps as ``kelly``.
+* ``optimiser``: the correlation-aware optimiser's row solve (:mod:`algotrader.portfolio`,
+  step 6 of docs/optimiser.md) fed the predictive moments instead of EWMA estimates:
+  ``sigma = sqrt(diag Sigma)``, ``C = Sigma / (sigma sigma')``, ``A = shrink C + (1 - shrink) I``,
+  signal ``m = mu / sigma``, ``x = A^-1 m`` by the optimiser's own stable solve
+  (:func:`algotrader.portfolio.solve.solve_symmetric`: Cholesky, eigen fallback),
+  ``cash = x / sqrt(m'x) / sigma``; the unit-risk cash is then scaled to ``gross`` and
+  capped like ``kelly``. ``shrink = 1`` is the Kelly direction ``Sigma^-1 mu``; a diagonal
+  ``Sigma`` gives ``mu / sigma^2`` whatever ``shrink``. Rows whose signal is all
+  ``|m| <= 1e-8`` (or whose solve is degenerate) hold cash.
 
 Example:
     >>> import numpy as np
@@ -35,11 +44,30 @@ import numpy as np
 from numpy.typing import NDArray
 
 from algotrader.errors import ConfigError
+from algotrader.portfolio.solve import solve_symmetric
 
-__all__ = ["allocate", "equal_weight", "kelly", "long_only", "mean_variance", "moments"]
+__all__ = [
+    "allocate",
+    "equal_weight",
+    "kelly",
+    "long_only",
+    "mean_variance",
+    "moments",
+    "optimiser_weights",
+]
 
 FloatArray = NDArray[np.float64]
-RULES = ("equal_weight", "long_only", "kelly", "mean_variance")
+RULES = ("equal_weight", "long_only", "kelly", "mean_variance", "optimiser")
+#: the settings each rule accepts (anything else is a ConfigError naming the key)
+RULE_KEYS: dict[str, frozenset[str]] = {
+    "equal_weight": frozenset({"gross"}),
+    "long_only": frozenset({"gross", "max_weight"}),
+    "kelly": frozenset({"fraction", "gross", "max_weight", "ridge"}),
+    "mean_variance": frozenset({"gamma", "turnover_penalty", "gross", "max_weight", "ridge"}),
+    "optimiser": frozenset({"shrink", "gross", "max_weight"}),
+}
+#: a row's signal with every ``|mu / sigma|`` at or below this holds cash (the optimiser's rule)
+ZERO_SIGNAL_ATOL = 1e-8
 
 
 def moments(samples: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -133,10 +161,75 @@ def mean_variance(
     return out
 
 
+def optimiser_weights(
+    mu: FloatArray,
+    cov: FloatArray,
+    *,
+    shrink: float = 0.5,
+    gross: float = 1.0,
+    max_weight: float = 1.0,
+) -> FloatArray:
+    """The correlation-aware optimiser's positions from predictive moments, per row.
+
+    ``mu`` (n, A), ``cov`` (n, A, A). Assets with a zero or non-finite predictive
+    standard deviation get weight 0 that row (the solve runs over the others).
+
+    >>> import numpy as np
+    >>> mu = np.array([[0.02, 0.01]]); cov = np.array([np.diag([0.01, 0.04])])
+    >>> optimiser_weights(mu, cov, shrink=0.3).round(4).tolist()  # mu / sigma^2, scaled
+    [[0.8889, 0.1111]]
+    """
+    if not 0.0 <= shrink <= 1.0:
+        raise ConfigError(
+            f"allocation shrink {shrink} outside [0, 1]",
+            key="allocation.shrink",
+            hint="use a value in [0, 1] (1: the sample correlation, 0: identity)",
+        )
+    mu = np.asarray(mu, dtype=np.float64)
+    cov = np.asarray(cov, dtype=np.float64)
+    n, a = mu.shape
+    out = np.zeros((n, a))
+    for t in range(n):
+        sd = np.sqrt(np.diagonal(cov[t]))
+        ok = np.isfinite(sd) & (sd > 0) & np.isfinite(mu[t])
+        k = int(ok.sum())
+        if k == 0:
+            continue
+        s = sd[ok]
+        corr = cov[t][np.ix_(ok, ok)] / np.outer(s, s)
+        mat = shrink * np.clip(corr, -1.0, 1.0) + (1.0 - shrink) * np.eye(k)
+        m = mu[t, ok] / s
+        if np.all(np.abs(m) <= ZERO_SIGNAL_ATOL):
+            continue
+        bound = (shrink * k + 1.0 - shrink) / (1.0 - shrink) if shrink < 1.0 else None
+        x, _ = solve_symmetric(mat, m, cond_bound=bound)
+        if x is None:
+            continue
+        nu2 = float(m @ x)
+        if not nu2 > 0.0:
+            continue
+        cash = x / np.sqrt(nu2) / s
+        total = np.abs(cash).sum()
+        out[t, ok] = cash * (gross / total)
+    return _cap(out, gross, max_weight)
+
+
+def _check_keys(rule: str, kw: dict[str, Any]) -> None:
+    bad = sorted(set(kw) - RULE_KEYS[rule])
+    if bad:
+        raise ConfigError(
+            f"unknown setting(s) {bad} for allocation rule {rule!r}",
+            key=f"allocation.{bad[0]}",
+            hint=f"{rule!r} accepts {sorted(RULE_KEYS[rule])}",
+        )
+
+
 def allocate(samples: FloatArray, rule: str = "long_only", **kw: Any) -> FloatArray:
     """Weights (n, A) from predictive samples (S, n, A) with the named rule."""
     x = np.asarray(samples, dtype=np.float64)
     _, n, a = x.shape
+    if rule in RULE_KEYS:
+        _check_keys(rule, kw)
     if rule == "equal_weight":
         return equal_weight(n, a, kw.get("gross", 1.0))
     mu, cov = moments(x)
@@ -147,6 +240,8 @@ def allocate(samples: FloatArray, rule: str = "long_only", **kw: Any) -> FloatAr
         return kelly(mu, cov, **kw)
     if rule == "mean_variance":
         return mean_variance(mu, cov, **kw)
+    if rule == "optimiser":
+        return optimiser_weights(mu, cov, **kw)
     raise ConfigError(
         f"unknown allocation rule {rule!r}", key="allocation.rule", hint=f"use one of {list(RULES)}"
     )

@@ -47,7 +47,6 @@ import logging
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,7 +54,7 @@ import numpy as np
 import polars as pl
 
 from algotrader.amm.config import RunConfig, parse_date
-from algotrader.errors import DataError, SchemaError, data_row
+from algotrader.errors import DataError, SchemaError
 
 if TYPE_CHECKING:
     from algotrader.data.panel import Panel
@@ -70,23 +69,36 @@ DAY_MINUTES = 1440
 class PriceData:
     """Gap-free minute prices: ``unix (N,)`` ms, ``prices (N, n)``, sorted ``tokens``.
 
-    :attr:`panel` is the same prices as the shared :class:`~algotrader.data.panel.Panel`
-    (one row per minute, UTC, assets = ``tokens``), built once on first use;
-    :meth:`from_panel` goes the other way and validates the minute clock and the prices
-    with the located errors of this module.
+    A thin use of the shared :class:`~algotrader.data.panel.Panel`: construction builds
+    :attr:`panel` (one row per minute, UTC, assets = ``tokens``, name ``"close"``; its
+    constructor checks shapes, names and increasing dates) and ``prices`` *is* the panel's
+    (read-only) value array, so the simulator reads its prices from the panel. The located
+    minute-clock and price checks (:func:`check_minutes`, :func:`check_price_cells`) run on
+    the files before construction, naming the columns as written; :meth:`from_panel` goes
+    the other way.
     """
 
     unix: np.ndarray
     prices: np.ndarray
     tokens: tuple[str, ...]
 
-    @cached_property
-    def panel(self) -> Panel:
-        """The prices as a 2-d panel named ``"close"`` (minute dates, UTC)."""
+    def __post_init__(self) -> None:
         from algotrader.data.panel import Panel  # (algotrader.data is heavy to import)
 
-        dates = np.asarray(self.unix, dtype=np.int64).astype("datetime64[ms]")
-        return Panel.from_arrays(dates, self.tokens, self.prices, name="close")
+        unix = np.asarray(self.unix, dtype=np.int64)
+        panel = Panel.from_arrays(
+            unix.astype("datetime64[ms]"), tuple(self.tokens), self.prices, name="close"
+        )
+        object.__setattr__(self, "unix", unix)
+        object.__setattr__(self, "tokens", panel.assets)
+        object.__setattr__(self, "prices", panel.values)
+        object.__setattr__(self, "_panel", panel)
+
+    @property
+    def panel(self) -> Panel:
+        """The prices as a 2-d panel named ``"close"`` (minute dates, UTC)."""
+        panel: Panel = self.__dict__["_panel"]
+        return panel
 
     @classmethod
     def from_panel(cls, panel: Panel, *, source: str = "panel") -> PriceData:
@@ -102,10 +114,9 @@ class PriceData:
         check_tokens(toks, source)
         sub = panel.select_assets(toks)
         unix = sub.dates.astype("datetime64[ms]").astype(np.int64)
-        prices = np.array(sub.values, dtype=np.float64, order="C")
         check_minutes(unix, source, column="date")
-        _check_prices(prices, toks, source)
-        return cls(unix=unix, prices=prices, tokens=toks)
+        check_price_cells(sub.values, toks, source)
+        return cls(unix=unix, prices=sub.values, tokens=toks)
 
 
 @dataclass(frozen=True)
@@ -138,42 +149,43 @@ def _read(path: Path) -> pl.DataFrame:
         raise DataError(f"cannot read prices: {exc}", file=str(path)) from exc
 
 
-def check_minutes(unix: np.ndarray, source: str, *, column: str = "unix") -> None:
+def check_minutes(unix: np.ndarray, source: str | None, *, column: str = "unix") -> None:
     """Raise :class:`DataError` unless ``unix`` is gap-free minutes (60,000 ms steps).
 
     The error names the first row (1-based data row) whose step from the row before is
-    not one minute.
+    not one minute (:func:`algotrader.data.panel.check_steps`).
     """
-    if unix.size < 2:
+    from algotrader.data.panel import check_steps
+
+    if np.asarray(unix).size < 2:
         raise DataError("need at least two price rows", file=source)
-    steps = np.diff(unix)
-    bad = np.nonzero(steps != MINUTE_MS)[0]
-    if bad.size:
-        row = data_row(int(bad[0]) + 1)
-        raise DataError(
-            f"unix must increase by 60000 ms per row; row {row} is {int(steps[bad[0]])} ms "
-            f"after row {row - 1}",
-            file=source,
-            row=row,
-            column=column,
-            hint="supply gap-free minute bars (fill gaps explicitly upstream)",
-        )
+    check_steps(
+        unix,
+        MINUTE_MS,
+        file=source,
+        column=column,
+        hint="supply gap-free minute bars (fill gaps explicitly upstream)",
+    )
 
 
-def _check_prices(
+def check_price_cells(
     prices: np.ndarray, columns: tuple[str, ...] | list[str], source: str | None
 ) -> None:
-    """Every price finite and > 0; the error names ``columns[j]`` (the header as written)."""
-    ok = np.isfinite(prices) & (prices > 0)
-    if not ok.all():
-        row, col = (int(x) for x in np.argwhere(~ok)[0])
-        raise DataError(
-            f"price must be finite and > 0, got {float(prices[row, col])} at row {data_row(row)}",
-            file=source,
-            row=data_row(row),
-            column=columns[col],
-            hint="remove or correct the bar",
-        )
+    """Every price finite and > 0; the error names ``columns[j]`` (the header as written).
+
+    The check is :func:`algotrader.data.panel.check_cells` (the first bad cell, row-major).
+    """
+    from algotrader.data.panel import check_cells
+
+    text = "price must be finite and > 0, got {value} at row {row}"
+    check_cells(
+        prices,
+        columns,
+        refuse=[["missing", "infinite", "not_positive"]],
+        messages=dict.fromkeys(("missing", "infinite", "not_positive"), text),
+        file=source,
+        hint="remove or correct the bar",
+    )
 
 
 def check_tokens(tokens: tuple[str, ...] | list[str], source: str | None) -> None:
@@ -198,7 +210,7 @@ def _frame_to_data(frame: pl.DataFrame, tokens: tuple[str, ...], source: str) ->
     unix = frame["unix"].cast(pl.Int64).to_numpy()
     prices = frame.select([pl.col(f"close_{t}").cast(pl.Float64) for t in tokens]).to_numpy()
     check_minutes(unix, source)
-    _check_prices(prices, [f"close_{t}" for t in tokens], source)
+    check_price_cells(prices, [f"close_{t}" for t in tokens], source)
     return PriceData(unix=unix, prices=np.ascontiguousarray(prices), tokens=tokens)
 
 
@@ -242,7 +254,7 @@ def load_prices(paths: list[Path] | Path, tokens: tuple[str, ...] | list[str]) -
                 raise SchemaError(f"missing {col!r} column", file=str(path), column=col)
         # Checked per file, so rows are the file's own rows (the join renumbers them).
         check_minutes(frame["unix"].cast(pl.Int64).to_numpy(), str(path))
-        _check_prices(
+        check_price_cells(
             frame.select(pl.col("close").cast(pl.Float64)).to_numpy(), ["close"], str(path)
         )
         frames[token] = frame.select(
@@ -276,19 +288,12 @@ def daily_to_minutes(
     for t in ("date", *toks):
         if t not in frame.columns:
             raise SchemaError(f"missing column {t!r}", file=file, column=t)
+    from algotrader.data.panel import check_dates
+
     days = frame["date"].cast(pl.Date).to_numpy().astype("datetime64[D]")
-    steps = np.diff(days).astype(int)
-    if np.any(steps <= 0):
-        row = data_row(int(np.flatnonzero(steps <= 0)[0]) + 1)
-        raise DataError(
-            f"daily dates must be strictly increasing: {days[row - 1]} at row {row}",
-            file=file,
-            row=row,
-            column="date",
-            hint="sort by date and keep one row per date",
-        )
+    check_dates(days, file=file, what="daily closes")
     closes = frame.select([pl.col(t).cast(pl.Float64) for t in toks]).to_numpy()
-    _check_prices(closes, toks, file)
+    check_price_cells(closes, toks, file)
     first_ms = (days[0] + np.timedelta64(1, "D")).astype("datetime64[ms]").astype(np.int64)
     prices = np.repeat(closes, DAY_MINUTES, axis=0)
     unix = first_ms + np.arange(prices.shape[0], dtype=np.int64) * MINUTE_MS
@@ -344,6 +349,7 @@ __all__ = [
     "PriceData",
     "Window",
     "check_minutes",
+    "check_price_cells",
     "check_tokens",
     "daily_to_minutes",
     "load_prices",

@@ -128,37 +128,9 @@ def _asset_columns(frame: pl.DataFrame, name: str, file: str | None) -> list[str
 
 
 def _check_dates(dates: pl.Series, name: str, file: str | None) -> None:
-    if dates.null_count():
-        i = int(dates.is_null().arg_true()[0])
-        raise DataError(
-            f"{name} frame has a null date at row {data_row(i)}",
-            file=file,
-            row=data_row(i),
-            column=DATE,
-            hint="give every row a date",
-        )
-    if dates.len() > 1:
-        earlier, later = dates.slice(0, dates.len() - 1), dates.slice(1)
-        increasing = (later > earlier).to_numpy()
-        if not increasing.all():
-            i = int(np.argmin(increasing)) + 1  # 0-based position of the offending row
-            if dates[i] == dates[i - 1]:
-                message = (
-                    f"duplicate date {dates[i]} at row {data_row(i)} of the {name}"
-                    f" (also at row {data_row(i - 1)})"
-                )
-            else:
-                message = (
-                    f"{name} dates are not strictly increasing: {dates[i]} at row "
-                    f"{data_row(i)} is earlier than {dates[i - 1]} at row {data_row(i - 1)}"
-                )
-            raise DataError(
-                message,
-                file=file,
-                row=data_row(i),
-                column=DATE,
-                hint="sort by date and keep one row per date",
-            )
+    from algotrader.data.panel import check_dates  # (heavy: imported lazily)
+
+    check_dates(dates, file=file, column=DATE, what=name)
 
 
 def _check_aligned(
@@ -209,27 +181,22 @@ def _to_array(frame: pl.DataFrame, cols: list[str]) -> np.ndarray:
 def _check_prices(
     p: np.ndarray, cols: list[str], max_nan_fraction: float, file: str | None
 ) -> None:
-    bad_inf = np.isinf(p)
-    if bad_inf.any():
-        r, c = np.argwhere(bad_inf)[0]
-        raise DataError(
-            "price is infinite",
-            file=file,
-            row=data_row(r),
-            column=cols[c],
-            hint="correct the price, or leave the cell empty (missing)",
-        )
-    with np.errstate(invalid="ignore"):
-        bad = np.isfinite(p) & (p <= 0)
-    if bad.any():
-        r, c = np.argwhere(bad)[0]
-        raise DataError(
-            f"price must be positive, got {float(p[r, c])}",
-            file=file,
-            row=data_row(r),
-            column=cols[c],
-            hint="correct the price or leave the cell empty (missing)",
-        )
+    from algotrader.data.panel import check_cells
+
+    check_cells(
+        p,
+        cols,
+        refuse=[["infinite"], ["not_positive"]],
+        messages={
+            "infinite": "price is infinite",
+            "not_positive": "price must be positive, got {value}",
+        },
+        file=file,
+        hint={
+            "infinite": "correct the price, or leave the cell empty (missing)",
+            "not_positive": "correct the price or leave the cell empty (missing)",
+        },
+    )
     frac = np.isnan(p).mean(axis=0)
     too_many = np.flatnonzero(frac > max_nan_fraction)
     if too_many.size:
@@ -322,15 +289,16 @@ def prepare_inputs(
     p = _to_array(prices, cols)
     m = _to_array(mu, cols)
     _check_prices(p, cols, max_nan_fraction, prices_file)
-    if np.isinf(m).any():
-        r, c = np.argwhere(np.isinf(m))[0]
-        raise DataError(
-            "signal is infinite",
-            file=signal_file,
-            row=data_row(r),
-            column=cols[c],
-            hint="correct the value, or leave the cell empty (no view)",
-        )
+    from algotrader.data.panel import check_cells
+
+    check_cells(
+        m,
+        cols,
+        refuse=[["infinite"]],
+        messages={"infinite": "signal is infinite"},
+        file=signal_file,
+        hint="correct the value, or leave the cell empty (no view)",
+    )
     return OptimiserInputs(dates, tuple(cols), p, m)
 
 

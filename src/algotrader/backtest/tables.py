@@ -102,26 +102,54 @@ def read_wide_table(path: str | Path, name: str) -> WideTable:
 
     check_names(assets, file=str(p))
     values = frame.select(pl.col(assets).cast(pl.Float64)).to_numpy()
-    # an infinite cell is refused here, before the panel (which masks it) is built
-    infinite = (
-        "price of {column} must be finite and > 0, got {value} at row {row}"
-        if name == "prices"
-        else f"{name} of {{column}} is infinite at row {{row}}"
-    )
-    check_cells(
-        values,
-        assets,
-        refuse=[["infinite"]],
-        messages={"infinite": infinite},
-        file=str(p),
-        hint=_PRICE_HINT if name == "prices" else _DECISION_HINT,
-    )
+    if np.isinf(values).any():
+        # the panel masks an infinite cell, so the table's own check runs here, on the
+        # cells as read (the first bad cell is named, as check_prices/check_decisions do)
+        if name == "prices":
+            _check_price_cells(values, assets, str(p))
+        else:
+            _check_decision_cells(values, assets, str(p), name)
     panel = Panel.from_arrays(dates_from_series(dates, file=str(p)), assets, values)
     return WideTable(panel, dates, str(p))
 
 
 _PRICE_HINT = "clean or trim the price table (the backtester never fills gaps)"
 _DECISION_HINT = "give every asset a value (0 for none), or leave the whole row empty to hold"
+
+
+def _check_price_cells(values: NDArray[np.float64], assets: list[str], file: str) -> None:
+    bad = "price of {column} must be finite and > 0, got {value} at row {row}"
+    check_cells(
+        values,
+        assets,
+        refuse=[["missing", "infinite", "not_positive"]],
+        messages={
+            "missing": "price of {column} is missing at row {row}",
+            "infinite": bad,
+            "not_positive": bad,
+        },
+        file=file,
+        hint=_PRICE_HINT,
+    )
+
+
+def _check_decision_cells(
+    values: NDArray[np.float64], assets: list[str], file: str, name: str
+) -> None:
+    nan = np.isnan(values)
+    partial = nan & (nan.any(axis=1) & ~nan.all(axis=1))[:, None]
+    cells = np.where(partial, np.nan, np.where(np.isinf(values), values, 0.0))
+    check_cells(
+        cells,
+        assets,
+        refuse=[["missing", "infinite"]],
+        messages={
+            "missing": f"{name} of {{column}} is empty while the row has other values at row {{row}}",
+            "infinite": f"{name} of {{column}} is infinite at row {{row}}",
+        },
+        file=file,
+        hint=_DECISION_HINT,
+    )
 
 
 def check_prices(table: WideTable) -> None:
@@ -136,39 +164,16 @@ def check_prices(table: WideTable) -> None:
     ...
     algotrader.errors.DataError: price of A is missing at row 2 [file=p.csv, row=2, column=A] -- fix: clean or trim the price table (the backtester never fills gaps)
     """
-    check_cells(
-        table.values,
-        table.assets,
-        refuse=[["missing", "infinite", "not_positive"]],
-        messages={
-            "missing": "price of {column} is missing at row {row}",
-            "infinite": "price of {column} must be finite and > 0, got {value} at row {row}",
-            "not_positive": "price of {column} must be finite and > 0, got {value} at row {row}",
-        },
-        file=table.file,
-        hint=_PRICE_HINT,
-    )
+    _check_price_cells(table.values, table.assets, table.file)
 
 
 def check_decisions(table: WideTable, name: str) -> None:
     """Each row either complete or wholly empty (hold); else a located error.
 
-    ``name`` ("weights" or "positions") is used in the message. (An infinite cell was
-    already refused by :func:`read_wide_table`.)
+    ``name`` ("weights" or "positions") is used in the message. (An infinite cell is
+    refused by :func:`read_wide_table`, which reports the first bad cell the same way.)
     """
-    v = table.values
-    nan = np.isnan(v)
-    partial = nan & (nan.any(axis=1) & ~nan.all(axis=1))[:, None]
-    check_cells(
-        np.where(partial, np.nan, 0.0),
-        table.assets,
-        refuse=[["missing"]],
-        messages={
-            "missing": f"{name} of {{column}} is empty while the row has other values at row {{row}}"
-        },
-        file=table.file,
-        hint=_DECISION_HINT,
-    )
+    _check_decision_cells(table.values, table.assets, table.file, name)
 
 
 def align_decisions(prices: WideTable, decisions: WideTable) -> NDArray[np.float64]:

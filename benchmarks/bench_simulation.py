@@ -9,10 +9,18 @@ orchestration: candidate application, backtest of the split's net returns, scori
 score store), and Ray vs local sequential for 40 evaluations after start-up.
 
 Run: ``.venv/bin/python benchmarks/bench_simulation.py`` (state ``uptime`` next to figures).
+
+``--orchestration [--candidates N]`` (default 16: 16 x 5 x 15 = 1,200 evaluations) measures
+only the local sequential engine, twice in one run: with the compiled backtest kernel
+(``algotrader.backtest.kernel``) and with the former per-row numpy loop
+(``tests/backtest/_engine_reference.py``) patched in as the reference; it reports the
+family's share and the orchestration ms per evaluation of each.
 """
 
 from __future__ import annotations
 
+import argparse
+import importlib.util
 import os
 import subprocess
 import tempfile
@@ -60,8 +68,97 @@ def timed(cfg: Any) -> tuple[float, Any]:
     return time.perf_counter() - t0, res
 
 
+def uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+class FamilyTimer:
+    """Wraps OptimiserFamily.fit/decide to add up the time spent inside the family."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.orig = OptimiserFamily.fit, OptimiserFamily.decide
+
+    def __enter__(self) -> FamilyTimer:
+        orig_fit, orig_decide = self.orig
+
+        def fit(fam: Any, *a: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return orig_fit(fam, *a)
+            finally:
+                self.seconds += time.perf_counter() - t
+
+        def decide(fam: Any, *a: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return orig_decide(fam, *a)
+            finally:
+                self.seconds += time.perf_counter() - t
+
+        OptimiserFamily.fit, OptimiserFamily.decide = fit, decide  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        OptimiserFamily.fit, OptimiserFamily.decide = self.orig  # type: ignore[method-assign]
+
+
+def reference_backtest() -> Any:
+    """The former per-row numpy loop (the kernel's test reference)."""
+    path = Path(__file__).resolve().parent.parent / "tests" / "backtest" / "_engine_reference.py"
+    spec = importlib.util.spec_from_file_location("_engine_reference", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.run_backtest_reference
+
+
+def orchestration(num_samples: int) -> None:
+    """Local sequential, compiled kernel vs the reference loop, same run (see module doc)."""
+    import time as _t
+
+    from algotrader.simulation import scoring
+
+    print("load:", uptime())
+    root = Path(tempfile.mkdtemp())
+    run_simulation(config(root, "warm", num_samples=1))
+    kernel_fn, ref_fn = scoring.run_backtest, reference_backtest()
+    scores = {}
+    for name, fn in (
+        ("kernel", kernel_fn),
+        ("reference loop", ref_fn),
+        ("kernel again", kernel_fn),
+    ):
+        scoring.run_backtest = fn  # type: ignore[assignment]
+        c0 = _t.process_time()
+        with FamilyTimer() as ft:
+            wall, res = timed(config(root, name.replace(" ", "_"), num_samples=num_samples))
+        cpu = _t.process_time() - c0
+        n = res.scores.height
+        inner = float(res.scores["seconds"].sum())
+        print(
+            f"{name}: {n} evaluations, wall {wall:.2f} s (CPU {cpu:.2f} s), "
+            f"{1e3 * wall / n:.3f} ms/eval; family share of evaluation time "
+            f"{ft.seconds / inner:.1%}, of wall {ft.seconds / wall:.1%}; orchestration "
+            f"{1e3 * (wall - ft.seconds) / n:.3f} ms/eval (inside evaluate, backtest + score: "
+            f"{1e3 * (inner - ft.seconds) / n:.3f} ms)"
+        )
+        scores[name] = res.scores.drop("seconds")
+    scoring.run_backtest = kernel_fn  # type: ignore[assignment]
+    same = scores["kernel"].equals(scores["reference loop"])
+    print(f"score tables kernel == reference loop (bit for bit): {same}")
+    print("load:", uptime())
+
+
 def main() -> None:
-    print("load:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--orchestration", action="store_true")
+    ap.add_argument("--candidates", type=int, default=16)
+    args = ap.parse_args()
+    if args.orchestration:
+        orchestration(args.candidates)
+        return
+    print("load:", uptime())
     root = Path(tempfile.mkdtemp())
     # warm numba / imports once
     run_simulation(config(root, "warm", num_samples=1))

@@ -125,7 +125,8 @@ def run_tune_jobs(
     )
     grid = tuner.fit()
     rows: list[Row] = []
-    for result in grid:
+    for i in range(len(grid)):
+        result = grid[i]
         if result.error is not None:
             raise result.error
         last = result.metrics or {}

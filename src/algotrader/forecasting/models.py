@@ -68,6 +68,22 @@ class ForecastModel(Protocol):
     ) -> None: ...
 
 
+def _per_asset_dot(X: Array, w: Array) -> Array:
+    """``mu[t, a] = X[t, a, :] . w[a, :]`` as a broadcast multiply and a last-axis sum.
+
+    Same numbers as ``einsum("taf,af->ta")`` up to summation order; XLA on CPU fuses it
+    into one pass (the einsum lowers to a batched dot with the batch axis in the middle
+    and transposes), which made a whole ``factor_model_v1`` SVI step at T=500, A=20, F=45
+    ~2x faster (3.9 -> 1.6 ms, measured in the same session, load ~2.5).
+
+    >>> import jax.numpy as jnp
+    >>> X = jnp.arange(12.0).reshape(2, 2, 3); w = jnp.ones((2, 3))
+    >>> _per_asset_dot(X, w).tolist()
+    [[3.0, 12.0], [21.0, 30.0]]
+    """
+    return jnp.sum(X * w[None, :, :], axis=-1)
+
+
 def _observe(
     fn: dist.Distribution, y: Array | None, mask: Array | None, obs_scale: Array | None
 ) -> None:
@@ -102,7 +118,7 @@ def factor_model_v1(
     else:
         w_scale = tau0 * b
     w = numpyro.sample("w", dist.Normal(jnp.zeros((a, f)), w_scale).to_event(2))
-    mu = alpha[None, :] + jnp.einsum("taf,af->ta", X, w)
+    mu = alpha[None, :] + _per_asset_dot(X, w)
     _observe(dist.StudentT(nu_raw + 2.0, mu, sigma[None, :]), y, mask, obs_scale)
 
 
@@ -152,7 +168,7 @@ def bayes_linear(
     """
     _, a, f = X.shape
     w = numpyro.sample("w", dist.Normal(jnp.zeros((a, f)), prior_scale).to_event(2))
-    mu = jnp.einsum("taf,af->ta", X, w)
+    mu = _per_asset_dot(X, w)
     _observe(dist.Normal(mu, noise_scale), y, mask, obs_scale)
 
 
@@ -299,7 +315,7 @@ def lowrank_sv(
     h = s_h * ar1_path(eps, phi)
     var_h = s_h**2 / (1.0 - phi * phi)
     row_scale = jnp.exp(-(h - 0.5 * var_h))  # 1 / exp(h - Var h / 2)
-    mu = alpha[None, :] + jnp.einsum("taf,af->ta", X, w)
+    mu = alpha[None, :] + _per_asset_dot(X, w)
     fn = LowRankScaleMixture(mu, b_raw * col[None, :], sigma**2, row_scale, nu, mask)
     if obs_scale is None:
         numpyro.sample("obs", fn, obs=y)

@@ -60,6 +60,8 @@ _STEP_CACHE: dict[tuple[Any, ...], tuple[SVI, Callable[..., Any], Callable[..., 
 _PRED_CACHE: dict[tuple[int, int], Callable[..., Any]] = {}
 #: predictive rows are padded to a multiple of this (one compile per bucket)
 PREDICT_BUCKET = 64
+#: SVI steps per call of the compiled update (a ``lax.scan``; one Python dispatch per call)
+STEPS_PER_CALL = 32
 
 
 @dataclass(frozen=True)
@@ -191,9 +193,37 @@ def _compiled(
     )
     name = f"{cfg.model}/{cfg.guide}"
 
-    def update(state: Any, X: Any, y: Any, mask: Any, scale: Any) -> Any:
+    def update(
+        state: Any,
+        X: Any,
+        Y: Any,
+        M: Any,
+        rows: Any,
+        valid: Any,
+        scales: Any,
+        n_active: Any,
+    ) -> Any:
+        """``rows.shape[0]`` micro-steps in one call (a ``lax.scan``); the first
+        ``n_active`` update the state, the rest are skipped (``lax.cond``). Micro-step
+        ``i`` trains on rows ``rows[i]`` of ``X``/``Y``/``M`` (the padding index is an
+        all-zero, masked row), likelihood mask ``M[rows[i]] & valid[i]``, scale
+        ``scales[i]`` -- the same batch :func:`_pack` would build."""
         COMPILE_COUNTS[name] = COMPILE_COUNTS.get(name, 0) + 1  # runs at trace time only
-        return svi.update(state, X, y, mask, scale)
+
+        def body(st: Any, inp: Any) -> Any:
+            i, r, v, sc = inp
+
+            def run(st: Any) -> Any:
+                m = M[r] & v[:, None]
+                return svi.update(st, X[r], jnp.where(m, Y[r], 0.0), m, sc)
+
+            def skip(st: Any) -> Any:
+                return st, jnp.zeros((), dtype=Y.dtype)
+
+            return jax.lax.cond(i < n_active, run, skip, st)
+
+        idx = jnp.arange(rows.shape[0])
+        return jax.lax.scan(body, state, (idx, rows, valid, scales))
 
     def evaluate(state: Any, X: Any, y: Any, mask: Any, scale: Any) -> Any:
         return svi.evaluate(state, X, y, mask, scale)
@@ -293,7 +323,7 @@ def fit_svi(
         raise ShapeError(
             f"window of {max(w.size for w in windows)} rows > pad_len {pad}", key="pad_len"
         )
-    xb, yb, mb, sb = _pack(X, y, windows, pad, cfg.burn_in, c, s, cfg.log_prob_scaling)
+    xb, yb, mb, sb = _pack(X, y, windows[:1], pad, cfg.burn_in, c, s, cfg.log_prob_scaling)
     svi, update, evaluate = _compiled(cfg, X.shape[1:])
     state = svi.init(jax.random.PRNGKey(seed), xb[0], yb[0], mb[0], sb[0])
     if cfg.schedule == "constant":
@@ -303,23 +333,58 @@ def fit_svi(
         hx, hy, hm, hs = _pack(X, y, cut_windows(hold, None), pad, 0, c, s, cfg.log_prob_scaling)
         hb = (hx[0], hy[0], hm[0], hs[0])
     g, nb = cfg.grad_accum_steps, len(windows)
+    # the whole run once on the device (plus an all-zero, masked padding row); a window is
+    # its row indices, so one compiled multi-step update serves every split of a run
+    n_rows = X.shape[0]
+    yn = (y - c) / s
+    fin = np.isfinite(yn)
+    dev_x = jnp.asarray(np.concatenate([np.nan_to_num(X, nan=0.0), np.zeros((1, *X.shape[1:]))]))
+    dev_y = jnp.asarray(np.concatenate([np.where(fin, yn, 0.0), np.zeros((1, y.shape[1]))]))
+    dev_m = jnp.asarray(np.concatenate([fin, np.zeros((1, y.shape[1]), dtype=bool)]))
+    rows_w = np.full((nb, pad), n_rows, dtype=np.int32)
+    valid_w = np.zeros((nb, pad), dtype=bool)
+    for i, w in enumerate(windows):
+        rows_w[i, : w.size] = w
+        valid_w[i, cfg.burn_in : w.size] = True
+    counts = np.array([fin[w][cfg.burn_in :].sum() for w in windows])
+    scale_w = (
+        np.where(counts > 0, 1.0 / np.maximum(counts, 1), 1.0)
+        if cfg.log_prob_scaling
+        else np.ones(nb)
+    )
     losses: list[float] = []
     best, bad, stopped = np.inf, 0, cfg.num_steps
-    for step in range(cfg.num_steps):
-        acc = 0.0
-        for j in range(g):
-            b = (step * g + j) % nb
-            state, loss = update(state, xb[b], yb[b], mb[b], sb[b])
-            acc += float(loss)
-        losses.append(acc / g)
-        if hb is not None and (step + 1) % cfg.plateau_every == 0:
+    step = 0
+    while step < cfg.num_steps:
+        n = min(STEPS_PER_CALL, cfg.num_steps - step)
+        if hb is not None:
+            n = min(n, cfg.plateau_every - step % cfg.plateau_every)
+        b = (np.arange(step * g, (step + STEPS_PER_CALL) * g)) % nb
+        state, loss = update(
+            state,
+            dev_x,
+            dev_y,
+            dev_m,
+            rows_w[b],
+            valid_w[b],
+            scale_w[b],
+            n * g,
+        )
+        micro = np.asarray(loss)
+        for k in range(n):
+            acc = 0.0
+            for j in range(g):
+                acc += float(micro[k * g + j])
+            losses.append(acc / g)
+        step += n
+        if hb is not None and step % cfg.plateau_every == 0:
             val = float(evaluate(state, *hb))
             if val < best - cfg.plateau_rel_tol * abs(best):
                 best, bad = val, 0
             else:
                 bad += 1
                 if bad >= cfg.plateau_patience:
-                    stopped = step + 1
+                    stopped = step
                     break
     params = {k: np.asarray(v) for k, v in svi.get_params(state).items()}
     return FitResult(

@@ -136,8 +136,9 @@ def _check_price_cells(values: NDArray[np.float64], assets: list[str], file: str
 def _check_decision_cells(
     values: NDArray[np.float64], assets: list[str], file: str, name: str
 ) -> None:
-    nan = np.isnan(values)
-    partial = nan & (nan.any(axis=1) & ~nan.all(axis=1))[:, None]
+    nan: NDArray[np.bool_] = np.isnan(values)
+    some = np.asarray(nan.any(axis=1) & ~nan.all(axis=1), dtype=np.bool_)
+    partial = nan & some[:, None]
     cells = np.where(partial, np.nan, np.where(np.isinf(values), values, 0.0))
     check_cells(
         cells,

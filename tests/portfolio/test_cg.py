@@ -24,7 +24,13 @@ from algotrader.portfolio import (
     kernel,
     run_batch,
 )
-from algotrader.portfolio.kernel_linalg import cg_solve, cg_solve_mixed, position_error_bound
+from algotrader.portfolio.kernel_linalg import (
+    cg_solve,
+    cg_solve_mixed,
+    position_error_bound,
+    precond_apply,
+    precond_update,
+)
 
 BASE = {"vola": 4, "corr": 8, "clip": 3.5, "shrink": 0.5, "aum": 1.0}
 
@@ -120,6 +126,8 @@ def test_cg_state_survives_save_and_load(tmp_path: Path) -> None:
     a.save(tmp_path / "s.npz")
     with np.load(tmp_path / "s.npz") as z:
         assert z["cg_x"].shape == (12,)
+        assert z["cg_ring"].shape == (3, 12) and z["cg_gram"].shape == (3, 3)
+        assert int(z["cg_count"][0]) > 3  # the ring has wrapped
     b = OptimiserStream.load(tmp_path / "s.npz")
     for t in range(50, 90):
         np.testing.assert_array_equal(
@@ -127,12 +135,51 @@ def test_cg_state_survives_save_and_load(tmp_path: Path) -> None:
         )
 
 
+def test_preconditioner_is_the_woodbury_inverse_of_the_weighted_ring() -> None:
+    """Rows entered one at a time (the ring wraps): ``precond_apply`` is the inverse of
+    ``lam I + sum_j beta^age_j g_j g_j'`` over the last K rows, ``g_j = t_j * r_j``."""
+    rng = np.random.default_rng(4)
+    n, k, beta, lam = 30, 5, 0.9, 0.4
+    ring, gram = np.zeros((k, n)), np.zeros((k, k))
+    fm, dw = np.empty((k, k)), np.empty(k)
+    rows = []
+    for count in range(12):
+        t, r = rng.uniform(0.5, 2.0, n), rng.standard_normal(n)
+        rows.append(t * r)
+        assert precond_update(ring, gram, fm, dw, t, r, count % k, beta, lam) == 0
+    np.testing.assert_allclose(gram, ring @ ring.T, rtol=1e-12)
+    p = lam * np.eye(n)
+    for age, g in enumerate(reversed(rows[-k:])):
+        p += beta**age * np.outer(g, g)
+    v, out = rng.standard_normal(n), np.empty(n)
+    precond_apply(ring, dw, fm, lam, v, np.empty((3, k)), out)
+    np.testing.assert_allclose(out, np.linalg.solve(p, v), rtol=1e-10, atol=1e-12)
+
+
+def test_cg_ring_preconditioner_cuts_iterations_within_the_bound() -> None:
+    """The same history with ``cg_rank`` 0 (plain CG) and the default ring (15 rows at
+    N = 60): both within their bound of the exact solve, the ring with fewer iterations."""
+    prices, mu = _gbm(400, 60, 7)
+    cfg = OptimiserConfig(**{**BASE, "vola": 10, "corr": 25}, solver="cg", cg_tol=1e-9)
+    p, m = Case(prices, mu, cfg, 1).frames()
+    exact = run_batch(p, m, cfg.model_copy(update={"solver": "exact"}))
+    runs = {rank: run_batch(p, m, cfg.model_copy(update={"cg_rank": rank})) for rank in (0, 128)}
+    rows = runs[0].method == "cg"
+    assert rows.sum() > 300 and np.array_equal(rows, runs[128].method == "cg")
+    for res in runs.values():
+        err = _row_rel_err(res.risk[rows], exact.risk[rows])
+        assert np.all(err <= res.error_bound[rows] + 1e-12) and err.max() <= 1e-9
+    late = rows.copy()
+    late[:200] = False
+    assert runs[128].iterations[late].mean() < 0.8 * runs[0].iterations[late].mean()
+
+
 def test_cg_solve_closed_form_and_bound() -> None:
     a = np.array([[1.0, 0.4, 0.0], [0.4, 1.0, 0.2], [0.0, 0.2, 1.0]])
     m = np.array([1.0, -2.0, 0.5])
     x = np.zeros(3)
     ones, zeros = np.ones(3), np.zeros(3)
-    it, ss, d, bound = cg_solve(a, ones, zeros, zeros, m, x, np.empty((4, 3)), 0.5, 1e-12, 50)
+    it, ss, d, bound = cg_solve(a, ones, zeros, zeros, m, x, np.empty((5, 3)), 0.5, 1e-12, 50)
     exact = np.linalg.solve(a, m)
     assert 0 < it <= 6  # CG is exact in n steps up to rounding
     np.testing.assert_allclose(x, exact, rtol=1e-13)
@@ -159,7 +206,7 @@ def test_cg_matrix_free_product_equals_the_formed_matrix() -> None:
     assert lam_min > 0.4
     m = rng.standard_normal(n)
     x = np.zeros(n)
-    it, ss, d, bound = cg_solve(xy, t, u, e, m, x, np.empty((4, n)), lam_min, 1e-12, 100)
+    it, ss, d, bound = cg_solve(xy, t, u, e, m, x, np.empty((5, n)), lam_min, 1e-12, 100)
     exact = np.linalg.solve(formed, m)
     assert 0 < it <= 10 and bound <= 1e-12
     np.testing.assert_allclose(x, exact, rtol=1e-12)
@@ -181,14 +228,14 @@ def test_cg_mixed_precision_bound_is_from_the_float64_residual() -> None:
     m = rng.standard_normal(n)
     x = np.zeros(n)
     low = xy.astype(np.float32)
-    it, ss, _, bound = cg_solve_mixed(xy, low, t, u, e, m, x, np.empty((4, n)), lam_min, 1e-12, 400)
+    it, ss, _, bound = cg_solve_mixed(xy, low, t, u, e, m, x, np.empty((5, n)), lam_min, 1e-12, 400)
     exact = np.linalg.solve(formed, m)
     assert 0 < it < 400 and bound <= 1e-12
     np.testing.assert_allclose(np.sqrt(ss), np.linalg.norm(formed @ x - m), rtol=1e-6, atol=1e-14)
     assert np.linalg.norm(x - exact) / np.linalg.norm(exact) < 1e-12
     # a too-small budget is reported as not converged (-1), never as a met bound
     x0 = np.zeros(n)
-    it0, *_ = cg_solve_mixed(xy, low, t, u, e, m, x0, np.empty((4, n)), lam_min, 1e-12, 2)
+    it0, *_ = cg_solve_mixed(xy, low, t, u, e, m, x0, np.empty((5, n)), lam_min, 1e-12, 2)
     assert it0 == -1
 
 

@@ -91,6 +91,9 @@ class OptimiserConfig(BaseModel):
         cg_tol: CG stops once the proven bound on the relative 2-norm error of the row's
             position vector (versus the exact solve of the same matrix) is <= this.
         cg_max_iter: most CG iterations per row before the exact fallback.
+        cg_rank: rows of the CG preconditioner (the last ``cg_rank`` rows' part of the
+            correlation, inverted by Woodbury in O(N cg_rank) per iteration; at most
+            ``N / 4`` are used); 0: plain CG.
     """
 
     model_config = _FROZEN
@@ -110,6 +113,7 @@ class OptimiserConfig(BaseModel):
     solver: Literal["exact", "cg"] = "exact"
     cg_tol: float = Field(default=1e-8, gt=0, lt=0.1)
     cg_max_iter: int = Field(default=200, gt=0)
+    cg_rank: int = Field(default=128, ge=0, le=1024)
 
     @model_validator(mode="before")
     @classmethod

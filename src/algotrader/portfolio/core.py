@@ -87,6 +87,12 @@ def _flat_view(arr: np.ndarray) -> np.ndarray:
     return flat
 
 
+def cg_ring_rows(cfg: OptimiserConfig, n_assets: int) -> int:
+    """Rows of the CG preconditioner's ring: ``cg_rank``, at most ``N / 4`` (where applying
+    it costs about half a product with the matrix)."""
+    return min(cfg.cg_rank, n_assets // 4)
+
+
 def run_kernel(
     state: CoreState,
     cfg: OptimiserConfig,
@@ -117,7 +123,13 @@ def run_kernel(
     if solver == "cg":
         if state.cg_x.shape != (n,):
             state.cg_x = np.zeros(n)
-        cg = CgParams(state.cg_x, cfg.cg_tol, cfg.cg_max_iter)
+        k = cg_ring_rows(cfg, n)
+        if state.cg_ring.shape != (k, n) or state.cg_gram.shape != (k, k):
+            state.cg_ring, state.cg_gram = np.zeros((k, n)), np.zeros((k, k))
+            state.cg_count = np.zeros(1, dtype=np.int64)
+        cg = CgParams(
+            state.cg_x, cfg.cg_tol, cfg.cg_max_iter, state.cg_ring, state.cg_gram, state.cg_count
+        )
     # the previous cash may be an array handed out to a caller: never mutate it
     state.prev_cash = np.array(state.prev_cash, dtype=np.float64)
     done, _ = state.kernel.run(

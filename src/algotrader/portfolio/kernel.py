@@ -59,9 +59,9 @@ from algotrader.portfolio.kernel_linalg import (
     METHOD_CG,
     METHOD_NONE,
     METHOD_SINGULAR,
-    cg_solve,
-    cg_solve_mixed,
+    cg_solve_pre,
     position_error_bound,
+    precond_update,
     solve_one,
 )
 
@@ -297,6 +297,9 @@ def _run_cg_rows(
     vec: np.ndarray,
     work: np.ndarray,
     carry: np.ndarray,
+    ring: np.ndarray,
+    gram: np.ndarray,
+    ring_count: np.ndarray,
     cash_out: np.ndarray,
     util_out: np.ndarray,
     res_out: np.ndarray,
@@ -315,13 +318,20 @@ def _run_cg_rows(
     ``xy`` per iteration) warm-started from the previous solved row's ``x`` (``carry``,
     updated), status, cash, turnover cap. A row CG cannot bring to ``tol`` within
     ``max_iter`` iterations is solved exactly (Cholesky of the formed matrix in ``a``/``f``).
-    ``vec`` (5, N): t, u, m, y, x; ``work`` (5, N): e and CG scratch. Stops after the state
+    Every row enters the preconditioner ring ``ring`` (K, N) / ``gram`` (K, K) at slot
+    ``ring_count[0] % K`` (:func:`precond_update`; ``K = 0``: plain CG). ``xy_low`` of
+    ``xy``'s shape: float32 inner products (refreshed from ``xy`` with each state update).
+    ``vec`` (5, N): t, u, m, y, x; ``work`` (6, N): e and CG scratch. Stops after the state
     update of a row with an undefined variance: ``(rows_done, code)``."""
     lam_min = 1.0 - lam
     diag = lam * 1.0 + (1.0 - lam)  # the formed matrix's diagonal (see _build)
     t, u, m, y, x = vec[0], vec[1], vec[2], vec[3], vec[4]
     e = work[0]
     mixed = xy_low.shape[0] == xy.shape[0]
+    k = ring.shape[0]
+    fm = np.empty((k, k))
+    dw = np.empty(k)
+    kv = np.empty((3, k))
     for b in range(radj.shape[0]):
         if mixed:
             _advance_state_low(xy, xy_low, w, xs, radj[b], beta)
@@ -330,6 +340,12 @@ def _run_cg_rows(
         if not _scalings(xy, w, xs, lam, min_denom, t, u):
             return b, STOP_VARIANCE
         zero = _signal(mu[b], m) <= ZERO_SIGNAL_ATOL
+        ring_k = 0
+        if k > 0:
+            slot = ring_count[0] % k
+            ring_count[0] += 1
+            if precond_update(ring, gram, fm, dw, t, radj[b], slot, beta, lam_min) == 0:
+                ring_k = k
         it = 0
         if zero:
             meth, ss, dd, eb = METHOD_NONE, 0.0, 0.0, 0.0
@@ -337,12 +353,10 @@ def _run_cg_rows(
             for i in range(t.shape[0]):
                 e[i] = diag - (xy[i, i] * (t[i] * t[i]) - u[i] * u[i])
             x[:] = carry
-            if mixed:
-                it, ss, dd, eb = cg_solve_mixed(
-                    xy, xy_low, t, u, e, m, x, work[1:], lam_min, tol, max_iter
-                )
-            else:
-                it, ss, dd, eb = cg_solve(xy, t, u, e, m, x, work[1:], lam_min, tol, max_iter)
+            it, ss, dd, eb = cg_solve_pre(
+                xy, xy_low, t, u, e, m, x, work[1:], lam_min, tol, max_iter,
+                ring[:ring_k], dw, fm, kv,
+            )  # fmt: skip
             meth = METHOD_CG
             if it < 0:
                 it = max_iter
@@ -399,11 +413,17 @@ def _finish(
 @dataclass(frozen=True)
 class CgParams:
     """Conjugate-gradient settings of a kernel run: the warm start ``carry`` (N,) (the last
-    solved row's ``A^-1 m``; updated in place), the bound target ``tol`` and ``max_iter``."""
+    solved row's ``A^-1 m``; updated in place), the bound target ``tol`` and ``max_iter``,
+    and the preconditioner's ring of the last ``K`` scaled rows ``ring`` (K, N), their Gram
+    matrix ``gram`` (K, K) and the count of rows entered ``ring_count`` (1,) int64 (all
+    updated in place; ``K = 0``: no preconditioner)."""
 
     carry: np.ndarray
     tol: float
     max_iter: int
+    ring: np.ndarray
+    gram: np.ndarray
+    ring_count: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -475,7 +495,7 @@ class RowKernel:
         block = self.block
         self._a = np.empty((block, n_assets, n_assets))
         self._f = np.empty((block, n_assets, n_assets))
-        self._work = np.empty((5, n_assets)) if solver == "cg" else np.empty((0, 0))
+        self._work = np.empty((6, n_assets)) if solver == "cg" else np.empty((0, 0))
         # float32 copy of the state's xy for the inner CG products (cg_solve_mixed);
         # CG_MIXED_PRECISION = False keeps every product in float64 (comparison runs)
         low = solver == "cg" and CG_MIXED_PRECISION
@@ -544,7 +564,7 @@ class RowKernel:
             return _run_cg_rows(
                 xy, self._low, w, x, radj, mu, sigma, float(beta), float(shrink), float(min_denom),
                 self._a[0], self._f[0], self._vec[0], self._work, cg.carry,
-                out.cash, out.utilisation, out.residual, out.status, out.method,
+                cg.ring, cg.gram, cg.ring_count, out.cash, out.utilisation, out.residual, out.status, out.method,
                 out.error_bound, out.iterations, prev_cash, float(denom_tol), float(cap),
                 float(cg.tol), int(cg.max_iter),
             )  # fmt: skip

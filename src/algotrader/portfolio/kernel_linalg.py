@@ -186,77 +186,93 @@ def position_error_bound(
     return (eps + 1.0) / np.sqrt(1.0 - eps) - 1.0
 
 
-@nb.njit(cache=True, error_model="numpy")
-def cg_solve(
-    xy: np.ndarray,
+@nb.njit(cache=True, fastmath={"reassoc"})
+def precond_update(
+    g: np.ndarray,
+    h: np.ndarray,
+    fm: np.ndarray,
+    dw: np.ndarray,
     t: np.ndarray,
-    u: np.ndarray,
-    e: np.ndarray,
-    m: np.ndarray,
-    x: np.ndarray,
-    work: np.ndarray,
+    r: np.ndarray,
+    slot: int,
+    beta: float,
     lam_min: float,
-    tol: float,
-    max_iter: int,
-) -> tuple[int, float, float, float]:  # pragma: no cover - compiled
-    """Conjugate gradients for ``A x = m``, ``A = T xy T - u u' + diag(e)`` symmetric positive
-    definite (``lambda_min >= lam_min``), from the start ``x``; ``A`` is never formed.
+) -> int:  # pragma: no cover - compiled
+    """Enter the current row into the CG preconditioner's ring and factor it.
 
-    A dense matrix ``a`` is the case ``xy = a, t = 1, u = 0, e = 0``. Stops when
-    :func:`position_error_bound` of the *true* residual (recomputed as ``A x - m`` after the
-    recurrence has converged, so rounding drift cannot fake convergence) is ``<= tol``.
-    Returns ``(iterations, ||A x - m||^2, m'x, bound)``; ``iterations = -1`` when the bound
-    was not reached within ``max_iter`` iterations. One pass over ``xy`` per iteration;
-    ``work`` (4, N) is scratch; ``x`` holds the solution on return.
+    The preconditioner is ``P = lam_min I + sum_j beta^age_j g_j g_j'`` over the ``K`` ring
+    rows ``g_j = t_j * r_j`` (the row's vol-adjusted returns scaled by the ``t`` of the row
+    it entered at, so a row costs O(N K), never a recomputation with today's ``t``): the
+    exact part of ``A = lam_min I + T xy T - u u'`` carried by the last ``K`` rows, up to
+    the drift of ``t`` since they entered and the ``u u'`` term. Writes ``t * r`` into
+    ``g[slot]``, its inner products with every ring row into ``h`` (the unweighted Gram,
+    ``h = g g'``), the weights ``dw_j = beta^(age_j / 2)`` (``age`` counted back from
+    ``slot``) and ``fm = lam_min I + D h D`` factored in place (:func:`_cholesky_upper`);
+    returns LAPACK's info (``0``: usable). Empty ring rows are zero and cost nothing in
+    ``P``.
     """
-    n = m.shape[0]
-    r, p, q, z = work[0], work[1], work[2], work[3]
+    k, n = g.shape
+    row = g[slot]
     for i in range(n):
-        if not np.isfinite(x[i]):
-            x[:] = 0.0
-            break
-    it = 0
-    while True:
-        _matvec_scaled(xy, t, u, e, x, z, q)
+        row[i] = t[i] * r[i]
+    for j in range(k):
+        gj = g[j]
+        s = 0.0
         for i in range(n):
-            r[i] = m[i] - q[i]
-        ss = _dot(r, r)
-        bound = position_error_bound(np.sqrt(ss), np.sqrt(_dot(x, x)), lam_min)
-        if bound <= tol:
-            return it, ss, _dot(m, x), bound
-        if it >= max_iter:
-            return -1, ss, _dot(m, x), bound
+            s += row[i] * gj[i]
+        h[slot, j] = s
+        h[j, slot] = s
+    sb = np.sqrt(beta)
+    for j in range(k):
+        dw[j] = sb ** ((slot - j + k) % k)
+    for i in range(k):
+        fi, hi, di = fm[i], h[i], dw[i]
+        for j in range(k):
+            fi[j] = di * hi[j] * dw[j]
+        fi[i] += lam_min
+    return _cholesky_upper(fm)
+
+
+@nb.njit(cache=True, fastmath={"reassoc"})
+def precond_apply(
+    g: np.ndarray,
+    dw: np.ndarray,
+    fm: np.ndarray,
+    lam_min: float,
+    v: np.ndarray,
+    kv: np.ndarray,
+    out: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """``out = P^-1 v`` by Woodbury: ``P^-1 = (I - G' (lam_min I + G G')^-1 G) / lam_min``
+    with ``G = D g`` (K, N) and the factor of ``lam_min I + G G'`` in ``fm``
+    (:func:`precond_update`): two passes over the ring (O(N K)) and two K x K triangular
+    solves. ``kv`` (3, K) scratch."""
+    k, n = g.shape
+    s, y, c = kv[0], kv[1], kv[2]
+    for j in range(k):
+        gj = g[j]
+        a = 0.0
         for i in range(n):
-            p[i] = r[i]
-        rr = ss
-        stepped = False
-        while it < max_iter:
-            _matvec_scaled(xy, t, u, e, p, z, q)
-            pq = _dot(p, q)
-            if not (pq > 0.0) or not (rr > 0.0):
-                break
-            alpha = rr / pq
-            for i in range(n):
-                x[i] += alpha * p[i]
-                r[i] -= alpha * q[i]
-            it += 1
-            stepped = True
-            rr_new = _dot(r, r)
-            est = position_error_bound(np.sqrt(rr_new), np.sqrt(_dot(x, x)), lam_min)
-            if est <= 0.5 * tol:  # margin for the drift of the recurrence residual
-                break
-            beta = rr_new / rr
-            for i in range(n):
-                p[i] = r[i] + beta * p[i]
-            rr = rr_new
-        if not stepped:
-            return -1, ss, _dot(m, x), bound
+            a += gj[i] * v[i]
+        s[j] = dw[j] * a
+    _solve_factor(fm, s, y, c)
+    for i in range(n):
+        out[i] = v[i]
+    for j in range(k):
+        cj = dw[j] * c[j]
+        gj = g[j]
+        for i in range(n):
+            out[i] -= cj * gj[i]
+    inv = 1.0 / lam_min
+    for i in range(n):
+        out[i] *= inv
 
 
 #: Per-cycle reduction of ``||r||`` asked of the float32 inner iteration of
-#: :func:`cg_solve_mixed` (the float32 product carries ~1e-7 relative rounding, so a cycle
-#: cannot usefully go much further; the true float64 residual then restarts it).
-LOW_REDUCTION = 1e-5
+#: :func:`cg_solve_pre` with a float32 ``xy_low`` (the float32 product carries ~1e-7
+#: relative rounding, so a cycle cannot usefully go much further; the true float64
+#: residual then restarts it).
+LOW_REDUCTION = 1e-6
 
 
 @nb.njit(cache=True, fastmath={"reassoc"})
@@ -273,7 +289,7 @@ def _matvec_scaled_low(
     """:func:`_matvec_scaled` with a float32 copy of ``xy`` (upper triangle read) and
     float32 work ``z``/``acc`` (N,): half the memory traffic and twice the SIMD lanes of the
     float64 product; ``out`` (float64) carries ~1e-7 relative rounding. Used only inside
-    :func:`cg_solve_mixed`, whose stopping test is on the float64 residual."""
+    :func:`cg_solve_pre`, whose stopping test is on the float64 residual."""
     n = v.shape[0]
     uv = 0.0
     for k in range(n):
@@ -295,6 +311,123 @@ def _matvec_scaled_low(
 
 
 @nb.njit(cache=True, error_model="numpy")
+def cg_solve_pre(
+    xy: np.ndarray,
+    xy_low: np.ndarray,
+    t: np.ndarray,
+    u: np.ndarray,
+    e: np.ndarray,
+    m: np.ndarray,
+    x: np.ndarray,
+    work: np.ndarray,
+    lam_min: float,
+    tol: float,
+    max_iter: int,
+    g: np.ndarray,
+    dw: np.ndarray,
+    fm: np.ndarray,
+    kv: np.ndarray,
+) -> tuple[int, float, float, float]:  # pragma: no cover - compiled
+    """(Preconditioned) conjugate gradients for ``A x = m``, ``A = T xy T - u u' + diag(e)``
+    symmetric positive definite (``lambda_min >= lam_min``), from the start ``x``; ``A`` is
+    never formed.
+
+    Each cycle recomputes the *true* float64 residual ``r = m - A x`` from ``xy`` and stops
+    when :func:`position_error_bound` of it is ``<= tol`` (so rounding drift of the
+    recurrence, a float32 product or the preconditioner cannot fake convergence); otherwise
+    it runs CG from that residual until the recurrence's bound estimate reached ``tol / 2``
+    (and, with a float32 ``xy_low`` of ``xy``'s shape, until ``||r||`` fell by
+    :data:`LOW_REDUCTION`: iterative refinement), then re-checks. With a ring ``g`` (K, N),
+    ``K > 0``, the iteration is preconditioned by :func:`precond_apply` (``dw``, ``fm`` from
+    :func:`precond_update`; any symmetric positive definite ``P`` leaves the bound valid: it
+    only changes the iterates). Returns ``(iterations, ||A x - m||^2, m'x, bound)``;
+    ``iterations`` counts products in the inner iteration, ``-1`` when the bound was not
+    reached within ``max_iter``. ``work`` (5, N) float64 scratch; ``x`` holds the solution.
+    """
+    n = m.shape[0]
+    r, p, q, z, zp = work[0], work[1], work[2], work[3], work[4]
+    mixed = xy_low.shape[0] == n and n > 0
+    pre = g.shape[0] > 0
+    z_low = np.empty(n if mixed else 0, dtype=np.float32)
+    acc = np.empty(n if mixed else 0, dtype=np.float32)
+    for i in range(n):
+        if not np.isfinite(x[i]):
+            x[:] = 0.0
+            break
+    it = 0
+    stop2 = LOW_REDUCTION * LOW_REDUCTION if mixed else 0.0
+    while True:
+        _matvec_scaled(xy, t, u, e, x, z, q)
+        for i in range(n):
+            r[i] = m[i] - q[i]
+        ss = _dot(r, r)
+        bound = position_error_bound(np.sqrt(ss), np.sqrt(_dot(x, x)), lam_min)
+        if bound <= tol:
+            return it, ss, _dot(m, x), bound
+        if it >= max_iter:
+            return -1, ss, _dot(m, x), bound
+        if pre:
+            precond_apply(g, dw, fm, lam_min, r, kv, zp)
+        else:
+            zp[:] = r
+        for i in range(n):
+            p[i] = zp[i]
+        rz = _dot(r, zp)
+        rr_stop = ss * stop2
+        stepped = False
+        while it < max_iter:
+            if mixed:
+                _matvec_scaled_low(xy_low, t, u, e, p, z_low, acc, q)
+            else:
+                _matvec_scaled(xy, t, u, e, p, z, q)
+            pq = _dot(p, q)
+            if not (pq > 0.0) or not (rz > 0.0):
+                break
+            alpha = rz / pq
+            for i in range(n):
+                x[i] += alpha * p[i]
+                r[i] -= alpha * q[i]
+            it += 1
+            stepped = True
+            rr_new = _dot(r, r)
+            est = position_error_bound(np.sqrt(rr_new), np.sqrt(_dot(x, x)), lam_min)
+            if est <= 0.5 * tol or rr_new <= rr_stop:  # margin for the recurrence's drift
+                break
+            if pre:
+                precond_apply(g, dw, fm, lam_min, r, kv, zp)
+            else:
+                zp[:] = r
+            rz_new = _dot(r, zp)
+            beta = rz_new / rz
+            for i in range(n):
+                p[i] = zp[i] + beta * p[i]
+            rz = rz_new
+        if not stepped:
+            return -1, ss, _dot(m, x), bound
+
+
+@nb.njit(cache=True, error_model="numpy")
+def cg_solve(
+    xy: np.ndarray,
+    t: np.ndarray,
+    u: np.ndarray,
+    e: np.ndarray,
+    m: np.ndarray,
+    x: np.ndarray,
+    work: np.ndarray,
+    lam_min: float,
+    tol: float,
+    max_iter: int,
+) -> tuple[int, float, float, float]:  # pragma: no cover - compiled
+    """Unpreconditioned float64 :func:`cg_solve_pre` (a dense matrix ``a`` is the case
+    ``xy = a, t = 1, u = 0, e = 0``). ``work`` (5, N) scratch."""
+    return cg_solve_pre(
+        xy, np.zeros((0, 0), dtype=np.float32), t, u, e, m, x, work, lam_min, tol, max_iter,
+        np.zeros((0, m.shape[0])), np.zeros(0), np.zeros((0, 0)), np.zeros((3, 0)),
+    )  # fmt: skip
+
+
+@nb.njit(cache=True, error_model="numpy")
 def cg_solve_mixed(
     xy: np.ndarray,
     xy_low: np.ndarray,
@@ -308,60 +441,12 @@ def cg_solve_mixed(
     tol: float,
     max_iter: int,
 ) -> tuple[int, float, float, float]:  # pragma: no cover - compiled
-    """:func:`cg_solve` with the inner products on ``xy_low`` (float32 copy of ``xy``) and
-    float64 iterative refinement: each cycle recomputes the *true* float64 residual
-    ``r = m - A x`` from ``xy`` and stops when :func:`position_error_bound` of it is
-    ``<= tol`` (so the stated bound is proven from the float64 residual exactly as in
-    :func:`cg_solve`); otherwise it runs CG on ``A_low d = r`` from ``d = 0`` (accumulated
-    into ``x``) until the recurrence residual fell by :data:`LOW_REDUCTION` or the bound
-    estimate reached ``tol / 2``. ``iterations`` counts the float32 products; ``-1`` when
-    ``max_iter`` was reached first. ``work`` (4, N) float64 scratch."""
-    n = m.shape[0]
-    r, p, q, z = work[0], work[1], work[2], work[3]
-    z_low = np.empty(n, dtype=np.float32)
-    acc = np.empty(n, dtype=np.float32)
-    for i in range(n):
-        if not np.isfinite(x[i]):
-            x[:] = 0.0
-            break
-    it = 0
-    stop2 = LOW_REDUCTION * LOW_REDUCTION
-    while True:
-        _matvec_scaled(xy, t, u, e, x, z, q)
-        for i in range(n):
-            r[i] = m[i] - q[i]
-        ss = _dot(r, r)
-        bound = position_error_bound(np.sqrt(ss), np.sqrt(_dot(x, x)), lam_min)
-        if bound <= tol:
-            return it, ss, _dot(m, x), bound
-        if it >= max_iter:
-            return -1, ss, _dot(m, x), bound
-        for i in range(n):
-            p[i] = r[i]
-        rr = ss
-        rr_stop = ss * stop2
-        stepped = False
-        while it < max_iter:
-            _matvec_scaled_low(xy_low, t, u, e, p, z_low, acc, q)
-            pq = _dot(p, q)
-            if not (pq > 0.0) or not (rr > 0.0):
-                break
-            alpha = rr / pq
-            for i in range(n):
-                x[i] += alpha * p[i]
-                r[i] -= alpha * q[i]
-            it += 1
-            stepped = True
-            rr_new = _dot(r, r)
-            est = position_error_bound(np.sqrt(rr_new), np.sqrt(_dot(x, x)), lam_min)
-            if est <= 0.5 * tol or rr_new <= rr_stop:
-                break
-            beta = rr_new / rr
-            for i in range(n):
-                p[i] = r[i] + beta * p[i]
-            rr = rr_new
-        if not stepped:
-            return -1, ss, _dot(m, x), bound
+    """Unpreconditioned :func:`cg_solve_pre` with the inner products on ``xy_low`` (float32
+    copy of ``xy``) and float64 iterative refinement. ``work`` (5, N) scratch."""
+    return cg_solve_pre(
+        xy, xy_low, t, u, e, m, x, work, lam_min, tol, max_iter,
+        np.zeros((0, m.shape[0])), np.zeros(0), np.zeros((0, 0)), np.zeros((3, 0)),
+    )  # fmt: skip
 
 
 __all__ = [
@@ -373,6 +458,9 @@ __all__ = [
     "METHOD_SINGULAR",
     "cg_solve",
     "cg_solve_mixed",
+    "cg_solve_pre",
     "position_error_bound",
+    "precond_apply",
+    "precond_update",
     "solve_one",
 ]

@@ -5,7 +5,7 @@ Example:
     >>> from algotrader.portfolio import OptimiserConfig
     >>> cfg = OptimiserConfig(vola=4, corr=8, clip=3.0, shrink=0.5, aum=1.0)
     >>> s = CoreState.initial(cfg, 3)
-    >>> sorted(state_arrays(s)) == sorted(state_keys(cfg) + ("cg_x",))
+    >>> sorted(state_arrays(s)) == sorted(state_keys(cfg) + CG_KEYS)
     True
 """
 
@@ -19,6 +19,9 @@ from algotrader.portfolio.config import OptimiserConfig, SlidingWindowConfig
 from algotrader.portfolio.ewm import PairwiseEwmCov, VolAccumulator
 from algotrader.portfolio.kernel import RowKernel
 
+#: State arrays of ``solver: cg`` (warm start and preconditioner ring).
+CG_KEYS = ("cg_x", "cg_ring", "cg_gram", "cg_count")
+
 
 @dataclass
 class CoreState:
@@ -26,7 +29,9 @@ class CoreState:
 
     ``pair`` is None in sliding-window mode, ``window`` has shape (0, N) in EWMA mode.
     ``cg_x`` (solver ``cg``): the last CG-solved row's ``A^-1 m``, the next warm start
-    (shape (0,) until the first such row).
+    (shape (0,) until the first such row); ``cg_ring`` (K, N), ``cg_gram`` (K, K) and
+    ``cg_count`` (1,): the preconditioner's ring of the last ``K = cg_rank`` scaled rows
+    (:func:`algotrader.portfolio.kernel_linalg.precond_update`), empty until the first.
     """
 
     step_count: int
@@ -37,6 +42,9 @@ class CoreState:
     window_pos: int
     prev_cash: np.ndarray
     cg_x: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    cg_ring: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    cg_gram: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    cg_count: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
     kernel: RowKernel | None = field(default=None, repr=False, compare=False)
 
     @classmethod
@@ -65,6 +73,9 @@ def state_arrays(state: CoreState) -> dict[str, np.ndarray]:
         "window_pos": np.asarray(state.window_pos, dtype=np.int64),
         "prev_cash": state.prev_cash,
         "cg_x": state.cg_x,
+        "cg_ring": state.cg_ring,
+        "cg_gram": state.cg_gram,
+        "cg_count": state.cg_count,
     }
     for f in fields(VolAccumulator):
         out[f"vol_{f.name}"] = getattr(state.vol_acc, f.name)
@@ -79,7 +90,7 @@ def state_keys(cfg: OptimiserConfig) -> tuple[str, ...]:
     keys = ["step_count", "prev_price", "window", "window_pos", "prev_cash"]
     keys += [f"vol_{f.name}" for f in fields(VolAccumulator)]
     if cfg.solver == "cg":
-        keys.append("cg_x")
+        keys += list(CG_KEYS)
     if not isinstance(cfg.covariance_config, SlidingWindowConfig):
         keys += [f"pair_{f.name}" for f in fields(PairwiseEwmCov)]
     return tuple(keys)
@@ -110,7 +121,10 @@ def state_from_arrays(cfg: OptimiserConfig, arrays: dict[str, np.ndarray]) -> Co
         window_pos=int(arrays["window_pos"]),
         prev_cash=np.array(arrays["prev_cash"]),
         cg_x=np.array(arrays.get("cg_x", np.zeros(0)), dtype=np.float64),
+        cg_ring=np.array(arrays.get("cg_ring", np.zeros((0, 0))), dtype=np.float64),
+        cg_gram=np.array(arrays.get("cg_gram", np.zeros((0, 0))), dtype=np.float64),
+        cg_count=np.array(arrays.get("cg_count", np.zeros(1)), dtype=np.int64).reshape(1),
     )
 
 
-__all__ = ["CoreState", "state_arrays", "state_from_arrays", "state_keys"]
+__all__ = ["CG_KEYS", "CoreState", "state_arrays", "state_from_arrays", "state_keys"]

@@ -338,3 +338,18 @@ def test_amm_window_reads_the_panel() -> None:
     np.testing.assert_array_equal(window.data.prices, prices[: window.data.unix.size])
     with pytest.raises(DataError, match="strictly increasing"):
         PriceData(unix=unix[::-1].copy(), prices=prices, tokens=("A", "B"))
+
+
+def test_panel_with_no_rows_builds() -> None:
+    """A zero-row panel (e.g. a lake with one bar has no returns) is valid, 2-d and 3-d."""
+    empty = np.empty((0,), dtype="datetime64[us]")
+    p2 = Panel(dates=empty, assets=("A", "B"), values=np.empty((0, 2)), mask=np.empty((0, 2), bool))
+    assert p2.values.shape == (0, 2)
+    p3 = Panel(
+        dates=empty,
+        assets=("A",),
+        values=np.empty((0, 1, 2)),
+        mask=np.empty((0, 1, 2), bool),
+        features=("f0", "f1"),
+    )
+    assert p3.values.shape == (0, 1, 2)

@@ -316,7 +316,7 @@ class Panel:
         elif features is not None:
             raise DataError("a 2-d panel takes no feature names")
         check_dates(dates, what="panel", hint="sort the rows and remove duplicate dates")
-        flat = values.reshape(values.shape[0], -1)
+        flat = values.reshape(values.shape[0], int(np.prod(values.shape[1:])))
         n_feat = 1 if values.ndim == 2 else values.shape[2]
         check_cells(
             flat,

@@ -40,7 +40,7 @@ def _resume_config(tmp_path: Path, label: str) -> Path:
     raw = small_config(tmp_path, label)
     raw["cv"]["max_inner_combos"] = None  # C(n, 2) splits per fold: long enough to kill
     raw["outer"]["last_n"] = 3
-    raw["tuning"]["num_samples"] = 8
+    raw["tuning"]["num_samples"] = 16  # enough work to be killed mid-run with the compiled backtest
     path = tmp_path / f"{label}.yml"
     path.write_text(yaml.safe_dump(raw))
     return path
@@ -69,12 +69,12 @@ def test_kill_9_then_resume_is_bit_identical(tmp_path: Path) -> None:
     proc = _cli(["simulate", "--config", str(cfg)])
     store = tmp_path / "killed" / "store" / "scores"
     deadline = time.time() + 300
-    while time.time() < deadline and len(list(store.glob("part-*.parquet"))) < 3:
+    while time.time() < deadline and len(list(store.glob("part-*.parquet"))) < 2:
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     n_parts = len(list(store.glob("part-*.parquet")))
-    assert n_parts >= 3 and not (tmp_path / "killed" / "outer" / "metrics.json").exists()
+    assert n_parts >= 2 and not (tmp_path / "killed" / "outer" / "metrics.json").exists()
     again = _cli(["simulate", "--config", str(cfg), "--resume"])
     assert again.wait(timeout=600) == 0, again.stderr.read() if again.stderr else ""
     a, b = _artifacts(tmp_path / "ref"), _artifacts(tmp_path / "killed")

@@ -17,6 +17,7 @@ import logging
 import os
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from algotrader.data.frames import to_bars, to_float, with_provenance
@@ -137,43 +138,34 @@ def parse_dates(
 def check_dates(dates: pl.Series, *, file: str | None, column: str) -> None:
     """Refuse duplicate or decreasing dates of a wide file, naming the 1-based data row.
 
+    The rule and the located error are the shared
+    :func:`algotrader.data.panel.check_dates` (the one date validator of every table
+    adapter); dates at 00:00 (plain dates read as UTC midnight) are shown as ``YYYY-MM-DD``
+    when every date of the column is one.
+
     >>> from datetime import date
     >>> check_dates(pl.Series("date", [date(2024, 1, 2), date(2024, 1, 2)]), file="w.csv",
     ...             column="date")
     Traceback (most recent call last):
     ...
-    algotrader.errors.DataError: duplicate date 2024-01-02 at row 2 (also at row 1) [file=w.csv, row=2, column=date] -- fix: keep one row per date
+    algotrader.errors.DataError: duplicate date 2024-01-02 at row 2 (also at row 1): dates must be strictly increasing [file=w.csv, row=2, column=date] -- fix: sort by date and keep one row per date
     """
-    if dates.len() < 2:
-        return
-    phys = dates.to_physical()
-    step = (phys.slice(1) - phys.slice(0, phys.len() - 1)).to_numpy()
-    bad = (step <= 0).nonzero()[0]
-    if not bad.size:
-        return
-    i = int(bad[0]) + 1  # 0-based position of the offending row
-    shown = _day(dates[i])
-    if step[i - 1] == 0:
-        raise DataError(
-            f"duplicate date {shown} at row {i + 1} (also at row {i})",
-            file=file,
-            row=i + 1,
-            column=column,
-            hint="keep one row per date",
-        )
-    raise DataError(
-        f"date {shown} at row {i + 1} is earlier than {_day(dates[i - 1])} at row {i}",
-        file=file,
-        row=i + 1,
-        column=column,
-        hint="sort the rows by date (nothing is reordered silently)",
-    )
+    from algotrader.data.panel import check_dates as shared_check_dates
+
+    shared_check_dates(_instants(dates), file=file, column=column)
 
 
-def _day(value: object) -> str:
-    """A date or a UTC midnight shown as ``YYYY-MM-DD``; other times in full."""
-    text = str(value)
-    return text[:10] if text.endswith(" 00:00:00+00:00") or len(text) == 10 else text
+def _instants(dates: pl.Series) -> pl.Series | np.ndarray:
+    """A temporal series as ``datetime64[us]`` instants (UTC), other dtypes unchanged.
+
+    Instants order as the series does (one zone per column) and let the shared validator
+    label whole days as ``YYYY-MM-DD``.
+    """
+    if isinstance(dtype := dates.dtype, pl.Datetime) and dtype.time_zone is not None:
+        dates = dates.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+    if dates.dtype.is_temporal():
+        return np.asarray(dates.cast(pl.Datetime("us")).to_numpy(), dtype="datetime64[us]")
+    return dates
 
 
 def check_wide_values(frame: pl.DataFrame, assets: list[str], *, file: str | None) -> None:

@@ -29,7 +29,6 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -43,14 +42,20 @@ if TYPE_CHECKING:
 DATE = "date"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class OptimiserInputs:
-    """Validated inputs: ``dates`` (T,), ``assets`` (N,), ``prices`` and ``mu`` (T, N) float64.
+    """Validated inputs on the shared panel: ``dates`` (T,), ``assets`` (N,), ``prices`` and
+    ``mu`` (T, N) float64.
 
-    :attr:`panel` (prices) and :attr:`mu_panel` (signal) are the same arrays as the shared
-    :class:`~algotrader.data.panel.Panel` (UTC dates, missing cells masked), built once on
-    first use; they need a ``Date``/``Datetime`` date column. ``prices`` and ``mu`` stay
-    writable C-ordered arrays (the compiled kernels are specialised on that layout).
+    A thin use of :class:`~algotrader.data.panel.Panel`: construction builds :attr:`panel`
+    (the prices, mask = a price is present) and :attr:`mu_panel` (the signal on the same
+    UTC dates and assets, mask = a view is given), and ``prices`` / ``mu`` *are* those
+    panels' value buffers (no copy): the panels see them read-only, the engine reads the
+    same memory as the writable C-ordered arrays its compiled kernels are specialised on
+    (nothing in the optimiser writes into them). ``dates`` is the frame's own date column
+    (the output tables carry it as given). The panels need a ``Date``/``Datetime`` date
+    column; with other dates (the engine accepts any increasing integers) the inputs are
+    built without them and reading :attr:`panel` raises the panel's located error.
     """
 
     dates: pl.Series
@@ -58,21 +63,42 @@ class OptimiserInputs:
     prices: np.ndarray
     mu: np.ndarray
 
-    @cached_property
+    def __post_init__(self) -> None:
+        panels: tuple[Panel, Panel] | None = None
+        if self.dates.dtype.is_temporal():
+            panels = _panels(self.dates, self.assets, self.prices, self.mu)
+        object.__setattr__(self, "_panels", panels)
+
+    def _panel_pair(self) -> tuple[Panel, Panel]:
+        panels: tuple[Panel, Panel] | None = self.__dict__["_panels"]
+        if panels is None:  # not temporal: the panel's own located error
+            from algotrader.data.panel import dates_from_series
+
+            dates_from_series(self.dates)
+            raise AssertionError("unreachable")  # pragma: no cover
+        return panels
+
+    @property
     def panel(self) -> Panel:
         """The prices as a 2-d panel named ``"prices"`` (mask: a price is present)."""
-        from algotrader.data.panel import Panel, dates_from_series  # (heavy: imported lazily)
+        return self._panel_pair()[0]
 
-        return Panel.from_arrays(
-            dates_from_series(self.dates), self.assets, self.prices, name="prices"
-        )
-
-    @cached_property
+    @property
     def mu_panel(self) -> Panel:
         """The signal as a 2-d panel named ``"mu"`` on the same dates (mask: a view given)."""
-        from algotrader.data.panel import Panel
+        return self._panel_pair()[1]
 
-        return Panel.from_arrays(self.panel.dates, self.assets, self.mu, name="mu")
+
+def _panels(
+    dates: pl.Series, assets: tuple[str, ...], prices: np.ndarray, mu: np.ndarray
+) -> tuple[Panel, Panel]:
+    """The price and signal panels over ``prices`` / ``mu`` (read-only views, same memory)."""
+    from algotrader.data.panel import Panel, dates_from_series  # (heavy: imported lazily)
+
+    utc = dates_from_series(dates)
+    price_panel = Panel(utc, assets, prices.view(), np.isfinite(prices), name="prices")
+    signal = Panel(price_panel.dates, assets, mu.view(), np.isfinite(mu), name="mu")
+    return price_panel, signal
 
 
 def _numeric_problem(frame: pl.DataFrame, col: str) -> tuple[int | None, str] | None:

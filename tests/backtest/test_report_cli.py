@@ -68,7 +68,7 @@ def test_misaligned_inputs_are_errors(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="file not found"):
         backtest_files(weights=tmp_path / "nope.csv", prices=p, out_dir=tmp_path / "o")
     (tmp_path / "bad.yaml").write_text("proportional_bp: 3\n")
-    with pytest.raises(ConfigError, match=r"invalid cost model.*key=proportional_bp"):
+    with pytest.raises(ConfigError, match=r"invalid CostModel.*bad.yaml.*key=proportional_bp"):
         backtest_files(weights=w, prices=p, out_dir=tmp_path / "o", costs=tmp_path / "bad.yaml")
     frame.rename({"date": "day"}).write_csv(tmp_path / "w5.csv")
     with pytest.raises(SchemaError, match="no 'date' column"):

@@ -57,3 +57,27 @@ def test_bad_yaml_and_non_mapping(tmp_path: Path) -> None:
     assert info.value.file == str(f)
     with pytest.raises(ConfigError, match="must be a mapping, got list"):
         Section.from_mapping([1, 2])  # type: ignore[arg-type]
+
+
+def test_cost_model_and_run_config_share_the_base_and_the_error_shape(tmp_path: Path) -> None:
+    """Issue 10: ``CostModel(bogus=1)`` and ``RunConfig(bogus=1)`` both give a ConfigError
+    naming the key; from a file, both name the file too (one base class, no pydantic error)."""
+    from pydantic import ValidationError
+
+    from algotrader.amm.config import RunConfig
+
+    assert issubclass(CostModel, ConfigModel) and issubclass(RunConfig, ConfigModel)
+    for model in (CostModel, RunConfig):
+        with pytest.raises(ConfigError) as info:
+            model(bogus=1)
+        assert info.value.key == "bogus" and not isinstance(info.value, ValidationError)
+        f = tmp_path / f"{model.__name__}.yml"
+        f.write_text("bogus: 1\n", encoding="utf-8")
+        with pytest.raises(ConfigError) as info:
+            model.from_yaml(f)
+        assert (info.value.key, info.value.file) == ("bogus", str(f))
+    f = tmp_path / "costs.yml"
+    f.write_text("proportional_bps: -1\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"greater than or equal to 0") as info:
+        CostModel.from_yaml(f)
+    assert (info.value.key, info.value.file) == ("proportional_bps", str(f))

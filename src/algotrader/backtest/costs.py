@@ -24,33 +24,23 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any, NamedTuple
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
-import yaml
 from numpy.typing import ArrayLike, NDArray
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
+from algotrader.config_base import ConfigModel
 from algotrader.errors import ConfigError, ShapeError
 
 FloatArray = NDArray[np.float64]
 
 
-def _config_error(exc: ValidationError, source: str | None) -> ConfigError:
-    err = exc.errors()[0]
-    key = ".".join(str(p) for p in err["loc"])
-    return ConfigError(
-        f"invalid cost model: {err['msg']} ({key})",
-        file=source,
-        key=key,
-        hint="keys: " + ", ".join(sorted(CostModel.model_fields)),
-    )
-
-
-class CostModel(BaseModel):
-    """Trading and holding costs. Frozen; load from YAML with :meth:`from_yaml`.
+class CostModel(ConfigModel):
+    """Trading and holding costs: a :class:`~algotrader.config_base.ConfigModel` (frozen,
+    unknown keys refused, every validation error a :class:`ConfigError` naming the key and,
+    from :meth:`from_mapping`/:meth:`from_yaml`, the file).
 
     Attributes:
         proportional_bps: proportional cost in basis points of traded value, every asset.
@@ -62,43 +52,12 @@ class CostModel(BaseModel):
         borrow_cost_per_period: fraction of the absolute short value charged each period.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     proportional_bps: float = Field(0.0, ge=0.0, allow_inf_nan=False)
     proportional_bps_by_asset: dict[str, float] = Field(default_factory=dict)
     fixed_per_trade: float = Field(0.0, ge=0.0, allow_inf_nan=False)
     impact_coef: float = Field(0.0, ge=0.0, allow_inf_nan=False)
     holding_cost_per_period: float = Field(0.0, ge=0.0, allow_inf_nan=False)
     borrow_cost_per_period: float = Field(0.0, ge=0.0, allow_inf_nan=False)
-
-    def __init__(self, **data: Any) -> None:
-        """Validate; a bad or unknown key raises :class:`ConfigError` naming it."""
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            raise _config_error(exc, None) from exc
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any], *, source: str | None = None) -> CostModel:
-        """Validate a mapping (e.g. parsed YAML); errors name the key and the file."""
-        try:
-            return cls.model_validate(dict(data))
-        except ValidationError as exc:
-            raise _config_error(exc, source) from exc
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> CostModel:
-        """Load a YAML file holding a mapping of the fields above."""
-        p = Path(path)
-        try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"cannot read cost model: {exc}", file=str(p)) from exc
-        if data is None:
-            data = {}
-        if not isinstance(data, Mapping):
-            raise ConfigError("cost model YAML must be a mapping", file=str(p), hint="key: value")
-        return cls.from_mapping(data, source=str(p))
 
     def bps_vector(self, n_assets: int, asset_names: Sequence[str] | None = None) -> FloatArray:
         """Per-asset proportional rates in bps, shape ``(A,)``.

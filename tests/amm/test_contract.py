@@ -46,11 +46,17 @@ def test_outputs_float64_finite_positive(run: tuple[str, dict]) -> None:
     assert np.all(out["reserves"] > 0) and np.all(out["value"] > 0)
 
 
+DELTA_POOLS = [p for p in POOLS if parse_rule(p).base.kind == "delta"]
+
+
+@pytest.mark.parametrize("run", DELTA_POOLS, indirect=True)
 def test_delta_rule_outputs_sum_to_zero(run: tuple[str, dict]) -> None:
-    rule, out = run
-    if parse_rule(rule).base.kind != "delta":
-        pytest.skip("not a delta rule")
+    _, out = run
     np.testing.assert_allclose(out["rule_outputs"].sum(-1), 0.0, atol=1e-12)
+
+
+def test_delta_subset_is_not_empty() -> None:
+    assert len(DELTA_POOLS) >= 3 and set(DELTA_POOLS) < set(POOLS)
 
 
 def test_weights_actually_move_for_dynamic_rules(run: tuple[str, dict]) -> None:

@@ -100,18 +100,17 @@ def _advance_state(
 def _advance_state_low(
     xy: np.ndarray, xy_low: np.ndarray, w: np.ndarray, xs: np.ndarray, r: np.ndarray, beta: float
 ) -> None:  # pragma: no cover - compiled
-    """:func:`_advance_state` that also writes the float32 copy of ``xy``'s upper triangle
-    into ``xy_low`` in the same pass (``xy`` itself, the state, stays float64)."""
+    """:func:`_advance_state` that also writes the full float32 copy of ``xy`` into
+    ``xy_low`` in the same pass (``xy`` itself, the state, stays float64)."""
     n = r.shape[0]
     for i in range(n):
         ri = r[i]
         row = xy[i]
+        low = xy_low[i]
         for k in range(n):
-            row[k] = row[k] * beta + ri * r[k]
-        low = xy_low[i, i:]
-        src = row[i:]
-        for k in range(low.shape[0]):
-            low[k] = np.float32(src[k])
+            v = row[k] * beta + ri * r[k]
+            row[k] = v
+            low[k] = np.float32(v)
     w[0] = w[0] * beta + 1.0
     for i in range(n):
         xs[i] = xs[i] * beta + r[i]
@@ -298,6 +297,7 @@ def _run_cg_rows(
     work: np.ndarray,
     carry: np.ndarray,
     ring: np.ndarray,
+    ring_apply: np.ndarray,
     gram: np.ndarray,
     ring_count: np.ndarray,
     cash_out: np.ndarray,
@@ -346,6 +346,9 @@ def _run_cg_rows(
             ring_count[0] += 1
             if precond_update(ring, gram, fm, dw, t, radj[b], slot, beta, lam_min) == 0:
                 ring_k = k
+            dst, src = ring_apply[slot], ring[slot]
+            for i in range(dst.shape[0]):
+                dst[i] = src[i]
         it = 0
         if zero:
             meth, ss, dd, eb = METHOD_NONE, 0.0, 0.0, 0.0
@@ -355,7 +358,7 @@ def _run_cg_rows(
             x[:] = carry
             it, ss, dd, eb = cg_solve_pre(
                 xy, xy_low, t, u, e, m, x, work[1:], lam_min, tol, max_iter,
-                ring[:ring_k], dw, fm, kv,
+                ring_apply[:ring_k], dw, fm, kv,
             )  # fmt: skip
             meth = METHOD_CG
             if it < 0:
@@ -499,6 +502,7 @@ class RowKernel:
         # float32 copy of the state's xy for the inner CG products (cg_solve_mixed);
         # CG_MIXED_PRECISION = False keeps every product in float64 (comparison runs)
         low = solver == "cg" and CG_MIXED_PRECISION
+        self._mixed = low
         shape = (n_assets, n_assets) if low else (0, 0)
         self._low = np.zeros(shape, dtype=np.float32)
         self._vec = np.empty((block, 5, n_assets))
@@ -561,10 +565,14 @@ class RowKernel:
         sigma = np.ascontiguousarray(sigma, dtype=np.float64)
         n_rows = radj.shape[0]
         if cg is not None:
+            # the preconditioner is applied from a float32 mirror of the (float64, saved)
+            # ring in mixed precision: rebuilt here from the ring, so it is a function of
+            # the state alone (batch == stream); each row refreshes its own slot
+            ring_apply = cg.ring.astype(np.float32) if self._mixed else cg.ring
             return _run_cg_rows(
                 xy, self._low, w, x, radj, mu, sigma, float(beta), float(shrink), float(min_denom),
                 self._a[0], self._f[0], self._vec[0], self._work, cg.carry,
-                cg.ring, cg.gram, cg.ring_count, out.cash, out.utilisation, out.residual, out.status, out.method,
+                cg.ring, ring_apply, cg.gram, cg.ring_count, out.cash, out.utilisation, out.residual, out.status, out.method,
                 out.error_bound, out.iterations, prev_cash, float(denom_tol), float(cap),
                 float(cg.tol), int(cg.max_iter),
             )  # fmt: skip

@@ -1,8 +1,12 @@
-"""The one place for run ids, run manifests, atomic writes, ``.npz`` pytrees and result tables.
+"""The one place for run ids, hashes, run manifests, atomic writes, ``.npz`` pytrees and result tables.
 
 - :func:`run_id` hashes the *resolved* config (a pydantic model or a JSON-able mapping) and
   the inputs' content hashes into a stable 12-hex id; secrets never enter it (see
-  :func:`redact`).
+  :func:`redact`). :func:`config_hash` is the same hash of one config, full length.
+- :class:`ContentHash` is the package's one hasher (SHA-256): every content hash (files,
+  arrays, panels, lake inputs, fit fingerprints) feeds its parts to it;
+  :func:`file_hash` and :func:`array_hash` are its two common uses. No other module
+  imports :mod:`hashlib` (``tests/core/test_artifacts_single_source.py`` checks).
 - :class:`RunManifest` / :func:`write_manifest` record what a run was: kind, id, resolved
   config, package versions, input hashes, seeds, host, start/end and timings.
 - :func:`save_pytree` / :func:`load_pytree` store nested dicts of arrays in one ``.npz``
@@ -10,7 +14,8 @@
 - :class:`ResultsTable` is an append-only Parquet table (one immutable part file per append),
   so a killed run loses at most the part being written and a resumed run reads the rest.
 
-Every write is atomic (temp file + rename): see :mod:`algotrader.io`.
+Every write is atomic (temp file + rename) and byte-reproducible: the writers are
+:mod:`algotrader.io`'s (one each for JSON, Parquet, ``.npz``, text, bytes), re-exported here.
 
 Example:
     >>> import tempfile, pathlib
@@ -50,6 +55,7 @@ from algotrader.io import (
     atomic_path,
     write_bytes_atomic,
     write_json_atomic,
+    write_parquet_atomic,
     write_text_atomic,
 )
 from algotrader.io import (
@@ -57,17 +63,21 @@ from algotrader.io import (
 )
 
 __all__ = [
+    "ContentHash",
     "ResultsTable",
     "RunManifest",
     "Timer",
+    "array_hash",
     "atomic_path",
     "canonical_json",
+    "config_hash",
     "file_hash",
     "json_ready",
     "load_pytree",
     "now_utc",
     "package_versions",
     "redact",
+    "redacted_json",
     "run_id",
     "save_pytree",
     "write_bytes_atomic",
@@ -155,25 +165,121 @@ def redact(obj: Any) -> Any:
     return obj
 
 
+class ContentHash:
+    """Streaming SHA-256 of a content's parts: the package's one hasher.
+
+    Feed bytes/text (:meth:`update`), arrays (:meth:`array`) and files (:meth:`file`) in a
+    fixed order, then read :meth:`hexdigest`. Each method feeds exactly the bytes it names
+    (no separators of its own), so a hash defined as "these bytes, then those" keeps its value
+    when it moves onto this class.
+
+    >>> a = ContentHash("x").array(np.arange(3)).hexdigest()
+    >>> a == ContentHash().update(b"x").update(np.arange(3).tobytes()).hexdigest()
+    True
+    >>> len(ContentHash().hexdigest(16))
+    16
+    """
+
+    __slots__ = ("_h",)
+
+    def __init__(self, data: bytes | str = b"") -> None:
+        self._h = hashlib.sha256()
+        if data:
+            self.update(data)
+
+    def update(self, data: bytes | str) -> ContentHash:
+        """Feed ``data`` (text as UTF-8)."""
+        self._h.update(data.encode() if isinstance(data, str) else data)
+        return self
+
+    def array(self, a: Any, *, dtype: Any = None, header: bool = False) -> ContentHash:
+        """Feed an array's C-order bytes (cast to ``dtype`` first if given); ``header``: its
+        ``f"{dtype}{shape}"`` first (so equal bytes of another dtype/shape hash differently)."""
+        arr = np.ascontiguousarray(a, dtype=dtype)
+        if arr.dtype == object:
+            raise StateError("cannot hash an object array (no stable bytes)")
+        if header:
+            self._h.update(f"{arr.dtype}{arr.shape}".encode())
+        self._h.update(arr.reshape(-1).view(np.uint8))
+        return self
+
+    def file(self, path: str | os.PathLike[str], *, chunk: int = 1 << 20) -> ContentHash:
+        """Feed a file's bytes (read in chunks)."""
+        with open(path, "rb") as fh:
+            while block := fh.read(chunk):
+                self._h.update(block)
+        return self
+
+    def hexdigest(self, length: int | None = None) -> str:
+        """The hex digest (first ``length`` digits; all 64 when None)."""
+        out = self._h.hexdigest()
+        return out if length is None else out[:length]
+
+    def digest(self) -> bytes:
+        """The raw 32-byte digest."""
+        return self._h.digest()
+
+
+def config_hash(config: Any, *, length: int | None = None) -> str:
+    """SHA-256 of a resolved config's canonical JSON, secrets redacted (:func:`redact`).
+
+    Key order does not matter; models hash as their JSON dump.
+
+    >>> config_hash({"a": 1, "b": 2}) == config_hash({"b": 2, "a": 1})
+    True
+    """
+    return ContentHash(canonical_json(redact(config))).hexdigest(length)
+
+
 def run_id(config: Any, inputs: Mapping[str, str] | None = None, *, length: int = 12) -> str:
     """Stable id of a run: SHA-256 of the redacted resolved config and the inputs' hashes."""
-    payload = canonical_json({"config": redact(config), "inputs": dict(inputs or {})})
-    return hashlib.sha256(payload.encode()).hexdigest()[:length]
+    return config_hash({"config": config, "inputs": dict(inputs or {})}, length=length)
 
 
 def file_hash(path: str | os.PathLike[str], *, chunk: int = 1 << 20) -> str:
     """SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
+    return ContentHash().file(path, chunk=chunk).hexdigest()
 
 
-def package_versions(extra: Sequence[str] = ()) -> dict[str, str]:
-    """Installed versions of the packages that shape results (absent ones omitted)."""
-    out: dict[str, str] = {"python": platform.python_version()}
-    for name in (*_PACKAGES, *extra):
+def array_hash(*arrays: Any, length: int | None = None) -> str:
+    """SHA-256 of arrays, each as its dtype, shape and C-order bytes.
+
+    >>> array_hash(np.ones(3)) == array_hash(np.ones(3)) != array_hash(np.ones((3, 1)))
+    True
+    """
+    h = ContentHash()
+    for a in arrays:
+        h.array(a, header=True)
+    return h.hexdigest(length)
+
+
+def redacted_json(obj: Any) -> Any:
+    """``obj`` as plain JSON types with secrets redacted: what run files and manifests hold.
+
+    >>> redacted_json({"url": "redis://u:pw@h", "x": np.float64("nan")})
+    {'url': 'redis://u:***@h', 'x': None}
+    """
+    return json_ready(redact(json_ready(obj)))
+
+
+def package_versions(
+    extra: Sequence[str] = (), *, only: Sequence[str] | None = None
+) -> dict[str, str]:
+    """Installed versions of the packages that shape results (absent ones omitted).
+
+    ``only``: exactly these packages (no ``python`` entry unless named), for files that must
+    not change when an unrelated package is upgraded.
+    """
+    if only is not None:
+        names: Sequence[str] = only
+        out: dict[str, str] = {}
+    else:
+        names = (*_PACKAGES, *extra)
+        out = {"python": platform.python_version()}
+    for name in names:
+        if name == "python":
+            out[name] = platform.python_version()
+            continue
         try:
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -209,7 +315,7 @@ class RunManifest(BaseModel):
         **fields: Any,
     ) -> RunManifest:
         """A manifest whose ``run_id`` and ``config`` come from the resolved ``config``."""
-        cfg = json_ready(redact(config))
+        cfg = redacted_json(config)
         return cls(
             kind=kind,
             run_id=run_id(config, inputs),
@@ -220,9 +326,10 @@ class RunManifest(BaseModel):
 
 
 def write_manifest(
-    folder: str | os.PathLike[str], manifest: RunManifest, name: str = "run_manifest.json"
+    folder: str | os.PathLike[str], manifest: BaseModel, name: str = "run_manifest.json"
 ) -> Path:
-    """Write ``manifest`` atomically into ``folder``."""
+    """Write ``manifest`` (a :class:`RunManifest`, or a dataset manifest model such as
+    :class:`algotrader.data.lake.LakeManifest`) atomically into ``folder`` as sorted JSON."""
     return write_json_atomic(Path(folder) / name, json_ready(manifest.model_dump(mode="json")))
 
 
@@ -247,13 +354,6 @@ class Timer:
 
 
 # ----------------------------------------------------------------------- tables
-def write_parquet_atomic(target: str | os.PathLike[str], frame: pl.DataFrame) -> Path:
-    """Write ``frame`` as Parquet atomically with a deterministic layout (byte-identical reruns)."""
-    with atomic_path(target) as tmp:
-        frame.write_parquet(tmp, compression="zstd", statistics=True, row_group_size=65_536)
-    return Path(target)
-
-
 class ResultsTable:
     """An append-only Parquet table stored as numbered immutable parts in a folder.
 

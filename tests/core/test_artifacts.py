@@ -178,6 +178,7 @@ def test_results_table_crash_mid_append(tmp_path: Path) -> None:
         f"""
         import os, polars as pl
         import algotrader.artifacts as art
+        import algotrader.io as aio
         from algotrader.io import atomic_path
         class Dying:
             def __init__(self, target):
@@ -188,7 +189,7 @@ def test_results_table_crash_mid_append(tmp_path: Path) -> None:
                 os._exit(9)
             def __exit__(self, *a):
                 return False
-        art.atomic_path = Dying
+        aio.atomic_path = Dying  # the one Parquet writer (algotrader.io) dies mid-write
         art.ResultsTable({str(folder)!r}).append(pl.DataFrame({{"k": [2]}}))
         """
     )

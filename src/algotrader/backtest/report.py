@@ -16,7 +16,6 @@ Artifacts written to ``out_dir`` (atomically):
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from algotrader.artifacts import file_hash
 from algotrader.backtest.benchmarks import compute_benchmarks
 from algotrader.backtest.costs import CostModel
 from algotrader.backtest.engine import BacktestResult, run_backtest
@@ -55,10 +55,6 @@ class BacktestReport:
     result: BacktestResult
     metrics: dict[str, dict[str, Any]]
     artifacts: list[Path]
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _tables(
@@ -181,8 +177,8 @@ def backtest_files(
     doc = {
         "metrics": metrics,
         "inputs": {
-            "prices": {"file": str(prices), "sha256": _sha256(Path(prices))},
-            kind: {"file": str(weights), "sha256": _sha256(Path(weights))},
+            "prices": {"file": str(prices), "sha256": file_hash(prices)},
+            kind: {"file": str(weights), "sha256": file_hash(weights)},
             "costs": model.model_dump(),
             "lag": lag,
             "kind": kind,

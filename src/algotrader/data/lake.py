@@ -11,7 +11,7 @@ the same inputs give byte-identical files):
 | ``weekly_ohlc_meta.json`` | coverage, missing weeks, weeks without Monday/Friday |
 | ``returns.csv`` / ``.parquet`` | wide weekly returns: ``timestamp`` + one column per asset |
 | ``return_tensor.npz`` | values (T, A), timestamps, assets, missing mask, return type |
-| ``manifest.json`` | options, source description, row counts, every file's SHA-256, ``version_id`` (:func:`algotrader.artifacts.run_id` of the identity and the file hashes) |
+| ``manifest.json`` | :class:`LakeManifest`: options, source description, row counts, every file's SHA-256, ``version_id`` (:func:`algotrader.artifacts.run_id` of the identity and the file hashes) |
 
 CSV timestamps are ISO-8601 UTC (``2024-01-05T21:00:00Z``), empty cells are missing values.
 
@@ -23,6 +23,14 @@ manifest describes other content (other assets, source or options) is **refused*
 unless ``force=True`` (``--force`` on the CLI); re-running the same inputs
 replaces it with byte-identical files. Temporary folders and files left by a
 killed writer (whose process is gone) are removed by the next write.
+
+``manifest.json`` is a *dataset* manifest (:class:`LakeManifest`), not a
+:class:`~algotrader.artifacts.RunManifest`: it describes content only (no host, clock or
+package versions), so the same inputs give a byte-identical folder. It goes through the
+shared pieces: the typed model (unknown keys refused), :func:`algotrader.artifacts.write_manifest`
+(atomic sorted JSON), :func:`algotrader.artifacts.file_hash` and
+:func:`algotrader.artifacts.run_id`. Parquet files are :func:`algotrader.io.write_parquet_atomic`'s
+(the package's one deterministic layout).
 
 Example:
     >>> import polars as pl, tempfile, pathlib
@@ -38,7 +46,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -49,22 +56,20 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import pyarrow.parquet as pq
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from algotrader.artifacts import file_hash, json_ready, run_id
+from algotrader.artifacts import file_hash, json_ready, run_id, write_manifest
 from algotrader.data.cleaning import ReturnType, daily_ohlc, weekly_ohlc, weekly_returns
 from algotrader.data.meta import ISO_FORMAT, daily_meta, weekly_meta
 from algotrader.data.tensor import ReturnTensor, save_return_tensor, tensor_from_returns
 from algotrader.errors import DataError, StateError
-from algotrader.io import atomic_path, write_csv_atomic, write_json_atomic
+from algotrader.io import ROW_GROUP_SIZE, write_csv_atomic, write_json_atomic, write_parquet_atomic
 
 logger = logging.getLogger(__name__)
 
 LAKE_VERSION = 1
 _WEEK_DIR = re.compile(r"^\d{4}-\d{2}$")
 _TMP_DIR = re.compile(r"^\.(\d{4}-\d{2})\.(\d+)\.[0-9a-f]+(\.old)?\.tmp$")
-#: Rows per Parquet row group: fixed, so the file layout never depends on threads or chunks.
-ROW_GROUP_SIZE = 65_536
 #: Manifest keys that identify a version's content (a folder differing in one is refused).
 _IDENTITY_KEYS = ("lake_version", "return_type", "source", "assets")
 
@@ -142,16 +147,9 @@ def _csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def write_parquet_deterministic(path: str | os.PathLike[str], frame: pl.DataFrame) -> Path:
-    """Write ``frame`` as Parquet atomically with a layout fixed by the data alone.
-
-    The frame is made one contiguous chunk and written by pyarrow in row groups of
-    :data:`ROW_GROUP_SIZE` rows (zstd), so the bytes do not depend on how polars
-    chunked the frame or on the thread count.
-    """
-    table = frame.rechunk().to_arrow().combine_chunks()
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP_SIZE)
-    return Path(path)
+    """Write ``frame`` as Parquet atomically with a layout fixed by the data alone (zstd,
+    :data:`ROW_GROUP_SIZE`-row groups): :func:`algotrader.io.write_parquet_atomic`."""
+    return write_parquet_atomic(path, frame)
 
 
 def write_table(folder: Path, name: str, frame: pl.DataFrame) -> list[Path]:
@@ -162,9 +160,56 @@ def write_table(folder: Path, name: str, frame: pl.DataFrame) -> list[Path]:
     ]
 
 
-def _sha256(path: Path) -> str:
-    """SHA-256 of a file (:func:`algotrader.artifacts.file_hash`, the package's one)."""
-    return file_hash(path)
+class LakeManifest(BaseModel):
+    """``manifest.json`` of a lake version: a dataset manifest (content only, reproducible).
+
+    Written by :func:`write_lake` through :func:`algotrader.artifacts.write_manifest`; read
+    back with :meth:`read`. ``files`` and ``version_id`` are absent from folders written
+    before they existed (read as ``{}`` / ``None``).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lake_version: int
+    return_type: str
+    source: dict[str, Any] = Field(default_factory=dict, description="where the bars came from")
+    assets: list[str]
+    rows: dict[str, int] = Field(default_factory=dict, description="table -> row count")
+    files: dict[str, str] = Field(default_factory=dict, description="file name -> SHA-256")
+    version_id: str | None = Field(
+        default=None, description="artifacts.run_id of the identity and the file hashes"
+    )
+
+    def identity(self) -> dict[str, Any]:
+        """What identifies the version's content (a folder differing here is refused)."""
+        return _identity(self.model_dump(mode="json"))
+
+    @classmethod
+    def read(cls, folder: str | os.PathLike[str]) -> LakeManifest:
+        """The manifest of a version folder.
+
+        Raises:
+            StateError: missing, not JSON, or not a lake manifest (the key is named).
+        """
+        path = Path(folder) / "manifest.json"
+        try:
+            return cls.model_validate_json(path.read_bytes())
+        except OSError as exc:
+            raise StateError(
+                f"lake manifest unreadable: {exc}",
+                file=str(path),
+                hint="re-run data-cleaning for this folder",
+            ) from exc
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            key = ".".join(str(p) for p in err["loc"]) or None
+            what = "unreadable" if err["type"] == "json_invalid" else "invalid"
+            raise StateError(
+                f"lake manifest {what}: {err['msg']}",
+                file=str(path),
+                key=key,
+                hint="re-run data-cleaning for this folder",
+            ) from exc
 
 
 def _pid_alive(pid: int) -> bool:
@@ -208,17 +253,16 @@ def _identity(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_replace(folder: Path, manifest: dict[str, Any], force: bool) -> None:
-    path = folder / "manifest.json"
     if not folder.exists() or force:
         return
     try:
-        old = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        old: dict[str, Any] | None = LakeManifest.read(folder).model_dump(mode="json")
+    except StateError:
         old = None
-    if isinstance(old, dict) and _identity(old) == _identity(manifest):
+    if old is not None and _identity(old) == _identity(manifest):
         return
     what = "a folder without a readable manifest"
-    if isinstance(old, dict):
+    if old is not None:
         diff = [k for k in _IDENTITY_KEYS if old.get(k) != manifest.get(k)]
         what = f"another version (differs in {', '.join(diff)}; assets {old.get('assets')})"
     raise StateError(
@@ -250,13 +294,13 @@ def write_lake(result: CleanResult, root: str | os.PathLike[str], *, force: bool
         paths.append(write_json_atomic(tmp / "daily_ohlc_meta.json", result.daily_meta))
         paths.append(write_json_atomic(tmp / "weekly_ohlc_meta.json", result.weekly_meta))
         paths.append(save_return_tensor(tmp / "return_tensor.npz", result.tensor))
-        files = {p.name: _sha256(p) for p in sorted(paths)}
+        files = {p.name: file_hash(p) for p in sorted(paths)}
         # the version's id: artifacts.run_id of what identifies it and of every file's hash
         version_id = run_id(_identity(result.manifest), files, length=16)
-        write_json_atomic(
-            tmp / "manifest.json",
-            json_ready({**result.manifest, "files": files, "version_id": version_id}),
+        manifest = LakeManifest.model_validate(
+            json_ready({**result.manifest, "files": files, "version_id": version_id})
         )
+        write_manifest(tmp, manifest, "manifest.json")
         if folder.exists():
             old = root / f".{result.week_label}.{tag}.old.tmp"
             os.replace(folder, old)
@@ -300,16 +344,8 @@ def verify_lake_file(path: str | os.PathLike[str]) -> None:
         StateError: the file differs from the manifest (a mixed or tampered folder).
     """
     path = Path(path)
-    try:
-        manifest = json.loads((path.parent / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise StateError(
-            f"lake manifest unreadable: {exc}",
-            file=str(path.parent / "manifest.json"),
-            hint="re-run data-cleaning for this folder",
-        ) from exc
-    want = (manifest.get("files") or {}).get(path.name) if isinstance(manifest, dict) else None
-    if want is not None and _sha256(path) != want:
+    want = LakeManifest.read(path.parent).files.get(path.name)
+    if want is not None and file_hash(path) != want:
         raise StateError(
             "lake file does not match its manifest (folder mixes two runs)",
             file=str(path),
@@ -319,7 +355,9 @@ def verify_lake_file(path: str | os.PathLike[str]) -> None:
 
 __all__ = [
     "LAKE_VERSION",
+    "ROW_GROUP_SIZE",
     "CleanResult",
+    "LakeManifest",
     "clean_bars",
     "clean_stale_tmp",
     "latest_lake",

@@ -27,7 +27,6 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
@@ -39,6 +38,7 @@ import numpy as np
 import polars as pl
 from numpy.typing import ArrayLike, NDArray
 
+from algotrader.artifacts import ContentHash
 from algotrader.errors import DataError, StateError, data_row
 from algotrader.io import write_npz_deterministic as _write_npz
 
@@ -523,16 +523,15 @@ class Panel:
         return pl.DataFrame(cols)
 
     def content_hash(self) -> str:
-        """SHA-256 of the panel's content (dates, names, values, mask); stable across runs."""
-        h = hashlib.sha256()
-        h.update(self.name.encode())
-        h.update(b"\0".join(a.encode() for a in self.assets))
-        h.update(b"|")
-        h.update(b"\0".join(f.encode() for f in (self.features or ())))
-        h.update(str(self.values.shape).encode())
-        h.update(self.dates.astype("datetime64[us]").astype(np.int64).tobytes())
-        h.update(np.where(self.mask, self.values, 0.0).tobytes())
-        h.update(np.packbits(self.mask).tobytes())
+        """SHA-256 of the panel's content (dates, names, values, mask); stable across runs
+        (:class:`algotrader.artifacts.ContentHash`)."""
+        h = ContentHash(self.name)
+        h.update("\0".join(self.assets)).update(b"|")
+        h.update("\0".join(self.features or ()))
+        h.update(str(self.values.shape))
+        h.array(self.dates.astype("datetime64[us]").astype(np.int64))
+        h.array(np.where(self.mask, self.values, 0.0))
+        h.array(np.packbits(self.mask))
         return h.hexdigest()
 
     def save_npz(self, path: str | os.PathLike[str]) -> Path:

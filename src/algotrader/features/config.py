@@ -12,8 +12,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from algotrader.artifacts import config_hash as _config_hash
 from algotrader.errors import ConfigError
 from algotrader.features.registry import GROUP_ORDER, get_group, group_keys
 
@@ -116,9 +115,9 @@ class FeatureConfig(BaseModel):
         return self
 
     def config_hash(self) -> str:
-        """SHA-256 of the canonical JSON of this configuration."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()
+        """SHA-256 of the canonical JSON of this configuration
+        (:func:`algotrader.artifacts.config_hash`, the package's one config hash)."""
+        return _config_hash(self)
 
 
 def parse_feature_config(data: dict[str, Any], *, source: str | None = None) -> FeatureConfig:

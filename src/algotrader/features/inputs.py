@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
+from algotrader.artifacts import ContentHash
 from algotrader.errors import DataError
 
 F64 = NDArray[np.float64]
@@ -157,12 +157,11 @@ def inputs_from_frames(
 
 
 def lake_hash(folder: str | os.PathLike[str]) -> str:
-    """SHA-256 over the Parquet lake tables the features read (name + bytes)."""
-    h = hashlib.sha256()
+    """SHA-256 over the Parquet lake tables the features read (name + NUL + bytes, in
+    :data:`LAKE_TABLES` order; :class:`algotrader.artifacts.ContentHash`)."""
+    h = ContentHash()
     for name in LAKE_TABLES:
-        path = Path(folder) / f"{name}.parquet"
-        h.update(name.encode() + b"\0")
-        h.update(path.read_bytes())
+        h.update(name.encode() + b"\0").file(Path(folder) / f"{name}.parquet")
     return h.hexdigest()
 
 

@@ -23,13 +23,11 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import weakref
 import zipfile
 from dataclasses import dataclass
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,12 +35,13 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
+from algotrader.artifacts import file_hash, package_versions
 from algotrader.errors import StateError
 from algotrader.features.common import EPS, STATUS_NAMES, GroupResult
 from algotrader.features.config import FeatureConfig
 from algotrader.features.inputs import LakeInputs
 from algotrader.features.registry import get_group
-from algotrader.io import atomic_path, write_json_atomic
+from algotrader.io import write_json_atomic, write_parquet_atomic
 from algotrader.io import write_npz_deterministic as _write_npz
 
 STORE_FORMAT = 1
@@ -53,19 +52,14 @@ PARQUET_COMPRESSION: Literal["snappy"] = "snappy"
 NPZ_KEYS: tuple[str, ...] = ("values", "mask", "status", "timestamps", "assets", "features")
 
 
-def _version(pkg: str) -> str:
-    try:
-        return importlib_metadata.version(pkg)
-    except importlib_metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+#: Packages whose versions ``metadata.json`` records (only these: a rerun after an unrelated
+#: upgrade stays byte-identical).
+VERSION_PACKAGES: tuple[str, ...] = ("algotrader", "numpy", "polars", "numba")
 
 
 def write_npz_deterministic(path: str | os.PathLike[str], arrays: dict[str, NDArray[Any]]) -> Path:
-    """Uncompressed ``.npz`` with fixed entry times (byte-identical reruns), atomically."""
+    """Uncompressed ``.npz`` with fixed entry times (byte-identical reruns), atomically:
+    :func:`algotrader.io.write_npz_deterministic`."""
     return _write_npz(path, arrays)
 
 
@@ -147,7 +141,7 @@ def group_metadata(
             }
             for i, a in enumerate(inputs.assets)
         },
-        "versions": {p: _version(p) for p in ("algotrader", "numpy", "polars", "numba")},
+        "versions": package_versions(only=VERSION_PACKAGES),
     }
 
 
@@ -165,8 +159,7 @@ def write_group(
         missing_ok=True
     )  # a reader never pairs old meta with new data
     table = long_table(result, inputs)
-    with atomic_path(folder / "features.parquet") as tmp:
-        table.write_parquet(tmp, compression=PARQUET_COMPRESSION)
+    write_parquet_atomic(folder / "features.parquet", table, compression=PARQUET_COMPRESSION)
     del table
     write_npz_deterministic(
         folder / "features.npz",
@@ -180,7 +173,7 @@ def write_group(
         },
     )
     meta = group_metadata(result, inputs, config)
-    meta["files"] = {n: _sha256(folder / n) for n in ("features.parquet", "features.npz")}
+    meta["files"] = {n: file_hash(folder / n) for n in ("features.parquet", "features.npz")}
     write_json_atomic(folder / "metadata.json", meta)
     return folder
 
@@ -213,7 +206,7 @@ def read_group(folder: str | os.PathLike[str], *, verify: bool = True) -> Stored
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     if verify:
         for name, digest in meta.get("files", {}).items():
-            if _sha256(folder / name) != digest:
+            if file_hash(folder / name) != digest:
                 raise StateError(
                     f"{name} does not match the hash in metadata.json (torn or edited write)",
                     file=str(folder / name),
@@ -269,6 +262,7 @@ def store_groups(root: str | os.PathLike[str], version: str) -> list[str]:
 __all__ = [
     "NPZ_KEYS",
     "STORE_FORMAT",
+    "VERSION_PACKAGES",
     "StoredGroup",
     "group_metadata",
     "long_table",

@@ -35,7 +35,6 @@ Settings (run config sections, not tuned): ``model_selection`` {``enable`` [true
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections import OrderedDict
@@ -48,7 +47,7 @@ import numpy as np
 import polars as pl
 from numpy.typing import NDArray
 
-from algotrader.artifacts import json_ready
+from algotrader.artifacts import ContentHash, json_ready
 from algotrader.errors import ConfigError
 from algotrader.forecasting.scoring import coverage, crps_ensemble, energy_score, quantile_loss
 from algotrader.forecasting.selection import SplitPayload, global_report, select_fold
@@ -94,21 +93,21 @@ def diagnostics_settings(cfg: SimulationConfig) -> dict[str, Any]:
 def fingerprint(
     params: Mapping[str, Any], seed: int, train_idx: IntArray, data: SimulationData
 ) -> str:
-    """SHA-256 of what determines a fit: model params, seed, train rows, the data's hash."""
+    """SHA-256 of what determines a fit: model params, seed, train rows, the data's hash
+    (an in-process record key, :class:`algotrader.artifacts.ContentHash`; never persisted)."""
     model = {k: v for k, v in params.items() if k not in HOOK_KEYS}
-    h = hashlib.sha256()
-    h.update(json.dumps(json_ready(model), sort_keys=True, default=str).encode())
-    h.update(f"|{int(seed)}|".encode())
-    h.update(np.ascontiguousarray(train_idx, dtype=np.int64).tobytes())
-    h.update(data.content_hash().encode())
+    h = ContentHash(json.dumps(json_ready(model), sort_keys=True, default=str))
+    h.update(f"|{int(seed)}|")
+    h.array(train_idx, dtype=np.int64)
+    h.update(data.content_hash())
     return h.hexdigest()
 
 
 def record_key(fit_fp: str, test_idx: IntArray, num_samples: int) -> str:
     """The key of one ``decide``: the fit's fingerprint, the test rows, the sample count."""
-    h = hashlib.sha256(fit_fp.encode())
-    h.update(np.ascontiguousarray(test_idx, dtype=np.int64).tobytes())
-    h.update(f"|{int(num_samples)}".encode())
+    h = ContentHash(fit_fp)
+    h.array(test_idx, dtype=np.int64)
+    h.update(f"|{int(num_samples)}")
     return h.hexdigest()
 
 

@@ -57,7 +57,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -65,6 +64,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from algotrader.artifacts import ContentHash
 from algotrader.backtest.costs import CostModel
 from algotrader.data.panel import Panel
 from algotrader.errors import ConfigError, ShapeError
@@ -259,18 +259,21 @@ class SimulationData:
         cached = self.__dict__.get("_content_hash")
         if cached is not None:
             return str(cached)
-        h = hashlib.sha256()
-        h.update(self.dates.astype(np.int64).tobytes())
-        h.update("\x1f".join(self.assets).encode())
+        h = ContentHash()
+        h.array(self.dates.astype(np.int64))
+        h.update("\x1f".join(self.assets))
         for arr in (self.y, self.y_mask, self.X, self.x_mask, self.prices):
-            h.update(b"|" if arr is None else np.ascontiguousarray(arr).tobytes())
+            if arr is None:
+                h.update(b"|")
+            else:
+                h.array(arr)
         for key in sorted(self.extra):
             value = self.extra[key]
             if isinstance(value, np.ndarray):
-                h.update(key.encode() + np.ascontiguousarray(value).tobytes())
-        h.update(f"{self.horizon}|{self.periods_per_year}|{self.target_kind}".encode())
+                h.update(key).array(value)
+        h.update(f"{self.horizon}|{self.periods_per_year}|{self.target_kind}")
         if self.features:
-            h.update("\x1f".join(self.features).encode())
+            h.update("\x1f".join(self.features))
         digest = h.hexdigest()
         object.__setattr__(self, "_content_hash", digest)
         return digest

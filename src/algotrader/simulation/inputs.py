@@ -28,7 +28,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -37,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from algotrader.artifacts import ContentHash
 from algotrader.data.panel import Panel, load_panel_npz
 from algotrader.data.registry import load_daily_close
 from algotrader.errors import ConfigError, DataError, StateError
@@ -182,9 +182,9 @@ def feature_config_of(fc: FeaturesConfig) -> FeatureConfig:
 
 
 def _lake_hash(lake: LakeInputs) -> str:
-    h = hashlib.sha256()
-    h.update(lake.timestamps.astype(np.int64).tobytes())
-    h.update("\x1f".join(lake.assets).encode())
+    h = ContentHash()
+    h.array(lake.timestamps.astype(np.int64))
+    h.update("\x1f".join(lake.assets))
     for arr in (
         lake.weekly_open,
         lake.weekly_high,
@@ -196,7 +196,7 @@ def _lake_hash(lake: LakeInputs) -> str:
         lake.daily_low,
         lake.daily_close,
     ):
-        h.update(np.ascontiguousarray(arr).tobytes())
+        h.array(arr)
     return h.hexdigest()
 
 

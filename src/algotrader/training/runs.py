@@ -23,7 +23,10 @@ temporary files a killed writer left in the run folder (``.<name>.*.tmp``) are d
 ``history.parquet`` is still read.
 
 Run ids are :func:`algotrader.artifacts.run_id` (16 hex digits here; the same hash and
-redaction as every other run in the package).
+redaction as every other run in the package); data signatures are
+:func:`algotrader.artifacts.array_hash`; every file is written by :mod:`algotrader.io`'s
+one writer of its format, and config/result/manifest JSON goes through
+:func:`algotrader.artifacts.redacted_json`.
 
 Example:
     >>> run_id({"b": 1, "a": [1.0, 2.0]}) == run_id({"a": [1.0, 2.0], "b": 1})
@@ -34,7 +37,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import platform
@@ -48,7 +50,14 @@ import jax
 import numpy as np
 import polars as pl
 
-from algotrader.artifacts import RunManifest, json_ready, redact, write_manifest
+from algotrader.artifacts import (
+    RunManifest,
+    array_hash,
+    package_versions,
+    redact,
+    redacted_json,
+    write_manifest,
+)
 from algotrader.artifacts import run_id as _artifact_run_id
 from algotrader.errors import StateError
 from algotrader.io import write_json_atomic, write_npz_atomic, write_parquet_atomic
@@ -69,12 +78,6 @@ def redact_url(text: str) -> str:
     return out
 
 
-def _canonical(obj: Any) -> Any:
-    """JSON-ready, redacted copy (non-finite floats as JSON ``null``, URL passwords and
-    secret-named keys redacted, so they reach neither files nor run ids)."""
-    return json_ready(redact(json_ready(obj)))
-
-
 def run_id(config: Mapping[str, Any]) -> str:
     """Stable 16-hex-digit id of a configuration (key order does not matter).
 
@@ -85,29 +88,21 @@ def run_id(config: Mapping[str, Any]) -> str:
 
 
 def array_signature(*arrays: np.ndarray) -> str:
-    """SHA-256 (first 16 hex digits) of arrays' dtype, shape and bytes.
+    """SHA-256 (first 16 hex digits) of arrays' dtype, shape and bytes
+    (:func:`algotrader.artifacts.array_hash`).
 
     Example:
         >>> array_signature(np.ones(3)) == array_signature(np.ones(3))
         True
     """
-    h = hashlib.sha256()
-    for a in arrays:
-        a = np.ascontiguousarray(a)
-        h.update(f"{a.dtype}{a.shape}".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()[:16]
+    return array_hash(*arrays, length=16)
 
 
 def provenance() -> dict[str, str]:
-    """Versions and host recorded with every run."""
-    import optax
-
+    """Versions (:func:`algotrader.artifacts.package_versions`), host and platform recorded
+    with every run."""
     return {
-        "python": platform.python_version(),
-        "jax": jax.__version__,
-        "optax": getattr(optax, "__version__", "unknown"),
-        "numpy": np.__version__,
+        **package_versions(),
         "host": socket.gethostname(),
         "platform": platform.platform(),
     }
@@ -393,7 +388,7 @@ def read_history(paths: RunPaths) -> pl.DataFrame:
 
 def write_config(paths: RunPaths, config: Mapping[str, Any]) -> None:
     """Write the resolved configuration and provenance."""
-    write_json_atomic(paths.config, _canonical({**config, "provenance": provenance()}))
+    write_json_atomic(paths.config, redacted_json({**config, "provenance": provenance()}))
 
 
 def write_run_manifest(
@@ -408,14 +403,14 @@ def write_run_manifest(
     ``rid`` is the run's id (the folder name); ``fields`` are further manifest fields
     (``started_at``, ``finished_at``, ``timings``, ``seeds``, ``outputs``, ``extra``).
     """
-    cfg = _canonical(config)
+    cfg = redacted_json(config)
     manifest = RunManifest(kind=kind, run_id=rid, config=cfg, **fields)
     return write_manifest(paths.root, manifest)
 
 
 def write_result(paths: RunPaths, result: Mapping[str, Any]) -> None:
     """Write ``result.json``."""
-    write_json_atomic(paths.result, _canonical(result))
+    write_json_atomic(paths.result, redacted_json(result))
 
 
 def read_result(run_dir: str | Path) -> dict[str, Any]:

@@ -312,13 +312,20 @@ class RunManifest(BaseModel):
         kind: str,
         config: Any,
         inputs: Mapping[str, str] | None = None,
+        *,
+        id_config: Any = None,
         **fields: Any,
     ) -> RunManifest:
-        """A manifest whose ``run_id`` and ``config`` come from the resolved ``config``."""
+        """A manifest whose ``run_id`` and ``config`` come from the resolved ``config``.
+
+        ``id_config``: what the id hashes when it is not the whole recorded config (a run
+        whose folder id leaves out settings that never change results, e.g. the simulation's
+        engine); the manifest's ``run_id`` is then the run folder's id.
+        """
         cfg = redacted_json(config)
         return cls(
             kind=kind,
-            run_id=run_id(config, inputs),
+            run_id=run_id(config if id_config is None else id_config, inputs),
             config=cfg if isinstance(cfg, dict) else {"value": cfg},
             inputs=dict(inputs or {}),
             **fields,

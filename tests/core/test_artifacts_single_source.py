@@ -108,6 +108,44 @@ def test_scan_catches_a_second_implementation(tmp_path: Path) -> None:
     assert not _HASHLIB.search("from algotrader.artifacts import file_hash")
 
 
+_PARQUET_SCRIPT = """
+import sys, numpy as np, polars as pl
+from algotrader.io import write_parquet_atomic
+n = 200_003
+f = pl.DataFrame({f"f{i}": np.random.default_rng(i).normal(size=n) for i in range(4)})
+f = f.with_columns(pl.Series("asset", np.array(["A", "BB", "C"])[np.arange(n) % 3]))
+step = int(sys.argv[2])
+parts = [f.slice(i, step) for i in range(0, n, step)]
+write_parquet_atomic(sys.argv[1], pl.concat(parts, rechunk=False))
+"""
+
+
+def test_parquet_bytes_independent_of_threads_and_chunks(tmp_path: Path) -> None:
+    """The one Parquet writer: same bytes with 1 or 4 polars threads and any chunking."""
+    import os
+    import subprocess
+    import sys
+
+    out = []
+    for threads, step in (("1", 7_777), ("4", 100_000), ("4", 200_003)):
+        path = tmp_path / f"{threads}_{step}.parquet"
+        env = {**os.environ, "POLARS_MAX_THREADS": threads}
+        subprocess.run(
+            [sys.executable, "-c", _PARQUET_SCRIPT, str(path), str(step)],
+            check=True,
+            env=env,
+            timeout=120,
+        )
+        out.append(path.read_bytes())
+    assert out[0] == out[1] == out[2]
+    import pyarrow.parquet as pq
+
+    meta = pq.ParquetFile(tmp_path / "1_7777.parquet").metadata
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [65_536] * 3 + [
+        200_003 - 3 * 65_536
+    ]
+
+
 # ------------------------------------------------------- old implementations (verbatim)
 def _old_array_signature(*arrays: np.ndarray) -> str:
     h = hashlib.sha256()
@@ -374,6 +412,48 @@ def test_cli_run_manifest_validates(tmp_path: Path) -> None:
     assert m.inputs == {"weights": file_hash(tmp_path / "in.csv")}
     assert m.run_id == run_id({"lag": 1}, m.inputs)
     assert m.outputs == ["in.csv", "out.parquet"]
+
+
+def test_evaluation_run_manifest_validates(tmp_path: Path) -> None:
+    from algotrader.backtest.costs import CostModel
+    from algotrader.backtest.evaluate import evaluate_weights, write_evaluation
+
+    p = _panel(5, t=40)
+    prices = Panel.from_arrays(p.dates, p.assets, 100 * np.exp(np.nan_to_num(p.values) * 0.01))
+    ev = evaluate_weights(prices, np.full((40, 3), 1 / 3), CostModel(proportional_bps=5))
+    inputs = {"prices": prices.content_hash()}
+    man = RunManifest.create("evaluate", {"family": "ew"}, inputs, seeds={"run": 1})
+    write_evaluation(tmp_path, ev, man)
+    m = RunManifest.model_validate_json((tmp_path / "run_manifest.json").read_bytes())
+    assert m == man and m.run_id == run_id({"family": "ew"}, inputs)
+
+
+def test_simulation_manifest_validates_and_names_the_run_folder(tmp_path: Path) -> None:
+    """The manifest's run_id is the folder's id (the config minus engine settings)."""
+    from algotrader.simulation.config import config_from_mapping
+    from algotrader.simulation.runner import run_simulation
+
+    raw: dict[str, Any] = {
+        "family": "optimiser",
+        "data": {"start": "2000-01-01", "end": "2004-12-31", "output_root": str(tmp_path)},
+        "cv": {"warmup_len": 26, "group_len": 26, "q": 2, "embargo_len": 1, "max_inner_combos": 6},
+        "outer": {"last_n": 2},
+        "model": {"params": {"lookback": 12, "vola": 10, "corr": 20}},
+        "tuning": {
+            "num_samples": 4,
+            "space": [{"path": "model.params.shrink", "type": "float", "bounds": [0.1, 0.9]}],
+        },
+        "stop_after": "inputs",
+    }
+    res = run_simulation(config_from_mapping(raw))
+    m = RunManifest.model_validate_json((res.run_dir / "run_manifest.json").read_bytes())
+    assert m.kind == "simulate" and res.run_dir.name == f"optimiser_{m.run_id}"
+    assert m.extra["config_hash"] == m.run_id and m.inputs["data"]
+    # an engine setting changes neither the folder nor the manifest's id
+    other = {**raw, "tuning": {**raw["tuning"], "workers": 2}}
+    res2 = run_simulation(config_from_mapping(other), resume=True)
+    m2 = RunManifest.model_validate_json((res2.run_dir / "run_manifest.json").read_bytes())
+    assert res2.run_dir == res.run_dir and m2.run_id == m.run_id
 
 
 # ---------------------------------------------------------------------------- run ids

@@ -79,12 +79,18 @@ class SimulationResult:
     scores: pl.DataFrame | None = None
 
 
-def config_hash(cfg: SimulationConfig, input_hash: str) -> str:
-    """Hash of the config minus engine settings (they never change results) and inputs."""
+def _id_config(cfg: SimulationConfig) -> dict[str, Any]:
+    """The resolved config minus engine settings (they never change results)."""
     dump = cfg.model_dump(mode="json")
     for key in ("engine", "workers", "parallel_min_seconds", "ray", "optuna"):
         dump["tuning"].pop(key, None)
-    return run_id(dump, {"data": input_hash})
+    return dump
+
+
+def config_hash(cfg: SimulationConfig, input_hash: str) -> str:
+    """Hash of the config minus engine settings (they never change results) and inputs:
+    the run folder's id, and the manifest's ``run_id``."""
+    return run_id(_id_config(cfg), {"data": input_hash})
 
 
 def run_dir_for(cfg: SimulationConfig, chash: str) -> Path:
@@ -215,6 +221,7 @@ def run_simulation(
             "simulate",
             cfg,
             {"data": ihash},
+            id_config=_id_config(cfg),
             seeds={"run": cfg.seed, "cv": cfg.cv.seed, "tuning": cfg.tuning.seed},
             started_at=started,
             finished_at=now_utc(),

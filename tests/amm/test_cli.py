@@ -64,7 +64,7 @@ def test_amm_run_writes_tables_and_metrics(tmp_path: Path) -> None:
     assert per_step.columns[:3] == ["unix", "price_BTC", "price_ETH"]
     assert pl.read_csv(out / "daily.csv").height == 2
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["metrics"]["final_value"] == per_step["value"][-1]
+    assert metrics["final_value"] == per_step["value"][-1]  # run facts beside the metrics
     np.testing.assert_allclose(
         (
             per_step.select("reserve_BTC", "reserve_ETH").to_numpy()

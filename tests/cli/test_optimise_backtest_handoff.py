@@ -123,7 +123,11 @@ def test_nav_crossing_zero_is_a_named_status(tmp_path: Path) -> None:
     html = (tmp_path / "o2" / "report.html").read_text()
     assert "NAV status nav_crossed_zero" in html and 'id="performance"' in html
     returns = pl.read_parquet(tmp_path / "o2" / "returns.parquet")
-    assert returns.height == nav["row"] - 1
+    # one return per row after the first, up to the last row whose value is still > 0
+    assert returns.height == nav["row"] - 2
+    dates = pl.read_csv(prices, try_parse_dates=True)["date"]
+    assert returns["date"][-1].date() == dates[nav["row"] - 2]
+    assert str(dates[nav["row"] - 1]) == nav["date"]
 
 
 def test_warmup_longer_than_data_is_refused(tmp_path: Path, run_main: RunMain) -> None:

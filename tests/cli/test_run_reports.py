@@ -136,7 +136,8 @@ SECTIONS = {
     "optimise": [
         'id="optimiser"',
         'id="performance"',
-        "<th>equal_weight_hodl</th>",
+        "<th>hodl</th>",
+        "<th>uniform_hodl</th>",
         "<th>equal_weight_rebalanced</th>",
         "Equity",
         "Drawdown",
@@ -158,7 +159,15 @@ SECTIONS = {
         'id="recorded"',
         "backtest.png",
     ],
-    "amm-run": ["Pool value vs HODL", "Weights path", 'id="pool-performance"', "amm_run.png"],
+    "amm-run": [
+        "Pool value vs HODL",
+        "Weights path",
+        'id="pool-performance"',
+        'id="performance"',
+        "<th>equal_weight_rebalanced</th>",
+        'id="recorded"',
+        "amm_run.png",
+    ],
     "amm-train": [
         'id="training"',
         "Objective per iteration",

@@ -358,15 +358,23 @@ def _clean(x: float) -> float | None:
     return None if not math.isfinite(x) else x
 
 
-def metrics_document(evaluation: Evaluation) -> dict[str, Any]:
-    """The ``metrics.json`` content: every metric with its definition and P (NaN -> null)."""
+def metrics_document(
+    evaluation: Evaluation, *, reference: Mapping[str, float] | None = None
+) -> dict[str, Any]:
+    """The ``metrics.json`` content: every metric with its definition and P (NaN -> null).
+
+    ``reference``: further registered metrics of the same run (e.g. the AMM reference
+    simulator's ``amm.*`` family on the pool's minute path), written with their registry
+    definitions under ``"reference"``; they never replace the shared ones.
+    """
 
     def block(ms: Mapping[str, float]) -> dict[str, Any]:
         return {
-            k: {"value": _clean(v), "definition": REGISTRY[k].definition} for k, v in ms.items()
+            k: {"value": _clean(float(v)), "definition": REGISTRY[k].definition}
+            for k, v in ms.items()
         }
 
-    return {
+    doc: dict[str, Any] = {
         "name": evaluation.name,
         "periods_per_year": evaluation.periods_per_year,
         "periods_per_year_rule": PERIODS_RULE,
@@ -377,22 +385,50 @@ def metrics_document(evaluation: Evaluation) -> dict[str, Any]:
         "metrics": block(evaluation.metrics),
         "benchmarks": {k: block(v) for k, v in evaluation.benchmark_metrics.items()},
     }
+    if reference:
+        unknown = [k for k in reference if k not in REGISTRY]
+        if unknown:
+            raise ShapeError(
+                f"reference metrics not in the registry: {unknown}",
+                key="reference",
+                hint="compute them with algotrader.metrics.compute_metrics",
+            )
+        doc["reference"] = block(reference)
+    return doc
 
 
 def write_evaluation(
     folder: str | os.PathLike[str],
     evaluation: Evaluation,
     manifest: RunManifest | None = None,
+    *,
+    reference: Mapping[str, float] | None = None,
+    context: Mapping[str, Any] | None = None,
 ) -> list[Path]:
     """Write ``returns.parquet``, ``metrics.json`` and (if given) ``run_manifest.json``.
 
-    All writes are atomic; rerunning with the same inputs rewrites identical bytes (the
-    manifest's timestamps aside).
+    ``reference``: see :func:`metrics_document`. ``context``: run facts that are not
+    metrics (a run id, the resolved config, timings ...) written beside the document in
+    ``metrics.json``; a key of the document itself is refused. All writes are atomic;
+    rerunning with the same inputs rewrites identical bytes (the manifest's timestamps
+    aside).
+
+    Raises:
+        ShapeError: a ``context`` key that the metrics document already has.
     """
     out = Path(folder)
+    doc = metrics_document(evaluation, reference=reference)
+    clash = sorted(set(context or {}) & set(doc))
+    if clash:
+        raise ShapeError(
+            f"context keys {clash} collide with the metrics document",
+            key=clash[0],
+            hint="rename the run fact (the document's keys are fixed)",
+        )
+    doc = {**doc, **dict(context or {})}
     paths = [
         write_parquet_atomic(out / "returns.parquet", returns_frame(evaluation)),
-        write_json_atomic(out / "metrics.json", json_ready(metrics_document(evaluation))),
+        write_json_atomic(out / "metrics.json", json_ready(doc)),
     ]
     if manifest is not None:
         paths.append(write_manifest(out, manifest))

@@ -1,12 +1,19 @@
 """``algotrader amm ...``: the AMM pool command group (a typer sub-app).
 
 ``amm run`` simulates one parameter set and writes the per-step and daily tables
-(Parquet and CSV), ``metrics.json`` (strict JSON: an undefined metric is ``null``),
-``amm_run.png`` (pool value vs HODL of the initial reserves, weights), ``run_manifest.json``
-(``kind: amm-run``) and, with ``--report``, ``report.html``.  Other modules add commands to the group
-through :data:`SUBCOMMAND_MODULES`: each named module ``algotrader.cli.<name>``
-exposes ``register(amm_app: typer.Typer) -> None`` (the training stage registers
-``amm train`` and ``amm walk-forward`` this way).  A module that is absent is skipped.
+(Parquet and CSV), the three files every family writes from the one evaluation path
+(:func:`pool_evaluation`): ``returns.parquet`` (``date``, ``gross_return``, ``net_return``,
+``costs``, ``benchmark_hodl`` / ``benchmark_uniform_hodl`` /
+``benchmark_equal_weight_rebalanced``), ``metrics.json`` (every metric with its definition
+and ``periods_per_year``, the reference simulator's ``amm.*`` metrics under
+``reference``, and the run's ``run_id``, ``config``, ``final_value``, ``rows``,
+``timings_s`` and ``params``; strict JSON: an undefined metric is ``null``) and
+``run_manifest.json`` (``kind: amm-run``); ``amm_run.png`` (pool value vs HODL of the
+initial reserves, weights) and, with ``--report``, ``report.html``.  Other modules add
+commands to the group through :data:`SUBCOMMAND_MODULES`: each named module
+``algotrader.cli.<name>`` exposes ``register(amm_app: typer.Typer) -> None`` (the training
+stage registers ``amm train`` and ``amm walk-forward`` this way).  A module that is absent
+is skipped.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import typer
 from algotrader.cli._common import state
 from algotrader.cli._runs import finish_report, report_option, write_cli_manifest
 from algotrader.errors import ConfigError, DataError
-from algotrader.io import write_csv_atomic, write_json_atomic, write_parquet_atomic
+from algotrader.io import write_csv_atomic, write_parquet_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -121,10 +128,44 @@ def _plot_run(out: Path, per_step: pl.DataFrame, tokens: tuple[str, ...]) -> Pat
     return plot_amm_run(out / "amm_run.png", x, daily["value"].to_numpy(), hodl, weights, tokens)
 
 
-def _sha256(path: Path) -> str:
-    import hashlib
+#: Minutes per day of the pool's clock (one evaluated row per day).
+DAY_MINUTES = 1440
 
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+def pool_evaluation(
+    per_step: pl.DataFrame, tokens: tuple[str, ...]
+) -> tuple[Any, dict[str, float]]:
+    """The pool's value path through the shared evaluation, and its reference metrics.
+
+    The pool's value at the first minute of each day and at the window's last minute (so
+    the evaluated return is the whole window's), dated by their minute clock (UTC), go to
+    :func:`algotrader.backtest.evaluate_value_series` (the fees are inside the pool's
+    value: gross = net) with the default pipeline's benchmarks on the same rows
+    (:func:`algotrader.pipeline.amm_step.pool_benchmarks`: the initial reserves held,
+    equal value held, equal weight rebalanced; zero cost), so ``periods_per_year`` is the
+    one calendar rule (about 365 on a 24/7 clock). The reference simulator's ``amm.*``
+    metrics are the registry's NumPy definitions on the full minute path.
+
+    Returns:
+        ``(evaluation, reference)``: the :class:`~algotrader.backtest.evaluate.Evaluation`
+        and ``{amm.<name>: value}``.
+    """
+    from algotrader.backtest.evaluate import evaluate_value_series, periods_per_year
+    from algotrader.metrics.registry import compute_metrics
+    from algotrader.pipeline.amm_step import pool_benchmarks
+
+    n = per_step.height
+    rows = np.unique(np.r_[np.arange(0, n, DAY_MINUTES), n - 1])
+    minutes = per_step["unix"].to_numpy().astype("datetime64[ms]")
+    value = per_step["value"].to_numpy().astype(np.float64)
+    prices = per_step.select([f"price_{t}" for t in tokens]).to_numpy().astype(np.float64)
+    reserves0 = np.asarray(per_step.select([f"reserve_{t}" for t in tokens]).row(0), np.float64)
+    bench = pool_benchmarks(prices[rows], value[rows], reserves0)
+    ev = evaluate_value_series(minutes[rows], value[rows], bench, name="amm")
+    reference = compute_metrics(
+        value, periods_per_year=periods_per_year(minutes), prices=prices, family="amm"
+    )
+    return ev, {k: float(v) for k, v in reference.items()}
 
 
 def _read_coarse(path: Path, tokens: tuple[str, ...], unix0: int, rows: int, cp: int) -> np.ndarray:
@@ -178,7 +219,8 @@ def run_cmd(
     from algotrader.amm.config import RunConfig
     from algotrader.amm.data import load_prices, make_window
     from algotrader.amm.simulate import coarse_rows_needed, simulate
-    from algotrader.artifacts import json_ready, now_utc
+    from algotrader.artifacts import file_hash, now_utc
+    from algotrader.backtest.evaluate import write_evaluation
 
     st = state()
     started = now_utc()
@@ -202,18 +244,19 @@ def run_cmd(
         write_csv_atomic(out / "per_step.csv", result.per_step)
         write_parquet_atomic(out / "daily.parquet", result.daily)
         write_csv_atomic(out / "daily.csv", result.daily)
-        write_json_atomic(
-            out / "metrics.json",
-            json_ready(
-                {
-                    "run_id": cfg.run_id,
-                    "config": cfg.model_dump(mode="json"),
-                    "metrics": result.metrics,
-                    "timings_s": result.timings,
-                    "rows": result.per_step.height,
-                    "params": {"file": str(params), "sha256": _sha256(params), "values": raw},
-                }
-            ),
+        ev, reference = pool_evaluation(result.per_step, cfg.tokens)
+        write_evaluation(
+            out,
+            ev,
+            reference=reference,
+            context={
+                "run_id": cfg.run_id,
+                "config": cfg.model_dump(mode="json"),
+                "final_value": float(ev.values[-1]),
+                "rows": result.per_step.height,
+                "timings_s": result.timings,
+                "params": {"file": str(params), "sha256": file_hash(params), "values": raw},
+            },
         )
         png = _plot_run(out, result.per_step, cfg.tokens)
         write_cli_manifest(
@@ -228,14 +271,16 @@ def run_cmd(
             },
             timings=result.timings,
             started_at=started,
-            extra={"run_id": cfg.run_id},
+            extra={"run_id": cfg.run_id, "periods_per_year": ev.periods_per_year},
         )
         prog.update(task, advance=1, description="done")
-    m = result.metrics
+    m = ev.metrics
     st.console.print(
         f"amm run {cfg.run_id}: {cfg.rule} on {','.join(cfg.tokens)}, {result.per_step.height} steps, "
-        f"final value {m['final_value']:,.2f}, return {m['returns']:+.4%}, "
-        f"over hodl {m['returns_over_hodl']:+.4%}, daily log sharpe {m['daily_log_sharpe']:+.3f} -> {out}",
+        f"final value {ev.values[-1]:,.2f}, return {m['total_return']:+.4%}, "
+        f"over hodl {m['returns_over_hodl']:+.4%}, sharpe {m['sharpe']:+.3f} "
+        f"(daily values, P/yr {ev.periods_per_year:.1f}), daily log sharpe (reference) "
+        f"{reference['amm.daily_log_sharpe']:+.3f} -> {out}",
         markup=False,
         highlight=False,
         soft_wrap=True,
@@ -264,4 +309,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(amm_app, name="amm")
 
 
-__all__ = ["SUBCOMMAND_MODULES", "amm_app", "register"]
+__all__ = ["SUBCOMMAND_MODULES", "amm_app", "pool_evaluation", "register"]

@@ -1,17 +1,19 @@
 """``algotrader optimise``: run the correlation-aware optimiser on wide CSV/Parquet files.
 
-Besides the optimiser's tables and ``summary.json`` (:func:`algotrader.portfolio.io.optimise_files`)
-the command writes, for people and for ``algotrader report``:
+Writes into ``--out`` (see :mod:`algotrader.portfolio.io` for the tables and the rule):
 
-* ``returns.parquet``: ``date``, ``net_return`` (NAV_t / NAV_(t-1) - 1 of the optimiser's own
-  analytics, costs included, the first row against ``aum``; rows end before the NAV first
-  crosses zero, the ``nav_status`` of ``summary.json``), ``turnover`` (traded currency /
-  NAV before the row), ``costs`` (currency) and two benchmarks on the same prices:
-  ``benchmark_equal_weight_hodl`` (equal cash per asset on the first row, then held) and
-  ``benchmark_equal_weight_rebalanced`` (the mean of the assets' returns each row);
-* ``weights.parquet``: ``date`` + position (currency) / NAV per asset;
-* ``optimise.png``: NAV with the equal-weight buy-and-hold benchmark, drawdown in %, weights;
-* ``run_manifest.json`` (``kind: optimise``), and with ``--report`` ``report.html``.
+* the optimiser's tables: ``cash_position``, ``risk_position``, ``vola``, ``status`` and
+  ``position_currency`` (``.csv`` + ``.parquet``);
+* the three files every family writes, from the one evaluation path
+  (:func:`algotrader.backtest.evaluate_weights`, the default pipeline's rule): ``returns.parquet``
+  (``date``, ``gross_return``, ``net_return``, ``turnover``, ``costs``,
+  ``benchmark_hodl`` / ``benchmark_uniform_hodl`` / ``benchmark_equal_weight_rebalanced``),
+  ``metrics.json`` (every metric with its definition and ``periods_per_year``) and
+  ``run_manifest.json`` (``kind: optimise``);
+* ``weights.parquet`` (the backtest's realised weights), ``summary.json`` (status counts,
+  NAV status, ``performance`` = the ``metrics.json`` document, signal quality, timings);
+* ``optimise.png``: value with the uniform-HODL benchmark, drawdown in %, weights;
+* with ``--report``, ``report.html``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import typer
 
 from algotrader.cli._common import FoldingTable, make_table, state
@@ -34,23 +35,38 @@ class Mode(StrEnum):
     stream = "stream"
 
 
+def _metric(summary: dict[str, Any], name: str) -> float | None:
+    perf = summary.get("performance") or {}
+    entry = (perf.get("metrics") or {}).get(name) or {}
+    value = entry.get("value")
+    return float(value) if isinstance(value, int | float) else None
+
+
 def _table(summary: dict[str, Any]) -> FoldingTable:
     table = make_table("Optimiser")
     table.add_column("item")
     table.add_column("value", justify="right")
-    perf = summary["performance"]
+    perf = summary.get("performance") or {}
+
+    def num(name: str, spec: str) -> str:
+        value = _metric(summary, name)
+        return "n/a" if value is None else format(value, spec)
+
+    ppy = perf.get("periods_per_year")
     rows = [
         ("mode", str(summary["mode"])),
         ("rows x assets", f"{summary['rows']} x {len(summary['assets'])}"),
         ("status", ", ".join(f"{k}={v}" for k, v in summary["status_counts"].items())),
-        ("sharpe", f"{perf['sharpe']:.3f}" if perf["sharpe"] is not None else "n/a"),
-        (
-            "max drawdown",
-            f"{perf['max_drawdown']:.2%}" if perf["max_drawdown"] is not None else "n/a",
-        ),
-        ("mean turnover", f"{perf['mean_turnover']:.4g}"),
+        (f"sharpe (net, P/yr {ppy:.1f})" if ppy else "sharpe", num("sharpe", ".3f")),
+        ("total return (net)", num("total_return", ".2%")),
+        ("max drawdown", num("max_drawdown", ".2%")),
+        ("annualised turnover", num("annualised_turnover", ".4g")),
+        ("costs", f"{perf['total_costs']:,.2f}" if perf else "n/a"),
         ("seconds", str(summary["timings_s"]["optimise"])),
     ]
+    note = (summary.get("book") or {}).get("note")
+    if note:
+        rows.append(("evaluation", f"not written: {note}"))
     missing = summary.get("missing") or {}
     if missing.get("price_cells"):  # NaN policy: gaps are shown, never silent (docs/errors.md)
         first = missing["first_price"]
@@ -73,70 +89,20 @@ def _table(summary: dict[str, Any]) -> FoldingTable:
     return table
 
 
-def _report_tables(out: Path, prices: Path, summary: dict[str, Any]) -> Path | None:
-    """``returns.parquet``, ``weights.parquet`` and ``optimise.png`` from the written tables.
-
-    NAV, turnover and costs are the optimiser's own analytics
-    (:func:`algotrader.portfolio.analytics.analyse`), so the report and ``summary.json`` agree.
-    Returns the PNG path, or ``None`` when the prices do not line up with the positions.
-    """
-    import polars as pl
-
+def _plot(out: Path, run: Any) -> Path | None:
+    """``optimise.png`` from the shared evaluation (value, uniform HODL, realised weights)."""
     from algotrader.cli._plots import plot_optimise
-    from algotrader.io import write_parquet_atomic
-    from algotrader.portfolio.analytics import analyse
-    from algotrader.portfolio.io import read_frame
 
-    cfg = summary["config"]
-    cash_frame = pl.read_parquet(out / "cash_position.parquet")
-    assets = [c for c in cash_frame.columns if c != "date"]
-    px_frame = read_frame(prices)
-    if px_frame.height != cash_frame.height or px_frame.height < 2:
+    ev = run.evaluated.evaluation
+    if ev is None or ev.backtest is None:
         return None
-    px = px_frame.select(assets).to_numpy().astype(np.float64)
-    cash = cash_frame.select(assets).to_numpy().astype(np.float64)
-    aum = float(cfg["aum"])
-    perf = analyse(
-        cash,
-        px,
-        aum=aum,
-        position_scale=float(cfg.get("position_scale", 1.0)),
-        cost_per_unit=float(cfg.get("cost_per_unit", 0.0)),
-        periods_per_year=float(summary["performance"].get("periods_per_year") or 252.0),
-    )
-    nav = np.asarray(perf.nav, dtype=np.float64)
-    before = np.concatenate([[aum], nav[:-1]])  # NAV before each row's trading
-    held = np.nan_to_num(cash) * float(cfg.get("position_scale", 1.0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        net = np.where(before > 0, nav / before - 1.0, np.nan)
-        rel = px / px[0]
-        bench_hodl_value = np.nanmean(rel, axis=1)
-        bench_hodl = np.concatenate([[0.0], bench_hodl_value[1:] / bench_hodl_value[:-1] - 1.0])
-        asset_ret = np.vstack([np.zeros((1, px.shape[1])), px[1:] / px[:-1] - 1.0])
-        bench_rebal = np.nanmean(np.where(np.isfinite(asset_ret), asset_ret, np.nan), axis=1)
-        turnover = np.where(before > 0, np.asarray(perf.turnover) / before, np.nan)
-        weights = np.where(nav[:, None] > 0, held / nav[:, None], np.nan)
-    dates = cash_frame["date"]
-    returns = pl.DataFrame(
-        {
-            "date": dates,
-            "net_return": net,
-            "turnover": turnover,
-            "costs": np.asarray(perf.costs, dtype=np.float64),
-            "benchmark_equal_weight_hodl": bench_hodl,
-            "benchmark_equal_weight_rebalanced": np.nan_to_num(bench_rebal),
-        }
-    )
-    bust = np.flatnonzero(~(nav > 0))
-    if bust.size:  # the book is bust from that row on: returns end where NAV was last > 0
-        returns = returns.head(int(bust[0]))
-    write_parquet_atomic(out / "returns.parquet", returns)
-    write_parquet_atomic(
-        out / "weights.parquet",
-        pl.DataFrame({"date": dates, **{a: weights[:, j] for j, a in enumerate(assets)}}),
-    )
     return plot_optimise(
-        out / "optimise.png", dates.to_numpy(), nav, aum * bench_hodl_value, weights, assets
+        out / "optimise.png",
+        ev.dates,
+        ev.values,
+        ev.benchmarks["uniform_hodl"],
+        ev.backtest.weights,
+        list(run.tables.assets),
     )
 
 
@@ -170,16 +136,16 @@ def optimise(
     ),
     report: bool = report_option(),
 ) -> None:
-    """Cash/risk positions, vola and status per row, as CSV + Parquet, and summary.json."""
+    """Positions, vola and status per row; returns, metrics and manifest; summary.json."""
     from algotrader.artifacts import now_utc
-    from algotrader.portfolio.io import optimise_files  # heavy: imported when the stage runs
+    from algotrader.portfolio.io import run_optimise  # heavy: imported when the stage runs
 
     st = state()
     started = now_utc()
     total = 1 if mode is Mode.batch else _stream_total(prices, config, warmup_rows)
     with st.progress() as prog:
         task = prog.add_task(f"optimise ({mode.value})", total=total)
-        summary = optimise_files(
+        run = run_optimise(
             prices,
             signal,
             config,
@@ -190,8 +156,9 @@ def optimise(
         )
         done = max(int(prog.tasks[0].completed), 1)
         prog.update(task, total=done, completed=done)
+    summary = run.summary
     st.console.print(_table(summary))
-    png = _report_tables(out, prices, summary)
+    png = _plot(out, run)
     if png is not None:
         st.console.print(f"plot: {png}", markup=False, highlight=False, soft_wrap=True)
     write_cli_manifest(
@@ -202,7 +169,7 @@ def optimise(
         timings=summary.get("timings_s"),
         started_at=started,
         extra={
-            "periods_per_year": summary["performance"].get("periods_per_year"),
+            "periods_per_year": (summary.get("performance") or {}).get("periods_per_year"),
             "nav_status": summary.get("nav_status"),
         },
     )

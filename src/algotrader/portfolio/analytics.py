@@ -125,7 +125,7 @@ def _positions_book(
     return res.values - cushion, res.holdings, res.trade_values, res.costs
 
 
-def _filled_prices(prices: np.ndarray) -> np.ndarray:
+def filled_prices(prices: np.ndarray) -> np.ndarray:
     """Prices carried forward (and back before the first observation); 1.0 for a column
     that is never priced (it is never traded)."""
     p = np.where(np.isfinite(prices) & (prices > 0), prices, np.nan)
@@ -171,7 +171,7 @@ def analyse(
     unpriced = int(np.sum((held != 0) & ~priced))
     positions = np.where(priced, held, 0.0)
     model = CostModel(proportional_bps=cost_per_unit * 1e4)
-    filled = _filled_prices(prices)
+    filled = filled_prices(prices)
     nav, holdings, trade_values, costs = _positions_book(positions, filled, model, aum)
     turnover = np.abs(trade_values).sum(axis=1)
     # the engine's P&L of the units carried over each row (exact, not a NAV difference)
@@ -245,4 +245,10 @@ def plot_performance(
         plt.close(fig)
 
 
-__all__ = ["PerformanceReport", "analyse", "periods_per_year_from_dates", "plot_performance"]
+__all__ = [
+    "PerformanceReport",
+    "analyse",
+    "filled_prices",
+    "periods_per_year_from_dates",
+    "plot_performance",
+]

@@ -6,9 +6,24 @@ input error names the file, the 1-based data row (row 1 = the first data row bel
 header) and the column as written. Outputs in ``out_dir``: ``cash_position``,
 ``risk_position``, ``vola`` (``date`` + one column per asset) and ``status``
 (``date,status,missing_price``: the solve status and the assets without a price on that
-row), each as ``.csv`` and ``.parquet``, plus ``summary.json`` (config, fingerprint, status
-counts, missing prices, performance and signal-quality figures, timings). All writes are
+row), each as ``.csv`` and ``.parquet``; ``position_currency`` (the cash positions in
+currency); and the three files every family writes, from the one evaluation path
+(:func:`evaluate_positions`, :func:`algotrader.backtest.evaluate_weights`):
+``returns.parquet`` (``date``, ``gross_return``, ``net_return``, ``turnover``, ``costs`` and
+the HODL / uniform-HODL / equal-weight benchmarks' returns), ``metrics.json`` (every metric
+with its definition and ``periods_per_year``; the manifest is the CLI's), plus
+``weights.parquet`` (the realised weights of that backtest) and ``summary.json`` (config,
+fingerprint, status counts, missing prices, NAV status, the book's evaluation settings,
+``performance`` = the ``metrics.json`` document, signal quality, timings). All writes are
 atomic.
+
+The evaluation (the same as the default pipeline's optimiser family): the cash position
+decided at the close of row ``t`` becomes the target weight ``cash x position_scale / aum``
+of the book's value, traded at the close of ``t + 1`` (``lag = 1``) with
+``CostModel(proportional_bps = cost_per_unit x 1e4)``, from ``aum`` in cash. A missing price
+is carried forward for the evaluation (the optimiser holds no position there, so it earns
+nothing across the gap). A book whose value reaches zero is evaluated up to the row before
+(``summary["nav_status"]`` names the row).
 
 Example:
     >>> import numpy as np, polars as pl, tempfile, pathlib
@@ -30,20 +45,26 @@ Example:
 from __future__ import annotations
 
 import logging
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from algotrader.artifacts import json_ready, package_versions
+from algotrader.backtest.costs import CostModel
+from algotrader.backtest.evaluate import (
+    Evaluation,
+    evaluate_weights,
+    metrics_document,
+    write_evaluation,
+)
 from algotrader.errors import ConfigError, DataError, ShapeError, data_row
 from algotrader.io import write_csv_atomic, write_json_atomic, write_parquet_atomic
-from algotrader.portfolio.analytics import analyse, periods_per_year_from_dates
+from algotrader.portfolio.analytics import filled_prices
 from algotrader.portfolio.config import OptimiserConfig, load_config
 from algotrader.portfolio.engine import OptimiserResult, run_batch
 from algotrader.portfolio.frames import (
@@ -244,51 +265,137 @@ def write_tables(
     return paths
 
 
-def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for pkg in ("algotrader", "numpy", "scipy", "polars"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "unknown"
-    return out
+#: Execution lag of the evaluation: decided at the close of ``t``, traded at ``t + 1``.
+EVALUATION_LAG = 1
+
+_NAV_HINT = (
+    "position_scale x positions exceed aum: lower position_scale (currency per unit of cash "
+    "position) or raise aum"
+)
+
+
+@dataclass(frozen=True)
+class PositionsEvaluation:
+    """The shared evaluation of a run's cash positions.
+
+    Attributes:
+        evaluation: the :class:`~algotrader.backtest.evaluate.Evaluation` (value in
+            currency from ``aum``), or None when there is nothing to evaluate (see ``note``).
+        weights: ``(T, N)`` target weights handed to the backtest.
+        cost_model: the one cost model used.
+        nav_status: ``{"status": "ok"}``, or ``nav_crossed_zero`` with the 1-based row and
+            date where the book's value first reached zero (the evaluation ends the row
+            before).
+        unpriced_position_cells: positions on a cell without a price (not taken).
+        note: why ``evaluation`` is None, else None.
+    """
+
+    evaluation: Evaluation | None
+    weights: np.ndarray
+    cost_model: CostModel
+    nav_status: dict[str, Any]
+    unpriced_position_cells: int
+    note: str | None = None
+
+    def book(self, cfg: OptimiserConfig) -> dict[str, Any]:
+        """How the positions were evaluated (``summary["book"]``): rule, lag, costs, value."""
+        ev = self.evaluation
+        return {
+            "weights": "cash_position x position_scale / aum, of the book's value",
+            "lag": EVALUATION_LAG,
+            "initial_value": cfg.aum,
+            "cost_model": self.cost_model.model_dump(mode="json"),
+            "final_value": None if ev is None else float(ev.values[-1]),
+            "rows_evaluated": 0 if ev is None else int(ev.values.shape[0]),
+            "unpriced_position_cells": self.unpriced_position_cells,
+            "note": self.note,
+        }
+
+
+def evaluate_positions(
+    tables: PositionTables, prices: np.ndarray, cfg: OptimiserConfig
+) -> PositionsEvaluation:
+    """Evaluate ``tables.cash`` on ``prices`` (T, N) through the one evaluation path.
+
+    See the module docstring for the rule; the benchmarks are the shared path's (HODL of
+    the book's first holdings, uniform HODL, equal weight rebalanced; same lag and costs).
+    """
+    from algotrader.data.panel import Panel, dates_from_series
+
+    cash = np.asarray(tables.cash, dtype=np.float64)
+    px = np.asarray(prices, dtype=np.float64)
+    priced = np.isfinite(px) & (px > 0)
+    held = np.nan_to_num(cash, nan=0.0) * cfg.position_scale
+    unpriced = int(np.sum((held != 0) & ~priced))
+    weights = np.where(priced, held, 0.0) / cfg.aum
+    model = CostModel(proportional_bps=cfg.cost_per_unit * 1e4)
+    ok: dict[str, Any] = {"status": "ok"}
+
+    def empty(note: str, nav: dict[str, Any] = ok) -> PositionsEvaluation:
+        logger.warning("optimiser evaluation skipped: %s", note)
+        return PositionsEvaluation(None, weights, model, nav, unpriced, note)
+
+    if not tables.dates.dtype.is_temporal():
+        return empty(
+            f"the date column is {tables.dates.dtype}, not dates: periods_per_year needs a calendar"
+        )
+    if cash.shape[0] < 2:
+        return empty("fewer than two rows: no return to evaluate")
+    panel = Panel.from_arrays(
+        dates_from_series(tables.dates), tables.assets, filled_prices(px), name="close"
+    )
+    kw: dict[str, Any] = {"lag": EVALUATION_LAG, "name": "optimiser", "initial_value": cfg.aum}
+    try:
+        ev = evaluate_weights(panel, weights, model, **kw)
+    except DataError as exc:
+        if exc.key != "values" or exc.row is None:
+            raise
+        t = int(exc.row)  # 0-based row where the book's value first reached zero
+        nav = {
+            "status": "nav_crossed_zero",
+            "row": data_row(t),
+            "date": str(tables.dates[t]),
+            "hint": _NAV_HINT,
+        }
+        logger.warning("the book's value reaches zero at row %d (%s)", data_row(t), nav["date"])
+        if t < 2:
+            return empty("the book's value reached zero before a second row", nav)
+        ev = evaluate_weights(panel.take(np.arange(t)), weights[:t], model, **kw)
+        return PositionsEvaluation(ev, weights, model, nav, unpriced)
+    return PositionsEvaluation(ev, weights, model, ok, unpriced)
 
 
 def run_summary(
-    tables: PositionTables, prices: np.ndarray, mu: np.ndarray, cfg: OptimiserConfig
+    tables: PositionTables,
+    prices: np.ndarray,
+    mu: np.ndarray,
+    cfg: OptimiserConfig,
+    evaluated: PositionsEvaluation | None = None,
 ) -> dict[str, Any]:
-    """Status counts, performance figures (analytics) and signal quality of a run."""
-    ppy = periods_per_year_from_dates(tables.dates)
-    perf = analyse(
-        tables.cash,
-        prices,
-        aum=cfg.aum,
-        position_scale=cfg.position_scale,
-        cost_per_unit=cfg.cost_per_unit,
-        periods_per_year=ppy,
-    )
+    """Status counts, the shared evaluation's metrics document, the NAV status and the
+    signal quality of a run (``evaluated`` is computed when not given)."""
+    if evaluated is None:
+        evaluated = evaluate_positions(tables, prices, cfg)
     quality = SignalQuality.from_series(*information_coefficients(prices, mu, 1))
-    nav = np.asarray(perf.nav, dtype=np.float64)
-    bad = np.flatnonzero(~(nav > 0))
-    nav_status: dict[str, Any] = {"status": "ok"}
-    if bad.size:
-        first = int(bad[0])
-        nav_status = {
-            "status": "nav_crossed_zero",
-            "row": first + 1,
-            "date": str(tables.dates[first]),
-            "min_nav": float(np.nanmin(nav)) if np.isfinite(nav).any() else None,
-            "hint": "position_scale x positions exceed aum: lower position_scale (currency per "
-            "unit of cash position) or raise aum",
-        }
+    ev = evaluated.evaluation
     return {
-        "nav_status": nav_status,
+        "nav_status": evaluated.nav_status,
         "rows": int(tables.cash.shape[0]),
         "assets": list(tables.assets),
         "status_counts": tables.status_counts(),
-        "performance": perf.summary,
+        "book": evaluated.book(cfg),
+        "performance": None if ev is None else metrics_document(ev),
         "signal_quality_h1": quality.__dict__,
     }
+
+
+@dataclass(frozen=True)
+class OptimiseRun:
+    """What :func:`run_optimise` wrote: the summary, the position tables and the evaluation."""
+
+    summary: dict[str, Any]
+    tables: PositionTables
+    evaluated: PositionsEvaluation
 
 
 def optimise_files(
@@ -301,7 +408,29 @@ def optimise_files(
     warmup_rows: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Read inputs, run the optimiser (batch or stream), write tables and ``summary.json``."""
+    """Read inputs, run the optimiser (batch or stream), write every file; the summary."""
+    return run_optimise(
+        prices_path,
+        signal_path,
+        config_path,
+        out_dir,
+        mode=mode,
+        warmup_rows=warmup_rows,
+        progress=progress,
+    ).summary
+
+
+def run_optimise(
+    prices_path: str | Path,
+    signal_path: str | Path,
+    config_path: str | Path,
+    out_dir: str | Path,
+    *,
+    mode: str = "batch",
+    warmup_rows: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> OptimiseRun:
+    """:func:`optimise_files` returning the tables and the evaluation too (for the CLI's plot)."""
     start = time.perf_counter()
     cfg = load_config(config_path)
     prices, mu = read_frame(prices_path), read_frame(signal_path)
@@ -329,10 +458,24 @@ def optimise_files(
         tables = run_stream_tables(prices, mu, cfg, warmup_rows=k, progress=progress)
     else:
         raise ShapeError(f"unknown mode {mode!r}", key="mode", hint="use batch or stream")
-    p_arr, m_arr = inputs.prices, inputs.mu
     missing = _report_missing(inputs, str(prices_path))
     elapsed = time.perf_counter() - start
-    artifacts = write_tables(tables, out_dir, position_scale=cfg.position_scale)
+    t_eval = time.perf_counter()
+    evaluated = evaluate_positions(tables, inputs.prices, cfg)
+    evaluate_s = time.perf_counter() - t_eval
+    out = Path(out_dir)
+    artifacts = write_tables(tables, out, position_scale=cfg.position_scale)
+    ev = evaluated.evaluation
+    if ev is not None and ev.backtest is not None:
+        artifacts += write_evaluation(out, ev)
+        realised = ev.backtest.weights
+        frame = pl.DataFrame(
+            {
+                DATE: tables.dates[: realised.shape[0]],
+                **{a: realised[:, j] for j, a in enumerate(tables.assets)},
+            }
+        )
+        artifacts.append(write_parquet_atomic(out / "weights.parquet", frame))
     summary = {
         "position_scale": cfg.position_scale,
         "mode": mode,
@@ -340,15 +483,15 @@ def optimise_files(
         "config": cfg.model_dump(mode="json"),
         "config_fingerprint": cfg.fingerprint(),
         "inputs": {"prices": str(prices_path), "signal": str(signal_path)},
-        **run_summary(tables, p_arr, m_arr, cfg),
+        **run_summary(tables, inputs.prices, inputs.mu, cfg, evaluated),
         "missing": missing,
-        "timings_s": {"optimise": round(elapsed, 4)},
-        "versions": _versions(),
+        "timings_s": {"optimise": round(elapsed, 4), "evaluate": round(evaluate_s, 4)},
+        "versions": package_versions(only=("python", "algotrader", "numpy", "scipy", "polars")),
         "artifacts": [p.name for p in artifacts],
     }
-    summary = _json_safe(summary)
-    write_json_atomic(Path(out_dir) / "summary.json", summary)
-    return summary
+    summary = json_ready(summary)
+    write_json_atomic(out / "summary.json", summary)
+    return OptimiseRun(summary, tables, evaluated)
 
 
 def _report_missing(inputs: OptimiserInputs, file: str) -> dict[str, Any]:
@@ -369,21 +512,15 @@ def _report_missing(inputs: OptimiserInputs, file: str) -> dict[str, Any]:
     return missing
 
 
-def _json_safe(obj: Any) -> Any:
-    """Non-finite floats become None (strict JSON); containers are walked."""
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if np.isfinite(obj) else None
-    return obj
-
-
 __all__ = [
+    "EVALUATION_LAG",
+    "OptimiseRun",
     "PositionTables",
+    "PositionsEvaluation",
+    "evaluate_positions",
     "optimise_files",
     "read_frame",
+    "run_optimise",
     "run_stream_tables",
     "run_summary",
     "tables_from_result",

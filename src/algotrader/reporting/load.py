@@ -12,7 +12,7 @@ or, for older folders, recognised from the files it holds. What each kind contri
 | ``outer/returns.parquet``, ``outer/metrics.json``, ``outer/outer_*/result.json``, ``inner/outer_*/scores.parquet`` | nested-CV: outer equity vs baselines, per-fold choices, CPCV score distribution, PSR/DSR/PBO |
 | ``*.png`` anywhere below (diagnostics, fan charts, PIT, coverage, loss curves) | figures written by the run |
 | sub-folders that are runs themselves (the default pipeline) | one section per family + comparison table |
-| ``summary.json`` of ``optimise`` | the optimiser's summary (status counts, its own analytics, NAV status) |
+| ``summary.json`` of ``optimise`` | the optimiser's summary (status counts, the shared evaluation's metrics, NAV status) |
 | ``values.parquet`` of ``backtest`` (value, costs, turnover, benchmark value paths) | performance vs the benchmarks, turnover and costs |
 | ``history.parquet`` + ``result.json`` of ``amm train`` | objective and train/validation curves, selected set and parameters |
 | ``walk_forward.json`` of ``amm walk-forward`` (+ ``cycle_000/...``) | verdict, cycle table with reasons for undefined values, IS vs OOS, chosen parameters |
@@ -370,8 +370,17 @@ def _optimise_sections(run_dir: Path, warnings: list[str]) -> list[Section]:
             ["NAV status", f"{nav.get('status')} at row {nav.get('row')} ({nav.get('date')})"]
         )
         warnings.append(f"NAV status {nav.get('status')}: {nav.get('hint', '')}")
-    for k, v in (summary.get("performance") or {}).items():
-        rows.append([f"optimiser analytics: {k}", fmt(v)])
+    perf = summary.get("performance") or {}
+    if isinstance(perf.get("metrics"), dict):  # the shared evaluation's document
+        rows.append(["periods per year", fmt(perf.get("periods_per_year"))])
+        for k, v in perf["metrics"].items():
+            rows.append([f"evaluation: {k}", fmt(_value(v))])
+    else:  # an older folder: the optimiser's own analytics (flat figures)
+        for k, v in perf.items():
+            rows.append([f"optimiser analytics: {k}", fmt(v)])
+    for k, v in (summary.get("book") or {}).items():
+        if isinstance(v, int | float | str) or v is None:
+            rows.append([f"book: {k}", fmt(v)])
     for k, v in (summary.get("signal_quality_h1") or {}).items():
         if isinstance(v, int | float) or v is None:
             rows.append([f"signal quality (1 row ahead): {k}", fmt(v)])
@@ -379,8 +388,9 @@ def _optimise_sections(run_dir: Path, warnings: list[str]) -> list[Section]:
         Section(
             "optimiser",
             "Optimiser summary",
-            "As written to summary.json by the optimiser (its analytics: NAV on a fixed aum, "
-            "positions x position_scale, costs per traded unit).",
+            "As written to summary.json by the optimiser: status counts, NAV status and the "
+            "shared evaluation of its positions (weights cash x position_scale / aum, traded "
+            "one row later, the one cost model).",
             tables=[Table("summary.json", ["item", "value"], rows)],
         )
     ]

@@ -1,4 +1,4 @@
-"""Test-wide settings: float64 JAX, a persistent compilation cache, hypothesis profiles."""
+"""Test-wide settings: CPU-only JAX, a persistent compilation cache, hypothesis profiles."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-os.environ.setdefault("JAX_ENABLE_X64", "1")
+# No JAX_ENABLE_X64 here: float64 must come from the package (algotrader.amm, .training and
+# .forecasting enable it on import), so a package that stopped enabling it fails its dtype
+# tests in-process too; tests/core/test_float64.py also checks it in a clean interpreter.
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 # `make test` runs pytest under `uv run`; Ray would then start its workers through `uv run`
 # too (its uv runtime-env hook), which fails in a fresh clone. Workers use this interpreter.

@@ -1,9 +1,10 @@
 """float64 is the package's doing, not the test harness's.
 
-``tests/conftest.py`` sets ``JAX_ENABLE_X64=1`` for every test, so an in-process check
-would pass even if the package stopped enabling x64. These run a fresh interpreter with
-every ``JAX_*`` variable removed and check that importing the JAX-using packages alone
-gives float64 arrays and float64 results.
+An in-process check would pass whenever anything earlier in the session (another test
+module, an environment variable such as ``JAX_ENABLE_X64=1``) had enabled x64. These run a
+fresh interpreter with every ``JAX_*``/``XLA_*`` variable removed and check that importing
+each JAX-using module alone gives float64 arrays and float64 results. (``tests/conftest.py``
+sets no ``JAX_ENABLE_X64`` either, so the in-process dtype tests rely on the package too.)
 """
 
 from __future__ import annotations
@@ -32,7 +33,17 @@ def _clean_env() -> dict[str, str]:
     return env
 
 
-@pytest.mark.parametrize("module", ["algotrader.amm", "algotrader.training"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "algotrader.amm",
+        "algotrader.training",
+        # one fresh interpreter each (~3 s CPU): the rest run in the full suite only
+        pytest.param("algotrader.tuning.problem_objective", marks=pytest.mark.slow),
+        pytest.param("algotrader.forecasting.models", marks=pytest.mark.slow),
+        pytest.param("algotrader.forecasting.svi", marks=pytest.mark.slow),
+    ],
+)
 def test_package_import_enables_float64_in_clean_process(module: str) -> None:
     env = _clean_env()
     assert "JAX_ENABLE_X64" not in env

@@ -27,7 +27,9 @@ prices, N(0,1) signal, seed 0, T=2,520 rows):
   (default 100, 300, 1000);
 * cg (ours, N in ``--cg-sizes``): ``solver: cg`` with ``cg_tol`` 1e-8 (and 1e-6), wall
   time, mean CG iterations, max reported error bound and the measured max relative
-  position error against the exact batch of the same run;
+  position error against the exact batch of the same run; for the first tolerance also
+  the batch on one thread (``ALGOTRADER_THREADS=1``; the default pairs rows on two
+  threads) with a bit-for-bit comparison of the two, and the CG stream step;
 * stream: ``from_warmup`` on T rows (``--stream-warmup-rows`` rows from 1,000 assets on:
   the state, hence the step, does not depend on the history length), then ``step`` on new
   rows: median / p90 step latency;
@@ -113,7 +115,8 @@ def _worker(impl: str, kind: str, n: int, t_len: int, steps: int, reps: int, dum
         from algotrader.portfolio import OptimiserConfig, OptimiserStream, run_batch
 
         cg_tol = float(os.environ.get("BENCH_CG_TOL", "0") or 0)
-        solver = {"solver": "cg", "cg_tol": cg_tol} if kind == "batch_cg" else {}
+        cg_kind = kind in ("batch_cg", "stream_cg")
+        solver = {"solver": "cg", "cg_tol": cg_tol} if cg_kind else {}
         cfg: Any = OptimiserConfig(**CFG, **solver)
 
         def batch(p: Any, m: Any) -> np.ndarray:
@@ -371,6 +374,21 @@ def main() -> None:
                         dump + ".risk.npy", exact_dump + ".risk.npy", warmup
                     )
                 r["cg_tol"] = tol
+                if tol == args.cg_tols[0]:  # the same on one thread (bits) and the stream
+                    dump1 = str(tmp / f"cg1_{n}_{tol:g}.npy")
+                    one = _run_case(
+                        sys.executable, "ours", "batch_cg", n, b_rows, 0, 1, 3600, dump1,
+                        {"BENCH_CG_TOL": repr(tol), "ALGOTRADER_THREADS": "1"},
+                    )  # fmt: skip
+                    r["one_thread"] = one
+                    if "error" not in one and "error" not in r:
+                        r["same_bits"] = bool(
+                            np.array_equal(np.load(dump), np.load(dump1), equal_nan=True)
+                        )
+                    r["stream"] = _run_case(
+                        sys.executable, "ours", "stream_cg", n, s_rows, steps, 1, 3600, "",
+                        {"BENCH_CG_TOL": repr(tol)},
+                    )  # fmt: skip
                 cgs.append(r)
         ref_b: dict[str, Any] = {}
         ref_s: dict[str, Any] = {}
@@ -412,12 +430,20 @@ def main() -> None:
         )
         print(" | ".join(rows[-1]), flush=True)
         for r in cgs:
+            one, cs = r.get("one_thread", {}), r.get("stream", {})
             big.append(
                 [
                     str(n),
                     f"{r['cg_tol']:g}",
                     _fmt_s(ours_b.get("wall_s")),
                     f"{_fmt_s(r.get('wall_s'))} (cpu {_fmt_s(r.get('cpu_s'))})",
+                    f"{_fmt_s(one.get('wall_s'))} (cpu {_fmt_s(one.get('cpu_s'))})"
+                    if one
+                    else "n/a",
+                    str(r.get("same_bits", "n/a")),
+                    f"{_fmt_s(cs.get('step_median_s'))} (cpu {_fmt_s(cs.get('step_cpu_median_s'))})"
+                    if cs
+                    else "n/a",
                     f"{r.get('cg_iterations_mean', float('nan')):.1f}",
                     f"{r.get('error_bound_max', float('nan')):.1e}",
                     f"{r.get('pos_err_max', float('nan')):.1e}",
@@ -452,6 +478,9 @@ def main() -> None:
             "cg_tol",
             "batch exact",
             "batch cg (cpu)",
+            "batch cg 1 thread (cpu)",
+            "same bits",
+            "stream step cg (cpu)",
             "mean CG iterations",
             "max reported bound",
             "max measured position error",

@@ -125,7 +125,7 @@ def test_cg_state_survives_save_and_load(tmp_path: Path) -> None:
     a = OptimiserStream.from_warmup(p.head(50), m.head(50), cfg)
     a.save(tmp_path / "s.npz")
     with np.load(tmp_path / "s.npz") as z:
-        assert z["cg_x"].shape == (12,)
+        assert z["cg_x"].shape == (2, 12)
         assert z["cg_ring"].shape == (3, 12) and z["cg_gram"].shape == (3, 3)
         assert int(z["cg_count"][0]) > 3  # the ring has wrapped
     b = OptimiserStream.load(tmp_path / "s.npz")

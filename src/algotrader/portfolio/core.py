@@ -112,8 +112,8 @@ def run_kernel(
     n = radj.shape[1]
     block, threads = (1, 1) if radj.shape[0] == 1 else (block_rows(n), default_threads(n))
     solver = cfg.solver
-    if solver == "cg":  # rows chain through the warm start: one at a time
-        block, threads = 1, 1
+    if solver == "cg":  # rows chain through the warm start: one at a time or in pairs
+        block = 1
     kernel = state.kernel
     key = (n, block, threads, solver)
     if kernel is None or (kernel.n_assets, kernel.block, kernel.threads, kernel.solver) != key:
@@ -121,8 +121,10 @@ def run_kernel(
     assert state.kernel is not None
     cg = None
     if solver == "cg":
-        if state.cg_x.shape != (n,):
-            state.cg_x = np.zeros(n)
+        if state.cg_x.shape == (n,):  # saved by a release with one warm start
+            state.cg_x = np.stack([state.cg_x, state.cg_x])
+        elif state.cg_x.shape != (2, n):
+            state.cg_x = np.zeros((2, n))
         k = cg_ring_rows(cfg, n)
         if state.cg_ring.shape != (k, n) or state.cg_gram.shape != (k, k):
             state.cg_ring, state.cg_gram = np.zeros((k, n)), np.zeros((k, k))

@@ -279,6 +279,163 @@ def _solve_range(
             eb[b] = position_error_bound(math.sqrt(ss[b]), math.sqrt(np.dot(x, x)), lam_min)
 
 
+@nb.njit(cache=True)
+def _advance_into(
+    src: np.ndarray,
+    dst: np.ndarray,
+    xy_low: np.ndarray,
+    w: np.ndarray,
+    xs: np.ndarray,
+    r: np.ndarray,
+    beta: float,
+) -> None:  # pragma: no cover - compiled
+    """:func:`_advance_state` from ``src`` into ``dst`` (``dst`` may be ``src``: in place;
+    the same arithmetic either way) and, when ``xy_low`` has ``xy``'s shape, its float32
+    copy in the same pass."""
+    n = r.shape[0]
+    low = xy_low.shape[0] == n
+    for i in range(n):
+        ri = r[i]
+        row, out = src[i], dst[i]
+        if low:
+            lrow = xy_low[i]
+            for k in range(n):
+                v = row[k] * beta + ri * r[k]
+                out[k] = v
+                lrow[k] = np.float32(v)
+        else:
+            for k in range(n):
+                out[k] = row[k] * beta + ri * r[k]
+    w[0] = w[0] * beta + 1.0
+    for i in range(n):
+        xs[i] = xs[i] * beta + r[i]
+
+
+@nb.njit(cache=True, error_model="numpy", nogil=True)
+def _cg_prepare(
+    src: np.ndarray,
+    dst: np.ndarray,
+    xy_low: np.ndarray,
+    w: np.ndarray,
+    xs: np.ndarray,
+    r: np.ndarray,
+    mu_row: np.ndarray,
+    beta: float,
+    lam: float,
+    min_denom: float,
+    vec: np.ndarray,
+    e: np.ndarray,
+    ring: np.ndarray,
+    ring_apply: np.ndarray,
+    gram: np.ndarray,
+    fm: np.ndarray,
+    dw: np.ndarray,
+    ring_count: np.ndarray,
+    saved: np.ndarray,
+) -> tuple[bool, bool, int, int]:  # pragma: no cover - compiled
+    """Everything of a CG row before its solve, in row order: state update ``src -> dst``
+    (and its float32 copy), scalings ``t, u`` and signal ``m`` into ``vec``, the diagonal
+    ``e``, the ring entry (:func:`precond_update`; the slot's previous float32 content is
+    kept in ``saved`` first, then the mirror ``ring_apply`` refreshed). Returns
+    ``(variance_ok, zero_signal, ring_rows, slot)``; a row with an undefined variance stops
+    after its state update (``variance_ok`` False)."""
+    lam_min = 1.0 - lam
+    t, u, m = vec[0], vec[1], vec[2]
+    _advance_into(src, dst, xy_low, w, xs, r, beta)
+    if not _scalings(dst, w, xs, lam, min_denom, t, u):
+        return False, False, 0, -1
+    zero = _signal(mu_row, m) <= ZERO_SIGNAL_ATOL
+    k = ring.shape[0]
+    ring_k, slot = 0, -1
+    if k > 0:
+        slot = ring_count[0] % k
+        ring_count[0] += 1
+        if precond_update(ring, gram, fm, dw, t, r, slot, beta, lam_min) == 0:
+            ring_k = k
+        dst_row, src_row = ring_apply[slot], ring[slot]
+        for i in range(dst_row.shape[0]):
+            saved[i] = dst_row[i]
+            dst_row[i] = src_row[i]
+    diag = lam * 1.0 + (1.0 - lam)  # the formed matrix's diagonal (see _build)
+    for i in range(t.shape[0]):
+        e[i] = diag - (dst[i, i] * (t[i] * t[i]) - u[i] * u[i])
+    return True, zero, ring_k, slot
+
+
+@nb.njit(cache=True, error_model="numpy", nogil=True)
+def _cg_solve_row(
+    xy: np.ndarray,
+    xy_low: np.ndarray,
+    vec: np.ndarray,
+    e: np.ndarray,
+    start: np.ndarray,
+    ring_apply: np.ndarray,
+    ring_k: int,
+    oslot: int,
+    orow: np.ndarray,
+    dw: np.ndarray,
+    fm: np.ndarray,
+    work: np.ndarray,
+    kv: np.ndarray,
+    lam: float,
+    tol: float,
+    max_iter: int,
+    res: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """The solve of one prepared CG row (GIL released; the two rows of a batch pair run
+    on two threads): CG from ``start`` on ``xy``/``xy_low`` (:func:`cg_solve_pre`), the
+    ring's first ``ring_k`` rows with slot ``oslot`` read from ``orow``; a row CG does not
+    bring to ``tol`` within ``max_iter`` is solved exactly (the matrix formed for that row
+    only). ``x = vec[4]``; ``res`` (5,) <- method, iterations, ``||Ax - m||^2``, ``m'x``,
+    bound."""
+    lam_min = 1.0 - lam
+    t, u, m, y, x = vec[0], vec[1], vec[2], vec[3], vec[4]
+    x[:] = start
+    it, ss, dd, eb = cg_solve_pre(
+        xy, xy_low, t, u, e, m, x, work, lam_min, tol, max_iter,
+        ring_apply[:ring_k], dw, fm, kv, oslot, orow,
+    )  # fmt: skip
+    meth = METHOD_CG
+    if it < 0:
+        it = max_iter
+        n = m.shape[0]
+        a, f = np.empty((n, n)), np.empty((n, n))
+        _build(xy, t, u, lam, a, f, True)
+        meth, ss, dd = solve_one(a, f, m, y, x)
+        eb = position_error_bound(math.sqrt(ss), math.sqrt(np.dot(x, x)), lam_min)
+    res[0], res[1], res[2], res[3], res[4] = meth, it, ss, dd, eb
+
+
+@nb.njit(cache=True, error_model="numpy", nogil=True)
+def _cg_finish(
+    zero: bool,
+    vec: np.ndarray,
+    res: np.ndarray,
+    carry: np.ndarray,
+    sigma: np.ndarray,
+    cash: np.ndarray,
+    util: np.ndarray,
+    prev_cash: np.ndarray,
+    denom_tol: float,
+    cap: float,
+) -> tuple[int, int, float, float, int]:  # pragma: no cover - compiled
+    """Outputs of a solved CG row in row order (status, cash, turnover cap) and the warm
+    starts: ``carry[0] <- carry[1]`` (the next row's start: the solution two rows back),
+    ``carry[1] <- x`` when solved. Returns ``(status, method, residual, bound, iters)``."""
+    if zero:
+        meth, ss, dd, eb, it = METHOD_NONE, 0.0, 0.0, 0.0, 0
+    else:
+        meth, it, ss, dd, eb = int(res[0]), int(res[1]), res[2], res[3], res[4]
+    x, m = vec[4], vec[2]
+    carry[0, :] = carry[1]
+    if not zero and meth != METHOD_SINGULAR:
+        carry[1, :] = x
+    status, method, residual = _finish_row(
+        zero, meth, ss, dd, x, m, sigma, cash, util, prev_cash, denom_tol, cap
+    )
+    return status, method, residual, eb, it
+
+
 @nb.njit(cache=True, error_model="numpy", nogil=True)
 def _run_cg_rows(
     xy: np.ndarray,
@@ -291,8 +448,6 @@ def _run_cg_rows(
     beta: float,
     lam: float,
     min_denom: float,
-    a: np.ndarray,
-    f: np.ndarray,
     vec: np.ndarray,
     work: np.ndarray,
     carry: np.ndarray,
@@ -313,67 +468,35 @@ def _run_cg_rows(
     tol: float,
     max_iter: int,
 ) -> tuple[int, int]:  # pragma: no cover - compiled
-    """Rows of the CG solver, each complete before the next: state update, scalings, CG on
-    ``A = T xy T - u u' + diag(e)`` (the shrunk correlation, never formed: one pass over
-    ``xy`` per iteration) warm-started from the previous solved row's ``x`` (``carry``,
-    updated), status, cash, turnover cap. A row CG cannot bring to ``tol`` within
-    ``max_iter`` iterations is solved exactly (Cholesky of the formed matrix in ``a``/``f``).
-    Every row enters the preconditioner ring ``ring`` (K, N) / ``gram`` (K, K) at slot
-    ``ring_count[0] % K`` (:func:`precond_update`; ``K = 0``: plain CG). ``xy_low`` of
-    ``xy``'s shape: float32 inner products (refreshed from ``xy`` with each state update).
-    ``vec`` (5, N): t, u, m, y, x; ``work`` (6, N): e and CG scratch. Stops after the state
+    """CG rows one after the other on one thread (the stream; a batch on one thread):
+    :func:`_cg_prepare` (in place on ``xy``), :func:`_cg_solve_row` from ``carry[0]``,
+    :func:`_cg_finish`. The same compiled functions as the paired rows of
+    :meth:`RowKernel.run`, so one and two threads give the same bits. ``vec`` (5, N): t,
+    u, m, y, x; ``work`` (6, N): e and CG scratch; ``carry`` (2, N). Stops after the state
     update of a row with an undefined variance: ``(rows_done, code)``."""
-    lam_min = 1.0 - lam
-    diag = lam * 1.0 + (1.0 - lam)  # the formed matrix's diagonal (see _build)
-    t, u, m, y, x = vec[0], vec[1], vec[2], vec[3], vec[4]
-    e = work[0]
-    mixed = xy_low.shape[0] == xy.shape[0]
     k = ring.shape[0]
     fm = np.empty((k, k))
     dw = np.empty(k)
     kv = np.empty((3, k))
+    saved = np.empty(ring_apply.shape[1], dtype=ring_apply.dtype)
+    res = np.zeros(5)
+    e = work[0]
     for b in range(radj.shape[0]):
-        if mixed:
-            _advance_state_low(xy, xy_low, w, xs, radj[b], beta)
-        else:
-            _advance_state(xy, w, xs, radj[b], beta)
-        if not _scalings(xy, w, xs, lam, min_denom, t, u):
+        ok, zero, ring_k, _ = _cg_prepare(
+            xy, xy, xy_low, w, xs, radj[b], mu[b], beta, lam, min_denom, vec, e,
+            ring, ring_apply, gram, fm, dw, ring_count, saved,
+        )  # fmt: skip
+        if not ok:
             return b, STOP_VARIANCE
-        zero = _signal(mu[b], m) <= ZERO_SIGNAL_ATOL
-        ring_k = 0
-        if k > 0:
-            slot = ring_count[0] % k
-            ring_count[0] += 1
-            if precond_update(ring, gram, fm, dw, t, radj[b], slot, beta, lam_min) == 0:
-                ring_k = k
-            dst, src = ring_apply[slot], ring[slot]
-            for i in range(dst.shape[0]):
-                dst[i] = src[i]
-        it = 0
-        if zero:
-            meth, ss, dd, eb = METHOD_NONE, 0.0, 0.0, 0.0
-        else:
-            for i in range(t.shape[0]):
-                e[i] = diag - (xy[i, i] * (t[i] * t[i]) - u[i] * u[i])
-            x[:] = carry
-            it, ss, dd, eb = cg_solve_pre(
-                xy, xy_low, t, u, e, m, x, work[1:], lam_min, tol, max_iter,
-                ring_apply[:ring_k], dw, fm, kv,
+        if not zero:
+            _cg_solve_row(
+                xy, xy_low, vec, e, carry[0], ring_apply, ring_k, -1, saved, dw, fm,
+                work[1:], kv, lam, tol, max_iter, res,
             )  # fmt: skip
-            meth = METHOD_CG
-            if it < 0:
-                it = max_iter
-                _build(xy, t, u, lam, a, f, True)
-                meth, ss, dd = solve_one(a, f, m, y, x)
-                eb = position_error_bound(math.sqrt(ss), math.sqrt(np.dot(x, x)), lam_min)
-            if meth != METHOD_SINGULAR:
-                carry[:] = x
-        status_out[b], method_out[b], res_out[b] = _finish_row(
-            zero, meth, ss, dd, x, m, sigma[b], cash_out[b], util_out[b], prev_cash,
+        status_out[b], method_out[b], res_out[b], eb_out[b], it_out[b] = _cg_finish(
+            zero, vec, res, carry, sigma[b], cash_out[b], util_out[b], prev_cash,
             denom_tol, cap,
         )  # fmt: skip
-        eb_out[b] = eb
-        it_out[b] = it
     return radj.shape[0], DONE
 
 
@@ -415,8 +538,9 @@ def _finish(
 
 @dataclass(frozen=True)
 class CgParams:
-    """Conjugate-gradient settings of a kernel run: the warm start ``carry`` (N,) (the last
-    solved row's ``A^-1 m``; updated in place), the bound target ``tol`` and ``max_iter``,
+    """Conjugate-gradient settings of a kernel run: the warm starts ``carry`` (2, N)
+    (``carry[0]``: the next row's, the solved ``A^-1 m`` two rows back; ``carry[1]``: the
+    last solved row's; updated in place), the bound target ``tol`` and ``max_iter``,
     and the preconditioner's ring of the last ``K`` scaled rows ``ring`` (K, N), their Gram
     matrix ``gram`` (K, K) and the count of rows entered ``ring_count`` (1,) int64 (all
     updated in place; ``K = 0``: no preconditioner)."""
@@ -491,20 +615,29 @@ class RowKernel:
         self, n_assets: int, block: int = 1, threads: int = 1, solver: str = "exact"
     ) -> None:
         self.n_assets = n_assets
-        # CG rows chain (warm start) and solve on the live state: one at a time
+        # CG rows chain through the warm start: one row at a time, or (threads >= 2) the
+        # two rows of a pair at once (their warm starts are the solutions two rows back)
         self.block = 1 if solver == "cg" else block
-        self.threads = 1 if solver == "cg" else threads
+        self.threads = threads
         self.solver = solver
         block = self.block
-        self._a = np.empty((block, n_assets, n_assets))
-        self._f = np.empty((block, n_assets, n_assets))
-        self._work = np.empty((6, n_assets)) if solver == "cg" else np.empty((0, 0))
-        # float32 copy of the state's xy for the inner CG products (cg_solve_mixed);
-        # CG_MIXED_PRECISION = False keeps every product in float64 (comparison runs)
+        big = 0 if solver == "cg" else block  # CG forms a matrix only on a fallback row
+        self._a = np.empty((big, n_assets, n_assets))
+        self._f = np.empty((big, n_assets, n_assets))
+        lanes = 2 if solver == "cg" and threads >= 2 else 1
+        self._lanes = lanes
+        # float32 copies of the state's xy for the inner CG products (cg_solve_pre), one
+        # per lane; CG_MIXED_PRECISION = False keeps every product in float64
         low = solver == "cg" and CG_MIXED_PRECISION
         self._mixed = low
-        shape = (n_assets, n_assets) if low else (0, 0)
+        shape = (lanes, n_assets, n_assets) if low else (lanes, 0, 0)
         self._low = np.zeros(shape, dtype=np.float32)
+        # the paired rows' second xy buffer (the earlier row of a pair is updated into it)
+        self._xy2 = np.empty((n_assets, n_assets) if lanes == 2 else (0, 0))
+        self._cg_vec = np.empty((lanes, 5, n_assets))
+        self._cg_work = np.empty((lanes, 6, n_assets))
+        self._cg_res = np.zeros((lanes, 5))
+        self._cg_k = -1
         self._vec = np.empty((block, 5, n_assets))
         self._zero = np.zeros(block, dtype=np.bool_)
         self._meth = np.zeros(block, dtype=np.int64)
@@ -530,6 +663,110 @@ class RowKernel:
         _solve_range(*args, 0, int(edges[1]), *res, lam_min)
         for fut in futures:
             fut.result()
+
+    def _cg_lane_buffers(self, k: int, dtype: type) -> None:
+        if self._cg_k != k:
+            lanes = self._lanes
+            self._fm = np.empty((lanes, k, k))
+            self._dw = np.empty((lanes, k))
+            self._kv = np.empty((lanes, 3, k))
+            self._cg_k = k
+        self._saved = np.empty((self._lanes, self.n_assets), dtype=dtype)
+
+    def _run_cg(
+        self,
+        xy: np.ndarray,
+        w: np.ndarray,
+        x: np.ndarray,
+        prev_cash: np.ndarray,
+        radj: np.ndarray,
+        mu: np.ndarray,
+        sigma: np.ndarray,
+        out: KernelOutputs,
+        cg: CgParams,
+        args: tuple[float, float, float],
+        fin: tuple[float, float],
+    ) -> tuple[int, int]:
+        """CG rows: one at a time (:func:`_run_cg_rows`) or, with two lanes, in pairs: both
+        rows prepared in order (the earlier one's state update into the second buffer, the
+        later one's back into ``xy``), their solves on two threads (GIL released), then
+        both finished in order. The same compiled functions on the same numbers either
+        way, so the bits do not depend on the thread count."""
+        # the preconditioner is applied from a mirror of the (float64, saved) ring, float32
+        # in mixed precision: rebuilt here from the ring, so a function of the state alone
+        # (batch == stream); each row refreshes its own slot
+        ring_apply = cg.ring.astype(np.float32 if self._mixed else np.float64)
+        self._cg_lane_buffers(cg.ring.shape[0], ring_apply.dtype.type)
+        beta, shrink, min_denom = args
+        tol, max_iter = float(cg.tol), int(cg.max_iter)
+        n_rows = radj.shape[0]
+        vec, work, low, res = self._cg_vec, self._cg_work, self._low, self._cg_res
+        fm, dw, kv, saved = self._fm, self._dw, self._kv, self._saved
+
+        def rows_alone(lo: int, hi: int) -> tuple[int, int]:
+            return _run_cg_rows(
+                xy, low[0], w, x, radj[lo:hi], mu[lo:hi], sigma[lo:hi], beta, shrink, min_denom,
+                vec[0], work[0], cg.carry, cg.ring, ring_apply, cg.gram, cg.ring_count,
+                out.cash[lo:hi], out.utilisation[lo:hi], out.residual[lo:hi], out.status[lo:hi],
+                out.method[lo:hi], out.error_bound[lo:hi], out.iterations[lo:hi], prev_cash,
+                *fin, tol, max_iter,
+            )  # fmt: skip
+
+        if self._lanes == 1 or n_rows < 2:
+            return rows_alone(0, n_rows)
+
+        def prepare(b: int, lane: int, src: np.ndarray, dst: np.ndarray) -> tuple:
+            return _cg_prepare(
+                src, dst, low[lane], w, x, radj[b], mu[b], beta, shrink, min_denom, vec[lane],
+                work[lane, 0], cg.ring, ring_apply, cg.gram, fm[lane], dw[lane], cg.ring_count,
+                saved[lane],
+            )  # fmt: skip
+
+        def solve(lane: int, src: np.ndarray, ring_k: int, oslot: int) -> None:
+            _cg_solve_row(
+                src, low[lane], vec[lane], work[lane, 0], cg.carry[lane], ring_apply, ring_k,
+                oslot, saved[1], dw[lane], fm[lane], work[lane, 1:], kv[lane], shrink, tol,
+                max_iter, res[lane],
+            )  # fmt: skip
+
+        def finish(b: int, lane: int, zero: bool) -> None:
+            (
+                out.status[b], out.method[b], out.residual[b], out.error_bound[b],
+                out.iterations[b],
+            ) = _cg_finish(
+                zero, vec[lane], res[lane], cg.carry, sigma[b], out.cash[b],
+                out.utilisation[b], prev_cash, *fin,
+            )  # fmt: skip
+
+        xy2 = self._xy2
+        pool = _pool(1)
+        b = 0
+        while b + 1 < n_rows:
+            ok0, zero0, k0, _ = prepare(b, 0, xy, xy2)
+            if not ok0:  # row b's state update is in the second buffer
+                xy[...] = xy2
+                return b, STOP_VARIANCE
+            ok1, zero1, k1, slot1 = prepare(b + 1, 1, xy2, xy)
+            # the earlier row sees the ring slot the later one took as it was before
+            oslot = slot1 if ok1 else -1
+            fut = None
+            if ok1 and not zero1:
+                fut = pool.submit(solve, 1, xy, k1, -1)
+            try:
+                if not zero0:
+                    solve(0, xy2, k0, oslot)
+            finally:
+                if fut is not None:
+                    fut.result()
+            finish(b, 0, zero0)
+            if not ok1:  # row b + 1's state update is in xy
+                return b + 1, STOP_VARIANCE
+            finish(b + 1, 1, zero1)
+            b += 2
+        if b < n_rows:
+            done, code = rows_alone(b, n_rows)
+            return b + done, code
+        return n_rows, DONE
 
     def run(
         self,
@@ -565,17 +802,9 @@ class RowKernel:
         sigma = np.ascontiguousarray(sigma, dtype=np.float64)
         n_rows = radj.shape[0]
         if cg is not None:
-            # the preconditioner is applied from a float32 mirror of the (float64, saved)
-            # ring in mixed precision: rebuilt here from the ring, so it is a function of
-            # the state alone (batch == stream); each row refreshes its own slot
-            ring_apply = cg.ring.astype(np.float32) if self._mixed else cg.ring
-            return _run_cg_rows(
-                xy, self._low, w, x, radj, mu, sigma, float(beta), float(shrink), float(min_denom),
-                self._a[0], self._f[0], self._vec[0], self._work, cg.carry,
-                cg.ring, ring_apply, cg.gram, cg.ring_count, out.cash, out.utilisation, out.residual, out.status, out.method,
-                out.error_bound, out.iterations, prev_cash, float(denom_tol), float(cap),
-                float(cg.tol), int(cg.max_iter),
-            )  # fmt: skip
+            args = (float(beta), float(shrink), float(min_denom))
+            fin = (float(denom_tol), float(cap))
+            return self._run_cg(xy, w, x, prev_cash, radj, mu, sigma, out, cg, args, fin)
         start = 0
         while start < n_rows:
             sl = slice(start, min(start + self.block, n_rows))

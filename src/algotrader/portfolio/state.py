@@ -28,8 +28,10 @@ class CoreState:
     """Everything the recursion carries from one row to the next: O(N^2) (EWMA) or O(W N).
 
     ``pair`` is None in sliding-window mode, ``window`` has shape (0, N) in EWMA mode.
-    ``cg_x`` (solver ``cg``): the last CG-solved row's ``A^-1 m``, the next warm start
-    (shape (0,) until the first such row); ``cg_ring`` (K, N), ``cg_gram`` (K, K) and
+    ``cg_x`` (solver ``cg``) (2, N): the warm starts, ``cg_x[0]`` the next row's (the
+    CG-solved ``A^-1 m`` two rows back, so the two rows of a batch pair solve at once) and
+    ``cg_x[1]`` the last solved row's (shape (0,) until the first such row; a saved (N,)
+    warm start of an earlier release is read as both); ``cg_ring`` (K, N), ``cg_gram`` (K, K) and
     ``cg_count`` (1,): the preconditioner's ring of the last ``K = cg_rank`` scaled rows
     (:func:`algotrader.portfolio.kernel_linalg.precond_update`), empty until the first.
     """

@@ -1,0 +1,87 @@
+"""Hand-computed values for the metric definitions no other test pins independently.
+
+``tools/mutate_metrics.py`` perturbs each metric definition by 1e-3 relative and runs the
+metrics tests; the definitions below survived it (or were never called) before these tests.
+Every expected value here is written out by hand or follows from an exact identity, never
+from the definition under test.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from algotrader import metrics as m
+from algotrader.metrics.bootstrap import bootstrap_sharpe_ci
+
+
+def test_downside_deviation_by_hand() -> None:
+    r = [0.02, -0.01, 0.01, -0.02]
+    # min(r, 0)^2 = [0, 1e-4, 0, 4e-4]: mean 1.25e-4; times P = 4 -> 5e-4
+    assert m.downside_deviation(r, periods_per_year=4) == pytest.approx(math.sqrt(5e-4), rel=1e-12)
+    # target 0.01: min(r - 0.01, 0) = [0, -0.02, 0, -0.03]: mean square 3.25e-4
+    assert m.downside_deviation(r, periods_per_year=4, target=0.01) == pytest.approx(
+        math.sqrt(4 * 3.25e-4), rel=1e-12
+    )
+    cols = m.downside_deviation(np.column_stack([r, [0.01] * 4]), periods_per_year=1)
+    np.testing.assert_allclose(cols, [math.sqrt(1.25e-4), 0.0], rtol=1e-12, atol=0)
+
+
+def test_returns_from_values_by_hand() -> None:
+    np.testing.assert_allclose(m.returns_from_values([100.0, 110.0, 99.0]), [0.1, -0.1], rtol=1e-12)
+    two = m.returns_from_values(np.array([[1.0, 4.0], [2.0, 2.0], [3.0, 1.0]]))
+    np.testing.assert_allclose(two, [[1.0, -0.5], [0.5, -0.5]], rtol=1e-12)
+
+
+def test_hodl_values_by_hand() -> None:
+    prices = np.array([[1.0, 2.0], [3.0, 4.0], [2.0, 8.0]])
+    # 2 units of the first asset, short 1 of the second, 5 in cash
+    np.testing.assert_allclose(
+        m.hodl_values(prices, [2.0, -1.0], cash=5.0), [5.0, 7.0, 1.0], rtol=1e-12
+    )
+    np.testing.assert_allclose(m.hodl_values(prices, [0.5, 0.25]), [1.0, 2.5, 3.0], rtol=1e-12)
+    # growth 6 against the holdings' growth 3 (path [1, 2.5, 3])
+    assert m.returns_over_hodl([1.0, 2.0, 6.0], prices, [0.5, 0.25]) == pytest.approx(
+        (6.0 / 1.0) / (3.0 / 1.0) - 1.0, rel=1e-12
+    )
+
+
+def test_rademacher_complexity_exact_case() -> None:
+    # paths x and -x: max(s.x, -s.x) = |s.x|; with x = (1, 0) that is 1 for every sign draw,
+    # so the complexity is exactly 1 / T = 0.5 whatever the seed and the number of draws
+    paths = np.array([[1.0, -1.0], [0.0, 0.0]])
+    for seed in (0, 7):
+        assert m.rademacher_complexity(
+            paths, n_draws=64, seed=seed, standardise=False
+        ) == pytest.approx(0.5, rel=1e-12)
+    # scaled by 3: exactly 1.5 unstandardised, back to 0.5 / sd after standardising
+    assert m.rademacher_complexity(
+        3 * paths, n_draws=16, seed=1, standardise=False
+    ) == pytest.approx(1.5, rel=1e-12)
+    sd = np.std([1.0, 0.0], ddof=1)
+    assert m.rademacher_complexity(3 * paths, n_draws=16, seed=1) == pytest.approx(
+        0.5 / sd, rel=1e-12
+    )
+
+
+def test_rademacher_complexity_monte_carlo_value() -> None:
+    # x and -x with x = (1, 1): max = |s1 + s2|, 2 or 0 with probability 1/2 each, so the
+    # complexity is 1 / T = 0.5; a 40k-draw estimate lies within 4 standard errors of it
+    paths = np.array([[1.0, -1.0], [1.0, -1.0]])
+    got = m.rademacher_complexity(paths, n_draws=40_000, seed=3, standardise=False)
+    assert got == pytest.approx(0.5, abs=4 * 0.5 / math.sqrt(40_000))
+
+
+def test_bootstrap_with_whole_series_blocks_is_the_sample_sharpe() -> None:
+    # a circular block of length T is a rotation of the series: every resample has the
+    # same mean and standard deviation, so the interval collapses onto the sample Sharpe
+    r = np.array([0.01, -0.02, 0.03, 0.005, -0.01, 0.02])
+    want = math.sqrt(12) * r.mean() / r.std(ddof=1)
+    ci = bootstrap_sharpe_ci(r, periods_per_year=12, block_len=r.size, n_boot=50, seed=0)
+    assert ci.estimate == pytest.approx(want, rel=1e-12)
+    assert ci.lower == pytest.approx(want, rel=1e-12)
+    assert ci.upper == pytest.approx(want, rel=1e-12)
+    np.testing.assert_allclose(ci.samples, want, rtol=1e-12)
+    assert ci.std_error == pytest.approx(0.0, abs=1e-12)

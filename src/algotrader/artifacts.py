@@ -200,7 +200,7 @@ class ContentHash:
             raise StateError("cannot hash an object array (no stable bytes)")
         if header:
             self._h.update(f"{arr.dtype}{arr.shape}".encode())
-        self._h.update(arr.reshape(-1).view(np.uint8))
+        self._h.update(arr.reshape(-1).view(np.uint8).data)
         return self
 
     def file(self, path: str | os.PathLike[str], *, chunk: int = 1 << 20) -> ContentHash:

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from algotrader.artifacts import run_id
 from algotrader.errors import ConfigError
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
@@ -157,10 +158,9 @@ class OptimiserConfig(BaseModel):
         """A stable 16-hex-digit id of the resolved configuration.
 
         :func:`algotrader.artifacts.run_id` of the resolved model (the package's one run-id
-        hash; key order does not matter, secrets never enter it).
+        hash; every field with its default, the covariance section as its typed model; key
+        order does not matter, secrets never enter it).
         """
-        from algotrader.artifacts import run_id
-
         return run_id(self, length=16)
 
 

@@ -277,3 +277,38 @@ def test_amm_run_writes_the_shared_files(amm_run: Path, tmp_path: Path) -> None:
     # run facts beside the metrics
     assert doc["final_value"] == value[-1] and doc["rows"] == n
     assert doc["params"]["sha256"] == file_hash(Path(doc["params"]["file"]))
+
+
+def test_run_facts_never_replace_metrics(tmp_path: Path) -> None:
+    """``write_evaluation(context=)`` refuses a key of the metrics document; a reference
+    metric must be a registered one (its definition is written beside it)."""
+    from algotrader.errors import ShapeError
+
+    d = np.arange("2024-01-01", "2024-01-05", dtype="datetime64[D]")
+    ev = evaluate_value_series(d, [1.0, 1.1, 1.0, 1.2], {"hodl": [1.0, 1.0, 1.0, 1.0]})
+    with pytest.raises(ShapeError) as info:
+        write_evaluation(tmp_path, ev, context={"metrics": {"sharpe": 9.0}})
+    assert info.value.key == "metrics"
+    assert not (tmp_path / "metrics.json").exists()
+    with pytest.raises(ShapeError, match="not in the registry"):
+        write_evaluation(tmp_path, ev, reference={"my_sharpe": 1.0})
+    write_evaluation(tmp_path, ev, reference={"amm.returns": 0.2}, context={"run_id": "x"})
+    doc = json.loads((tmp_path / "metrics.json").read_text())
+    assert doc["run_id"] == "x" and doc["reference"]["amm.returns"]["value"] == 0.2
+    assert doc["metrics"]["total_return"]["value"] == pytest.approx(0.2)
+
+
+def test_benchmark_reaching_zero_gives_nan_not_an_error() -> None:
+    """The HODL of a leveraged long/short book can reach zero: its metrics are undefined
+    (NaN, null in metrics.json), the strategy's own metrics are not affected."""
+    d = np.arange("2024-01-01", "2024-01-06", dtype="datetime64[D]")
+    value = [1.0, 1.1, 1.0, 1.2, 1.3]
+    bust = {"hodl": [1.0, 0.5, -0.2, 0.1, 0.3], "uniform_hodl": [1.0, 1.0, 1.1, 1.2, 1.2]}
+    ev = evaluate_value_series(d, value, bust)
+    ok = evaluate_value_series(d, value, {"uniform_hodl": bust["uniform_hodl"]})
+    assert set(ev.benchmark_metrics["hodl"]) == set(ev.benchmark_metrics["uniform_hodl"])
+    assert all(np.isnan(v) for v in ev.benchmark_metrics["hodl"].values())
+    assert np.isnan(ev.metrics["returns_over_hodl"])
+    assert ev.metrics["returns_over_uniform_hodl"] == pytest.approx(1.3 / 1.2 - 1)
+    for name, v in ok.metrics.items():
+        assert ev.metrics[name] == v, name

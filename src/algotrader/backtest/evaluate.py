@@ -170,19 +170,39 @@ class Evaluation:
     backtest: BacktestResult | None = None
 
 
+def _positive(path: FloatArray) -> bool:
+    """A value path every metric is defined on (finite and strictly positive)."""
+    return bool(np.all(np.isfinite(path) & (path > 0)))
+
+
+#: The relative metric each reference benchmark feeds.
+_RELATIVE = {"hodl": "returns_over_hodl", "uniform_hodl": "returns_over_uniform_hodl"}
+
+
 def _metrics(
     values: FloatArray,
     ppy: float,
     bench: Mapping[str, FloatArray],
     turnover: FloatArray | None,
 ) -> dict[str, float]:
-    ref = {k: v for k, v in bench.items() if k in ("hodl", "uniform_hodl")}
+    """The general metrics of ``values``. A reference benchmark whose path reaches zero (the
+    HODL of a leveraged long/short book can) gives NaN for its relative metric."""
+    ref = {k: v for k, v in bench.items() if k in _RELATIVE and _positive(v)}
     out = compute_metrics(values, periods_per_year=ppy, benchmarks=ref, turnover=turnover)
-    return {k: float(v) for k, v in out.items()}
+    res = {k: float(v) for k, v in out.items()}
+    for k in bench:
+        if k in _RELATIVE and k not in ref:
+            res[_RELATIVE[k]] = math.nan
+    return res
 
 
 def _bench_metrics(bench: Mapping[str, FloatArray], ppy: float) -> dict[str, dict[str, float]]:
-    return {k: _metrics(v, ppy, {}, None) for k, v in bench.items()}
+    """Each benchmark's metrics; NaN for every metric of a path that reaches zero."""
+    names = [n for n, s in REGISTRY.items() if s.family == "general" and not s.requires]
+    return {
+        k: _metrics(v, ppy, {}, None) if _positive(v) else dict.fromkeys(names, math.nan)
+        for k, v in bench.items()
+    }
 
 
 def evaluate_weights(

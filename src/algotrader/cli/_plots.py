@@ -1,7 +1,9 @@
 """PNG plots written by the CLI commands (matplotlib, Agg backend, atomic writes).
 
-* :func:`plot_optimise` — ``optimise.png``: NAV with an equal-weight buy-and-hold benchmark
-  of the same book size, drawdown in %, and the weights (position / NAV) per asset.
+* :func:`plot_optimise` — ``optimise.png``: the book's value (the shared evaluation's, after
+  costs) with the equal-weight buy-and-hold benchmark (uniform HODL: equal value per asset at
+  the start, then held; same lag and costs), drawdown in %, and the realised weights
+  (position / value) per asset.
 * :func:`plot_amm_run` — ``amm_run.png``: pool value vs HODL of the initial holdings, and
   the pool weights per token.
 * :func:`plot_training` — ``training.png`` (``amm train``): the objective per iteration (one

@@ -460,11 +460,11 @@ def run_optimise(
         raise ShapeError(f"unknown mode {mode!r}", key="mode", hint="use batch or stream")
     missing = _report_missing(inputs, str(prices_path))
     elapsed = time.perf_counter() - start
+    out = Path(out_dir)
+    artifacts = write_tables(tables, out, position_scale=cfg.position_scale)
     t_eval = time.perf_counter()
     evaluated = evaluate_positions(tables, inputs.prices, cfg)
     evaluate_s = time.perf_counter() - t_eval
-    out = Path(out_dir)
-    artifacts = write_tables(tables, out, position_scale=cfg.position_scale)
     ev = evaluated.evaluation
     if ev is not None and ev.backtest is not None:
         artifacts += write_evaluation(out, ev)

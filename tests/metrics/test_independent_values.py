@@ -85,3 +85,23 @@ def test_bootstrap_with_whole_series_blocks_is_the_sample_sharpe() -> None:
     assert ci.upper == pytest.approx(want, rel=1e-12)
     np.testing.assert_allclose(ci.samples, want, rtol=1e-12)
     assert ci.std_error == pytest.approx(0.0, abs=1e-12)
+
+
+def test_amm_annualised_returns_over_hodl_by_hand() -> None:
+    from algotrader.metrics import amm_family as amm
+
+    # T - 1 = 262,800 minutes = half a 365-day year: the exponent 525600 / (T - 1) is 2.
+    t = 262_801
+    values = np.ones(t)
+    values[-1] = 1.1
+    prices = np.ones((t, 2))
+    prices[-1] = [1.0, 1.2]  # the held reserves (0.5, 0.5) end worth 1.1: no excess
+    assert amm.annualised_returns_over_hodl(values, prices, [0.5, 0.5]) == pytest.approx(
+        0.0, abs=1e-12
+    )
+    # reserves (1, 0) end worth 1.0: relative growth 1.1, annualised 1.1^2 - 1 = 0.21
+    assert amm.annualised_returns_over_hodl(values, prices, [1.0, 0.0]) == pytest.approx(
+        0.21, rel=1e-12
+    )
+    # uniform HODL from V_0 = 1 at p_0 = (1, 1) holds (0.5, 0.5): same as the first case
+    assert amm.annualised_returns_over_uniform_hodl(values, prices) == pytest.approx(0.0, abs=1e-12)

@@ -188,12 +188,16 @@ def test_train_job_uses_the_config_multi_period_section(monkeypatch: pytest.Monk
     job, seen = _recording_job(monkeypatch, run)
     train_job(job, None)  # type: ignore[arg-type]
     assert seen["problem"] == "multi-problem"
-    assert seen["multi"]["n_periods"] == 3 and seen["multi"]["aggregation"] == "min"
+    assert seen["multi"]["settings"] == run.multi_period
     assert seen["batch_size"] == 1
-    # the CLI flags override the section
+    # the CLI flags override the section, validated into the typed settings
     job, seen = _recording_job(monkeypatch, run)
     train_job(job, None, multi_period={"n_periods": 5, "aggregation": "mean"})  # type: ignore[arg-type]
-    assert seen["multi"] == {"n_periods": 5, "aggregation": "mean"}
+    assert seen["multi"]["settings"] == MultiPeriodSettings(n_periods=5, aggregation="mean")
+    job, seen = _recording_job(monkeypatch, run)
+    with pytest.raises(ConfigError, match="n_period") as info:
+        train_job(job, None, multi_period={"n_period": 5})  # type: ignore[arg-type]
+    assert info.value.key == "n_period" and info.value.file == "multi_period"
     # no section and no flags: the single-window objective
     job, seen = _recording_job(monkeypatch, RunConfig(**BASE))
     train_job(job, None)  # type: ignore[arg-type]

@@ -23,7 +23,7 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,11 @@ from algotrader.training.amm_problem import DEFAULT_METRICS, SpanLayout, amm_pro
 from algotrader.training.multi_period import amm_multi_period_problem
 from algotrader.training.optuna_search import OptunaResult, optuna_search
 from algotrader.training.problem import TrainingProblem
-from algotrader.training.settings import OptimisationSettings, WalkForwardSettings
+from algotrader.training.settings import (
+    MultiPeriodSettings,
+    OptimisationSettings,
+    WalkForwardSettings,
+)
 from algotrader.training.trainer import Callback, TrainResult, train
 from algotrader.training.walk_forward import (
     CycleSpan,
@@ -109,20 +113,30 @@ def train_job(
     out_dir: str | Path | None,
     *,
     callback: Callback | None = None,
-    multi_period: dict[str, Any] | None = None,
+    multi_period: MultiPeriodSettings | Mapping[str, Any] | None = None,
 ) -> TrainResult | OptunaResult:
     """Gradient ascent or Optuna on the job, as ``optimisation_settings.method`` says.
 
     ``multi_period`` (the CLI's ``--periods`` flags) overrides the run configuration's
-    ``multi_period`` section; with neither, the objective is the single-window one.
+    ``multi_period`` section; with neither, the objective is the single-window one. A
+    mapping is validated into :class:`~algotrader.training.settings.MultiPeriodSettings`
+    first (a bad key is a ConfigError naming ``multi_period.<key>``'s key), and the
+    settings enter the problem description, hence the run id.
     """
     problem = job.problem()
     settings = job.settings
-    if multi_period is None and job.run.multi_period is not None:
-        multi_period = job.run.multi_period.model_dump()
-    if multi_period:
+    mp: MultiPeriodSettings | None
+    if multi_period is None:
+        mp = job.run.multi_period
+    elif isinstance(multi_period, MultiPeriodSettings):
+        mp = multi_period
+    elif not multi_period:
+        mp = None  # an empty override switches it off, as before
+    else:
+        mp = MultiPeriodSettings.from_mapping(multi_period, source="multi_period")
+    if mp is not None:
         cfg = job.run.sim_config(job.layout.window_length)
-        problem = amm_multi_period_problem(problem, cfg, job.layout, **multi_period)
+        problem = amm_multi_period_problem(problem, cfg, job.layout, settings=mp)
         settings = settings.model_copy(update={"batch_size": 1})  # one continuous pass
     config = {"run_config": job.run.model_dump(mode="json")}
     if settings.method == "optuna":

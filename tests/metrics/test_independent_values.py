@@ -105,3 +105,63 @@ def test_amm_annualised_returns_over_hodl_by_hand() -> None:
     )
     # uniform HODL from V_0 = 1 at p_0 = (1, 1) holds (0.5, 0.5): same as the first case
     assert amm.annualised_returns_over_uniform_hodl(values, prices) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_compute_metrics_general_set_by_hand() -> None:
+    """Every general metric of ``compute_metrics`` (the batched engine) on a 5-return path,
+    each written out from its definition with plain numpy (no package function)."""
+    from algotrader.metrics.registry import compute_metrics
+
+    r = np.array([0.10, -0.05, 0.02, -0.08, 0.06])
+    v = 100 * np.concatenate([[1.0], np.cumprod(1 + r)])
+    p, n = 12.0, r.size
+    bench = 100 * np.array([1.0, 1.02, 1.01, 1.05, 1.0, 1.04])
+    turnover = np.array([0.0, 0.3, 0.1, 0.2, 0.4, 0.0])
+    got = compute_metrics(
+        v,
+        periods_per_year=p,
+        benchmarks={"hodl": bench, "uniform_hodl": bench[::-1]},
+        turnover=turnover,
+    )
+    growth = float(np.prod(1 + r))
+    cagr = growth ** (p / n) - 1
+    mean = float(np.sum(r) / n)
+    sd1 = math.sqrt(float(np.sum((r - mean) ** 2)) / (n - 1))
+    lr = np.log(1 + r)
+    lmean = float(np.sum(lr) / n)
+    lsd1 = math.sqrt(float(np.sum((lr - lmean) ** 2)) / (n - 1))
+    peak = [max(v[: i + 1]) for i in range(v.size)]
+    dd = np.array([1 - v[i] / peak[i] for i in range(v.size)])
+    mdd = float(max(dd))
+    srt = sorted(r)  # 5% linear quantile of 5 values: 0.2 of the way from the 1st to the 2nd
+    q = srt[0] + 0.2 * (srt[1] - srt[0])
+    m2 = float(np.sum((r - mean) ** 2)) / n
+    g3 = float(np.sum((r - mean) ** 3)) / n / m2**1.5
+    g4 = float(np.sum((r - mean) ** 4)) / n / m2**2
+    sr = mean / sd1
+    var = 1 - g3 * sr + (g4 - 1) / 4 * sr**2
+    z = sr * math.sqrt(n - 1) / math.sqrt(var)
+    want = {
+        "total_return": growth - 1,
+        "annualised_return": cagr,
+        "annualised_volatility": math.sqrt(p) * sd1,
+        "sharpe": math.sqrt(p) * mean / sd1,
+        "log_sharpe": math.sqrt(p) * lmean / lsd1,
+        "sortino": math.sqrt(p) * mean / math.sqrt(float(np.sum(np.minimum(r, 0) ** 2)) / n),
+        "calmar": cagr / mdd,
+        "sterling": cagr / mdd,  # fewer than round(P) = 12 rows: one chunk, the whole path
+        "ulcer_index": math.sqrt(float(np.sum(dd**2)) / v.size),
+        "max_drawdown": mdd,
+        "greatest_drawdown": max(0.0, float(max(1 - v / v[0]))),
+        "value_at_risk_95": -q,
+        "cvar_95": -srt[0],  # only the smallest return lies at or below the quantile
+        "hit_rate": 3 / 5,
+        "probabilistic_sharpe": 0.5 * (1 + math.erf(z / math.sqrt(2))),
+        "min_track_record_length": 1 + var * (1.6448536269514722 / sr) ** 2,
+        "returns_over_hodl": growth / (bench[-1] / bench[0]) - 1,
+        "returns_over_uniform_hodl": growth / (bench[0] / bench[-1]) - 1,
+        "annualised_turnover": p * float(np.sum(turnover)) / turnover.size,
+    }
+    assert set(got) == set(want)
+    for name, value in want.items():
+        assert got[name] == pytest.approx(value, rel=1e-10, abs=1e-14), name

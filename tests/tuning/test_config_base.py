@@ -81,3 +81,12 @@ def test_cost_model_and_run_config_share_the_base_and_the_error_shape(tmp_path: 
     with pytest.raises(ConfigError, match=r"greater than or equal to 0") as info:
         CostModel.from_yaml(f)
     assert (info.value.key, info.value.file) == ("proportional_bps", str(f))
+
+
+def test_simulation_config_sections_share_the_base() -> None:
+    from algotrader.simulation.config import CVConfig, SimulationConfig
+
+    assert issubclass(SimulationConfig, ConfigModel) and issubclass(CVConfig, ConfigModel)
+    with pytest.raises(ConfigError, match=r"Extra inputs are not permitted \(bogus\)") as info:
+        SimulationConfig(bogus=1)
+    assert info.value.key == "bogus"

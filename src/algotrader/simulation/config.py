@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from algotrader.backtest.costs import CostModel
+from algotrader.config_base import ConfigModel
 from algotrader.errors import ConfigError
 from algotrader.preprocess import PipelineConfig
 from algotrader.tuning import ParamSpec, SearchSpace
@@ -47,8 +48,10 @@ __all__ = [
 StopAfter = Literal["inputs", "cv", "inner", "outer", "results"]
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class _Frozen(ConfigModel):
+    """Base of the simulation config sections: :class:`~algotrader.config_base.ConfigModel`
+    (frozen, unknown keys refused, a direct construction's error is a ConfigError naming
+    the key)."""
 
 
 class FeaturesConfig(_Frozen):

@@ -383,30 +383,56 @@ def window_objective(
     return _metric_from_log_values(logv, w0, start, prices, cfg, metric)
 
 
+def segment_metric(
+    metric: str,
+    v_daily: Array,
+    v_first: Array,
+    v_last: Array,
+    w_first: Array,
+    p_first: Array,
+    p_last: Array,
+    n_rows: int,
+) -> Array:
+    """One chunk-level metric of a segment from its value samples (zero fees).
+
+    ``v_daily``: the daily value samples; ``v_first``/``v_last``: the values at the
+    segment's first and last rows; ``w_first``, ``p_first``, ``p_last``: weights and prices
+    there; ``n_rows``: the segment's rows. The formulas are those of
+    :mod:`algotrader.amm.metrics` (daily Sharpe ddof 0, ``+1e-12``/``+1e-8`` guards of the
+    log Sharpe, HODL of the first row's reserves ``v w / p``, uniform HODL ``v / (n p)``,
+    annualised by ``525600 / (n_rows - 1)``); the window objective and the training
+    package's fast evaluation both use this one function.
+
+    Raises:
+        ValueError: the metric has no chunk-level form (see :data:`FAST_METRICS`).
+    """
+    if metric == "daily_log_sharpe":
+        return _daily_log_sharpe(v_daily)
+    if metric == "daily_sharpe":
+        return _daily_sharpe(v_daily)
+    base = metric.removeprefix("annualised_")
+    if base == "returns":
+        total = v_last / v_first - 1.0
+    elif base == "returns_over_hodl":
+        total = v_last / jnp.sum(w_first * v_first / p_first * p_last) - 1.0
+    elif base == "returns_over_uniform_hodl":
+        total = v_last / jnp.sum(v_first / (p_first.shape[0] * p_first) * p_last) - 1.0
+    else:
+        raise ValueError(f"metric {metric!r} has no chunk-level form")
+    if metric.startswith("annualised_"):
+        return (1.0 + total) ** (YEAR / (n_rows - 1)) - 1.0
+    return total
+
+
 def _metric_from_log_values(
     logv: Array, w0: Array, start: Array, prices: Array, cfg: SimConfig, metric: str
 ) -> Array:
     t = cfg.n_steps
-    daily = jnp.exp(logv[:-1])
-    v0, vt = jnp.exp(logv[0]), jnp.exp(logv[-1])
-    if metric == "daily_log_sharpe":
-        return _daily_log_sharpe(daily)
-    if metric == "daily_sharpe":
-        return _daily_sharpe(daily)
     p_start = jax.lax.dynamic_index_in_dim(prices, start, keepdims=False)
     p_end = jax.lax.dynamic_index_in_dim(prices, start + t - 1, keepdims=False)
-    base = metric.removeprefix("annualised_")
-    if base == "returns":
-        total = vt / v0 - 1.0
-    elif base == "returns_over_hodl":
-        total = vt / jnp.sum(w0 * v0 / p_start * p_end) - 1.0
-    elif base == "returns_over_uniform_hodl":
-        total = vt / jnp.sum(v0 / (p_start.shape[0] * p_start) * p_end) - 1.0
-    else:
-        raise ValueError(f"metric {metric!r} has no chunk-level form")
-    if metric.startswith("annualised_"):
-        return (1.0 + total) ** (YEAR / (t - 1)) - 1.0
-    return total
+    return segment_metric(
+        metric, jnp.exp(logv[:-1]), jnp.exp(logv[0]), jnp.exp(logv[-1]), w0, p_start, p_end, t
+    )
 
 
 __all__ = [
@@ -414,6 +440,7 @@ __all__ = [
     "chunk_count",
     "log_values",
     "prefix_sums",
+    "segment_metric",
     "series_order",
     "supports",
     "value_rows",

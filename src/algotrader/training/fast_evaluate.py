@@ -4,9 +4,11 @@ The continuous pass from the training start over training, validation and test
 is summarised by ``log V`` at the few rows the metrics read (daily samples from
 each segment's first row, each segment's last row, the warm-start row) through
 :func:`algotrader.amm.chunk_objective.value_rows`; reserves at a row are
-``V w / p`` (zero fees). Metrics follow :mod:`algotrader.amm.metrics` on each
-segment (value rows ``[a, b)``; hodl benchmarks hold the segment's first
-reserves). A differential test checks every value against the minute simulation.
+``V w / p`` (zero fees). Each segment's metrics (value rows ``[a, b)``; hodl benchmarks
+hold the segment's first reserves) come from
+:func:`algotrader.amm.chunk_objective.segment_metric`, the AMM chunk maths the window
+objective uses too; this module only picks the rows. A differential test checks every
+value against the minute simulation.
 """
 
 from __future__ import annotations
@@ -19,41 +21,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from algotrader.amm import SimConfig
-from algotrader.amm.chunk_objective import FAST_METRICS, YEAR, value_rows
+from algotrader.amm.chunk_objective import FAST_METRICS, segment_metric, value_rows
 from algotrader.errors import ShapeError
 from algotrader.training.data import AmmData
 from algotrader.training.problem import Evaluation
 
 Array = jax.Array
 DAY = 1440
-
-
-def _segment_metric(
-    name: str,
-    v_daily: Array,
-    v_first: Array,
-    v_last: Array,
-    w_first: Array,
-    p_first: Array,
-    p_last: Array,
-    n_rows: int,
-) -> Array:
-    if name == "daily_log_sharpe":
-        lr = jnp.diff(jnp.log(v_daily + 1e-12))
-        return jnp.sqrt(365.0) * jnp.mean(lr) / (jnp.std(lr) + 1e-8)
-    if name == "daily_sharpe":
-        r = v_daily[1:] / v_daily[:-1] - 1.0
-        return jnp.sqrt(365.0) * jnp.mean(r) / jnp.std(r)
-    base = name.removeprefix("annualised_")
-    if base == "returns":
-        total = v_last / v_first - 1.0
-    elif base == "returns_over_hodl":
-        total = v_last / jnp.sum(v_first * w_first / p_first * p_last) - 1.0
-    else:  # returns_over_uniform_hodl
-        total = v_last / jnp.sum(v_first / (p_first.shape[0] * p_first) * p_last) - 1.0
-    if name.startswith("annualised_"):
-        return (1.0 + total) ** (YEAR / (n_rows - 1)) - 1.0
-    return total
 
 
 def fast_evaluate(
@@ -98,7 +72,7 @@ def fast_evaluate(
         daily = values[at(range(a, b, DAY))]
         i0, i1 = pos[a], pos[b - 1]
         metrics[seg] = {
-            m: _segment_metric(m, daily, values[i0], values[i1], weights[i0], px[i0], px[i1], b - a)
+            m: segment_metric(m, daily, values[i0], values[i1], weights[i0], px[i0], px[i1], b - a)
             for m in metric_names
         }
     iw = pos[warm_row]

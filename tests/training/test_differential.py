@@ -88,7 +88,14 @@ def test_fast_objective_matches_forward_pass(
             )
 
 
-@pytest.mark.parametrize("rule,n,extra,bout", CASES[:3])
+# one gradient compile each (~5 s CPU): the first case in the fast suite, all three in `make test`
+GRADIENT_CASES = [
+    CASES[0],
+    *(pytest.param(*c, marks=pytest.mark.slow) for c in CASES[1:3]),
+]
+
+
+@pytest.mark.parametrize("rule,n,extra,bout", GRADIENT_CASES)
 def test_fast_gradient_matches_forward_pass(
     rule: str, n: int, extra: dict[str, Any], bout: int
 ) -> None:

@@ -52,12 +52,6 @@ SRC = Path(algotrader.__file__).parent
 # ----------------------------------------------------------------------------- source scan
 #: Modules allowed to import hashlib, each with the reason.
 HASHLIB_ALLOWED = {"artifacts.py": "the package's one hasher (ContentHash)"}
-#: Modules outside this change's files that still import hashlib: reported to their owners,
-#: each to switch to the named artifacts helper. Not allowed to grow.
-HASHLIB_PENDING = {
-    "cli/amm.py": "file hash of --params: artifacts.file_hash",
-    "forecasting/svi.py": "derive_seed: ContentHash(text).digest()[:4]",
-}
 #: Modules allowed to write Parquet / .npz without algotrader.io, each with the reason.
 WRITER_ALLOWED = {
     "io.py": "the one writer per format",
@@ -77,7 +71,7 @@ def _modules_matching(pattern: re.Pattern[str]) -> set[str]:
 
 def test_one_hasher() -> None:
     found = _modules_matching(_HASHLIB)
-    unexpected = found - set(HASHLIB_ALLOWED) - set(HASHLIB_PENDING)
+    unexpected = found - set(HASHLIB_ALLOWED)
     assert not unexpected, (
         f"{sorted(unexpected)} hash with hashlib: use algotrader.artifacts "
         "(config_hash / run_id / file_hash / array_hash / ContentHash)"

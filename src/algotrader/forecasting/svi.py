@@ -21,7 +21,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from numpy.typing import NDArray
 from numpyro.infer import SVI, Predictive, Trace_ELBO
 from numpyro.optim import optax_to_numpyro
 
+from algotrader.artifacts import ContentHash
 from algotrader.errors import DataError, ShapeError
 from algotrader.forecasting.models import check_pair, get_guide, get_model
 
@@ -110,7 +110,7 @@ def derive_seed(seed: int, outer: int, split: int, candidate: int | str) -> int:
     True
     """
     text = f"{seed}|{outer}|{split}|{candidate}".encode()
-    return int.from_bytes(hashlib.sha256(text).digest()[:4], "little")
+    return int.from_bytes(ContentHash(text).digest()[:4], "little")
 
 
 def cut_windows(train_idx: IntArray, window_len: int | None) -> list[IntArray]:

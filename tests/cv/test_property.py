@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -152,6 +153,8 @@ def test_fixed_horizon_fast_path_equals_interval_search(n_groups: int, data: st.
         a = fast.splits(n_samples=n)
     except ConfigError as exc:
         assert "no training sample left" in str(exc)
+        with pytest.raises(ConfigError, match="no training sample left"):
+            slow.splits(n_samples=n)  # the interval search refuses the same case
         return
     b = slow.splits(n_samples=n)
     for x, y in zip(a, b, strict=True):
@@ -165,6 +168,9 @@ def test_fixed_horizon_fast_path_equals_interval_search(n_groups: int, data: st.
         folds = wf.folds(n_samples=n)
     except ConfigError as exc:  # too few groups for min_train_groups: reported, not returned
         assert exc.key is not None
+        with pytest.raises(ConfigError) as slow_exc:
+            wf_slow.folds(n_samples=n)
+        assert (slow_exc.value.key, slow_exc.value.message) == (exc.key, exc.message)
         return
     for f, g in zip(folds, wf_slow.folds(n_samples=n), strict=True):
         np.testing.assert_array_equal(f.train, g.train)
@@ -174,6 +180,9 @@ def test_fixed_horizon_fast_path_equals_interval_search(n_groups: int, data: st.
             assert any(
                 m in str(exc) for m in ("no training sample", "needs more", "no test sample")
             )
+            with pytest.raises(ConfigError) as slow_exc:
+                wf_slow.inner_cv(g, n_test_groups=1, n_samples=n)
+            assert slow_exc.value.message == exc.message
             continue
         for x, y in zip(inner, wf_slow.inner_cv(g, n_test_groups=1, n_samples=n), strict=True):
             np.testing.assert_array_equal(x.train, y.train)

@@ -44,7 +44,9 @@ def test_cost_model_validation(tmp_path: Path) -> None:
     assert info.value.key == "bogus"
     f = tmp_path / "costs.yaml"
     f.write_text("proportional_bps: -3\n")
-    with pytest.raises(ConfigError, match=r"invalid CostModel.*file=.*costs.yaml.*key=proportional_bps"):
+    with pytest.raises(
+        ConfigError, match=r"invalid CostModel.*file=.*costs.yaml.*key=proportional_bps"
+    ):
         CostModel.from_yaml(f)
     f.write_text("- 1\n- 2\n")
     with pytest.raises(ConfigError, match="must be a mapping"):

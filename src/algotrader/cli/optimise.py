@@ -110,13 +110,16 @@ def _stream_total(prices: Path, config: Path, warmup_rows: int | None) -> int | 
     """Rows the stream mode steps through (rows - warm-up), for the progress bar's total."""
     import polars as pl
 
+    from algotrader.errors import AlgotraderError
     from algotrader.portfolio.config import load_config
 
+    # Only the progress bar's total: an unreadable file or config is reported, with its
+    # location, by the run itself right after, so here it just leaves the total open.
     try:
         scan = pl.scan_parquet(prices) if prices.suffix == ".parquet" else pl.scan_csv(prices)
         rows = int(scan.select(pl.len()).collect().item())
         k = warmup_rows if warmup_rows is not None else load_config(config).warmup_rows + 1
-    except Exception:
+    except (OSError, pl.exceptions.PolarsError, AlgotraderError):
         return None
     return max(rows - k, 0)
 

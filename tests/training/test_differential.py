@@ -11,7 +11,12 @@ import numpy as np
 import pytest
 
 from algotrader.amm import SimConfig, forward_pass, metric_value
-from algotrader.amm.chunk_objective import FAST_METRICS, prefix_sums, supports, window_metric
+from algotrader.amm.chunk_objective import (
+    FAST_METRICS,
+    ChunkSums,
+    supports,
+    window_metric,
+)
 from algotrader.training.amm_problem import default_base_params
 
 DAY = 1440
@@ -50,14 +55,11 @@ def _params(rule: str, n: int, seed: int) -> dict[str, Any]:
 
 def _case(
     rule: str, n: int, extra: dict[str, Any], bout: int, params_seed: int
-) -> tuple[np.ndarray, SimConfig, dict[str, Any], dict[str, Any]]:
+) -> tuple[np.ndarray, SimConfig, dict[str, Any], ChunkSums]:
     """16 days of prices, the config, perturbed parameters and the fast objective's data."""
     prices = _prices(16, n, seed=n)
     cfg = SimConfig(rule=rule, n_assets=n, bout_length=bout, scan_unroll=1, **extra)
-    data = {
-        "train_prices": jnp.asarray(prices),
-        **{k: jnp.asarray(v) for k, v in prefix_sums(prices).items()},
-    }
+    data = ChunkSums.from_prices(prices)
     return prices, cfg, _params(rule, n, seed=params_seed), data
 
 

@@ -26,7 +26,7 @@ otherwise :func:`supports` is false and the minute simulation is used.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -68,6 +68,26 @@ def supports(cfg: SimConfig, metric: str) -> bool:
         and cfg.n_steps > cfg.chunk_period
         and cfg.min_weight >= 1e-6
     )
+
+
+class ChunkSums(NamedTuple):
+    """What :func:`window_metric` reads (a JAX pytree: pass it through ``jit``/``grad``).
+
+    Attributes:
+        train_prices: (N, n) training prices (minute rows).
+        P0: (N, n) ``cumsum r`` of the log returns (:func:`prefix_sums`).
+        P1: (N, n) ``cumsum u r_u``.
+    """
+
+    train_prices: Array
+    P0: Array
+    P1: Array
+
+    @classmethod
+    def from_prices(cls, prices: np.ndarray) -> ChunkSums:
+        """The prices and their :func:`prefix_sums` as JAX arrays."""
+        sums = prefix_sums(prices)
+        return cls(jnp.asarray(prices), jnp.asarray(sums["P0"]), jnp.asarray(sums["P1"]))
 
 
 def prefix_sums(prices: np.ndarray) -> dict[str, np.ndarray]:
@@ -316,12 +336,12 @@ def value_rows(
 
 
 def log_values(
-    params: dict[str, Any], start: Array, data: dict[str, Array], cfg: SimConfig
+    params: dict[str, Any], start: Array, data: ChunkSums, cfg: SimConfig
 ) -> tuple[Array, Array]:
     """``log V`` at rows ``0, cp, 2 cp, ...`` (< T) followed by row ``T - 1``, and ``w0``."""
     t = cfg.n_steps
     rows = np.append(np.arange(0, t, DAY), t - 1)
-    logv, _, w0 = value_rows(params, start, data["train_prices"], data["P0"], data["P1"], cfg, rows)
+    logv, _, w0 = value_rows(params, start, data.train_prices, data.P0, data.P1, cfg, rows)
     return logv, w0
 
 
@@ -336,11 +356,11 @@ def _daily_sharpe(v: Array) -> Array:
 
 
 def window_metric(
-    params: dict[str, Any], start: Array, data: dict[str, Array], cfg: SimConfig, metric: str
+    params: dict[str, Any], start: Array, data: ChunkSums, cfg: SimConfig, metric: str
 ) -> Array:
     """``metric`` of the window starting at ``start`` (the minute simulation's value, cheaply)."""
     logv, w0 = log_values(params, start, data, cfg)
-    return _metric_from_log_values(logv, w0, start, data["train_prices"], cfg, metric)
+    return _metric_from_log_values(logv, w0, start, data.train_prices, cfg, metric)
 
 
 def window_log_values(
@@ -437,6 +457,7 @@ def _metric_from_log_values(
 
 __all__ = [
     "FAST_METRICS",
+    "ChunkSums",
     "chunk_count",
     "log_values",
     "prefix_sums",

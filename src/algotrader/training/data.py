@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from algotrader.amm.chunk_objective import ChunkSums
 from algotrader.errors import ShapeError
 
 Array = jax.Array
@@ -64,8 +65,9 @@ class AmmData(NamedTuple):
         """Whether the fast evaluation's prefix sums are present."""
         return self.P0_all is not None and self.P1_all is not None
 
-    def train_sums(self) -> dict[str, Array]:
-        """The mapping :func:`algotrader.amm.chunk_objective.window_metric` reads.
+    def train_sums(self) -> ChunkSums:
+        """The :class:`~algotrader.amm.chunk_objective.ChunkSums` that
+        :func:`algotrader.amm.chunk_objective.window_metric` reads.
 
         Raises:
             ShapeError: the prefix sums were not computed for this problem.
@@ -76,7 +78,7 @@ class AmmData(NamedTuple):
                 key="data",
                 hint="build the problem with amm_problem(..., fast=True)",
             )
-        return {"train_prices": self.train_prices, "P0": self.P0, "P1": self.P1}
+        return ChunkSums(train_prices=self.train_prices, P0=self.P0, P1=self.P1)
 
 
 class QuadraticData(NamedTuple):

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from algotrader.errors import (
@@ -48,17 +49,25 @@ CFG = OptimiserConfig(**BASE)
 
 
 @pytest.mark.parametrize(
-    ("update", "match"),
+    ("update", "key", "match"),
     [
-        ({"corr": 2}, "corr \\(2\\) must be >= vola \\(3\\)"),
-        ({"shrink": 1.5}, "less than or equal to 1"),
-        ({"vola": 0}, "greater than 0"),
-        ({"max_turnover": 0.0}, "greater than 0"),
-        ({"max_nan_fraction": 1.0}, "less than 1"),
-        ({"bogus": 1}, "Extra inputs are not permitted"),
+        ({"corr": 2}, "corr", "corr \\(2\\) must be >= vola \\(3\\)"),
+        ({"shrink": 1.5}, "shrink", "less than or equal to 1"),
+        ({"vola": 0}, "vola", "greater than 0"),
+        ({"vola": "x"}, "vola", "valid integer"),
+        ({"max_turnover": 0.0}, "max_turnover", "greater than 0"),
+        ({"max_nan_fraction": 1.0}, "max_nan_fraction", "less than 1"),
+        ({"bogus": 1}, "bogus", "Extra inputs are not permitted"),
+        ({"solver": "cg", "shrink": 1.0}, "solver", "needs shrink < 1"),
         (
             {"covariance_config": {"covariance_mode": "sliding_window", "window": 5}},
+            "covariance_config.sliding_window.n_factors",
             "Field required",
+        ),
+        (
+            {"covariance_config": {"covariance_mode": "sliding_window", "window": 5, "x": 1}},
+            "covariance_config.sliding_window.x",
+            "Extra inputs are not permitted",
         ),
         (
             {
@@ -69,16 +78,30 @@ CFG = OptimiserConfig(**BASE)
                     "max_components": 3,
                 }
             },
+            "covariance_config.sliding_window.max_components",
             "max_components \\(3\\) must be <= n_factors \\(2\\)",
         ),
-        ({"covariance_config": {"covariance_mode": "nope"}}, "does not match any of the expected"),
+        (
+            {"covariance_config": {"covariance_mode": "nope"}},
+            "covariance_config",
+            "does not match any of the expected",
+        ),
     ],
 )
-def test_config_validation(update: dict[str, Any], match: str) -> None:
-    with pytest.raises(ValidationError, match=match):
+def test_config_validation(update: dict[str, Any], key: str, match: str, tmp_path: Path) -> None:
+    """Direct construction, a mapping and a YAML file all raise ConfigError (never pydantic's
+    ValidationError) naming the key path; the mapping and the file name the source."""
+    with pytest.raises(ConfigError, match=match) as direct:
         OptimiserConfig(**{**BASE, **update})
-    with pytest.raises(ConfigError, match="invalid optimiser configuration"):
-        config_from_mapping({**BASE, **update})
+    assert direct.value.key == key and not isinstance(direct.value, ValidationError)
+    with pytest.raises(ConfigError, match=match) as mapped:
+        config_from_mapping({**BASE, **update}, source="opt.yml")
+    assert (mapped.value.key, mapped.value.file) == (key, "opt.yml")
+    f = tmp_path / "opt.yml"
+    f.write_text(yaml.safe_dump({**BASE, **update}), encoding="utf-8")
+    with pytest.raises(ConfigError, match=match) as loaded:
+        load_config(f)
+    assert (loaded.value.key, loaded.value.file) == (key, str(f))
 
 
 def test_config_refuses_legacy_flat_keys() -> None:

@@ -19,23 +19,22 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from algotrader.artifacts import run_id
+from algotrader.config_base import ConfigModel
 from algotrader.errors import ConfigError
 
-_FROZEN = ConfigDict(frozen=True, extra="forbid")
 _LEGACY_KEYS = ("covariance_mode", "window", "n_factors")
 
 
-class EwmaShrinkConfig(BaseModel):
+class EwmaShrinkConfig(ConfigModel):
     """EWMA correlation shrunk towards the identity: ``shrink * C + (1 - shrink) * I``."""
 
-    model_config = _FROZEN
     covariance_mode: Literal["ewma_shrink"] = "ewma_shrink"
 
 
-class SlidingWindowConfig(BaseModel):
+class SlidingWindowConfig(ConfigModel):
     """Rank-k factor model fitted by SVD on the last ``window`` vol-adjusted returns.
 
     Attributes:
@@ -44,19 +43,19 @@ class SlidingWindowConfig(BaseModel):
         max_components: optional hard cap on k (``k_eff = min(k, W, n, max_components)``).
     """
 
-    model_config = _FROZEN
     covariance_mode: Literal["sliding_window"] = "sliding_window"
     window: int = Field(gt=0)
     n_factors: int = Field(gt=0)
     max_components: int | None = Field(default=None, gt=0)
 
-    @model_validator(mode="after")
-    def _components_within_factors(self) -> SlidingWindowConfig:
-        if self.max_components is not None and self.max_components > self.n_factors:
-            raise ValueError(
-                f"max_components ({self.max_components}) must be <= n_factors ({self.n_factors})"
-            )
-        return self
+    @field_validator("max_components")
+    @classmethod
+    def _components_within_factors(cls, value: int | None, info: ValidationInfo) -> int | None:
+        # A field validator (not a model one) so the error's key is ``max_components``.
+        k = info.data.get("n_factors")
+        if value is not None and k is not None and value > k:
+            raise ValueError(f"max_components ({value}) must be <= n_factors ({k})")
+        return value
 
 
 CovarianceConfig = Annotated[
@@ -64,8 +63,10 @@ CovarianceConfig = Annotated[
 ]
 
 
-class OptimiserConfig(BaseModel):
-    """All knobs of the optimiser (frozen, unknown keys refused).
+class OptimiserConfig(ConfigModel):
+    """All knobs of the optimiser: a :class:`~algotrader.config_base.ConfigModel` (frozen,
+    unknown keys refused; every validation error is a :class:`ConfigError` naming the key
+    path, e.g. ``covariance_config.window``, and the file when loaded from one).
 
     Attributes:
         vola: EWM lookback of the volatilities, ``com = vola - 1`` (alpha = 1/vola). Used for
@@ -96,8 +97,6 @@ class OptimiserConfig(BaseModel):
             correlation, inverted by Woodbury in O(N cg_rank) per iteration; at most
             ``N / 4`` are used); 0: plain CG.
     """
-
-    model_config = _FROZEN
 
     vola: int = Field(gt=0)
     corr: int = Field(gt=0)
@@ -132,14 +131,27 @@ class OptimiserConfig(BaseModel):
 
     @model_validator(mode="after")
     def _corr_at_least_vola(self) -> OptimiserConfig:
+        # Cross-field checks raise ConfigError directly so the key is named (a ValueError
+        # here would have no location).
         if self.corr < self.vola:
-            raise ValueError(f"corr ({self.corr}) must be >= vola ({self.vola})")
+            raise ConfigError(
+                f"invalid OptimiserConfig: corr ({self.corr}) must be >= vola ({self.vola})",
+                key="corr",
+                hint="raise corr or lower vola",
+            )
         if self.solver == "cg":
             if isinstance(self.covariance_config, SlidingWindowConfig):
-                raise ValueError("solver 'cg' needs covariance_mode ewma_shrink")
+                raise ConfigError(
+                    "invalid OptimiserConfig: solver 'cg' needs covariance_mode ewma_shrink",
+                    key="solver",
+                    hint="use solver: exact with sliding_window",
+                )
             if self.shrink >= 1.0:
-                raise ValueError(
-                    "solver 'cg' needs shrink < 1 (its error bound uses lambda_min >= 1 - shrink)"
+                raise ConfigError(
+                    "invalid OptimiserConfig: solver 'cg' needs shrink < 1 "
+                    "(its error bound uses lambda_min >= 1 - shrink)",
+                    key="solver",
+                    hint="use shrink < 1 or solver: exact",
                 )
         return self
 
@@ -167,29 +179,18 @@ class OptimiserConfig(BaseModel):
 def config_from_mapping(data: Any, *, source: str | None = None) -> OptimiserConfig:
     """Validate a mapping into an :class:`OptimiserConfig`, raising :class:`ConfigError`.
 
+    :meth:`OptimiserConfig.from_mapping` (the one converter of
+    :class:`~algotrader.config_base.ConfigModel`); ``source`` is the file named in errors.
+
     Example:
         >>> config_from_mapping({"vola": 4, "corr": 8, "clip": 3, "shrink": 0.5, "aum": 1}).corr
         8
         >>> config_from_mapping({"vola": 4, "corr": 8, "clip": 3, "shrink": 0.5, "aum": 1, "x": 1})
         Traceback (most recent call last):
         ...
-        algotrader.errors.ConfigError: invalid optimiser configuration: Extra inputs are not permitted [key=x] -- fix: ...
+        algotrader.errors.ConfigError: invalid OptimiserConfig: Extra inputs are not permitted (x) [key=x] -- fix: ...
     """
-    if not isinstance(data, dict):
-        raise ConfigError(
-            "optimiser configuration must be a mapping", file=source, hint="write key: value pairs"
-        )
-    try:
-        return OptimiserConfig.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"]) or None
-        raise ConfigError(
-            f"invalid optimiser configuration: {err['msg']}",
-            file=source,
-            key=key,
-            hint="see docs/optimiser.md for the fields, their ranges and defaults",
-        ) from exc
+    return OptimiserConfig.from_mapping(data, source=source)
 
 
 def load_config(path: str | Path) -> OptimiserConfig:

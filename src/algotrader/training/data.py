@@ -23,13 +23,15 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from algotrader.amm.chunk_objective import ChunkSums
 from algotrader.errors import ShapeError
+
+if TYPE_CHECKING:  # algotrader.amm imports this module: a runtime import here is circular
+    from algotrader.amm.chunk_objective import ChunkSums
 
 Array = jax.Array
 
@@ -78,6 +80,8 @@ class AmmData(NamedTuple):
                 key="data",
                 hint="build the problem with amm_problem(..., fast=True)",
             )
+        from algotrader.amm.chunk_objective import ChunkSums
+
         return ChunkSums(train_prices=self.train_prices, P0=self.P0, P1=self.P1)
 
 

@@ -215,18 +215,30 @@ def test_cleaning_refuses_unsorted_tables(dl: Any) -> None:
 
 def test_cleaning_options_typed_errors_and_yaml(tmp_path: Path) -> None:
     with pytest.raises(
-        ConfigError, match=r"invalid cleaning option: Input should be 'simple' or 'log'"
+        ConfigError, match=r"invalid CleaningOptions: Input should be 'simple' or 'log'"
     ) as info:
         CleaningOptions.create(return_type="cubic")
     assert info.value.key == "return_type"
     with pytest.raises(ConfigError, match=r"Extra inputs are not permitted") as info:
         CleaningOptions.create(stat="2024-01")
     assert info.value.key == "stat"
+    with pytest.raises(ConfigError, match=r"Extra inputs are not permitted") as info:
+        CleaningOptions(stat="2024-01")  # type: ignore[call-arg]  # direct: same error
+    assert info.value.key == "stat"
+    with pytest.raises(ConfigError, match=r"invalid month '2024-13'") as info:
+        CleaningOptions(end="2024-13")
+    assert info.value.key == "end"
     good = tmp_path / "opts.yml"
     good.write_text("start: 2024-01\nreturn_type: log\nassets: [A, B]\n")
     opts = CleaningOptions.from_yaml(good)
     assert (opts.start, opts.return_type, opts.assets) == ("2024-01", "log", ("A", "B"))
     bad = tmp_path / "bad.yml"
     bad.write_text("- just\n- a list\n")
-    with pytest.raises(ConfigError, match=r"options file must hold a mapping"):
+    with pytest.raises(ConfigError, match=r"CleaningOptions must be a mapping, got list") as info:
         CleaningOptions.from_yaml(bad)
+    assert info.value.file == str(bad)
+    wrong = tmp_path / "wrong.yml"
+    wrong.write_text("start: 2024-01\ntz: Mars/Olympus\n")
+    with pytest.raises(ConfigError, match=r"unknown time zone") as info:
+        CleaningOptions.from_yaml(wrong)
+    assert (info.value.key, info.value.file) == ("tz", str(wrong))

@@ -83,14 +83,21 @@ def test_non_positive_close():
         ({"groups": {}}, "groups", "non-empty mapping"),
         ({"horizons": [5, 21, 60, 130]}, "horizons[1]", "not a positive multiple of 5"),
         ({"horizons": [5, 20, 130]}, "horizons", "needs a 12-week horizon"),
-        ({"speed": 3}, "speed", "invalid feature config"),
-        ({"degenerate_policy": "zero"}, "degenerate_policy", "invalid feature config"),
+        ({"speed": 3}, "speed", r"invalid FeatureConfig: Extra inputs are not permitted \(speed\)"),
+        ({"degenerate_policy": "zero"}, "degenerate_policy", "invalid FeatureConfig: Input should"),
+        ({"degenerate_floor": "x"}, "degenerate_floor", "invalid FeatureConfig: Input should"),
     ],
 )
 def test_config_errors_name_the_key(data, key, msg):
     with pytest.raises(ConfigError, match=msg) as e:
         parse_feature_config(data)
     assert e.value.key == key
+    with pytest.raises(ConfigError, match=msg) as e:  # direct construction: same error
+        FeatureConfig(**data)
+    assert e.value.key == key
+    with pytest.raises(ConfigError, match=msg) as e:
+        parse_feature_config(data, source="features.yml")
+    assert (e.value.key, e.value.file) == (key, "features.yml")
 
 
 def test_config_file_errors(tmp_path):

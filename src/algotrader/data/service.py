@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import ValidationInfo, field_validator
 
+from algotrader.config_base import ConfigModel
 from algotrader.data.cleaning import ReturnType
 from algotrader.data.lake import CleanResult, clean_bars, write_lake
 from algotrader.data.raw import format_month, parse_month, read_raw_layout
@@ -32,8 +32,9 @@ from algotrader.errors import ConfigError, DataError
 logger = logging.getLogger(__name__)
 
 
-class CleaningOptions(BaseModel):
-    """What to clean.
+class CleaningOptions(ConfigModel):
+    """What to clean: a :class:`~algotrader.config_base.ConfigModel` (frozen, unknown keys
+    refused, every error a :class:`ConfigError` naming the key; ``from_yaml`` names the file).
 
     Attributes:
         start: first month ``YYYY-MM`` (inclusive); ``None`` = earliest available.
@@ -43,8 +44,6 @@ class CleaningOptions(BaseModel):
         tz: IANA zone of naive input timestamps; ``None`` refuses naive timestamps.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     start: str | None = None
     end: str | None = None
     return_type: ReturnType = "simple"
@@ -53,9 +52,9 @@ class CleaningOptions(BaseModel):
 
     @field_validator("start", "end")
     @classmethod
-    def _month(cls, value: str | None) -> str | None:
+    def _month(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None:
-            parse_month(value)
+            parse_month(value, key=str(info.field_name))
         return value
 
     @field_validator("tz")
@@ -65,36 +64,16 @@ class CleaningOptions(BaseModel):
 
     @classmethod
     def create(cls, **values: Any) -> CleaningOptions:
-        """Build and validate; a bad value raises :class:`ConfigError` naming the key.
+        """Build and validate (:meth:`from_mapping`); a bad value raises :class:`ConfigError`
+        naming the key. Options from a YAML file: :meth:`from_yaml` (names the file too).
 
         Example:
             >>> CleaningOptions.create(start="2024-01", return_type="cubic")
             Traceback (most recent call last):
             ...
-            algotrader.errors.ConfigError: invalid cleaning option: Input should be 'simple' or 'log' [key=return_type] -- fix: see CleaningOptions for the allowed values
+            algotrader.errors.ConfigError: invalid CleaningOptions: Input should be 'simple' or 'log' (return_type) [key=return_type] -- fix: keys of CleaningOptions: assets, end, return_type, start, tz
         """
-        try:
-            return cls.model_validate(values)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            raise ConfigError(
-                f"invalid cleaning option: {first['msg']}",
-                key=".".join(str(p) for p in first["loc"]) or None,
-                hint="see CleaningOptions for the allowed values",
-            ) from exc
-
-    @classmethod
-    def from_yaml(cls, path: str | os.PathLike[str]) -> CleaningOptions:
-        """Load options from a YAML mapping (``yaml.safe_load``)."""
-        try:
-            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"cannot read options: {exc}", file=str(path)) from exc
-        if not isinstance(data, dict):
-            raise ConfigError("options file must hold a mapping", file=str(path))
-        if isinstance(data.get("assets"), list):
-            data["assets"] = tuple(data["assets"])
-        return cls.create(**data)
+        return cls.from_mapping(values)
 
 
 def select_period(bars: pl.DataFrame, opts: CleaningOptions, *, where: str) -> pl.DataFrame:

@@ -1,10 +1,10 @@
 """``config/features.yml``: which groups and keys to compute, horizons, degenerate policy.
 
 Example:
-    >>> cfg = FeatureConfig.model_validate({"groups": {"breakout": ["brk_up"]}})
+    >>> cfg = FeatureConfig.from_mapping({"groups": {"breakout": ["brk_up"]}})
     >>> cfg.groups, cfg.degenerate_policy
     ({'breakout': ('brk_up',)}, 'nan')
-    >>> FeatureConfig.model_validate({"groups": {"breakout": ["brk_sideways"]}})
+    >>> FeatureConfig.from_mapping({"groups": {"breakout": ["brk_sideways"]}})
     Traceback (most recent call last):
     ...
     algotrader.errors.ConfigError: unknown feature key 'brk_sideways' in group breakout [key=groups.breakout[0]] -- fix: use one of brk_up, brk_dn
@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from algotrader.artifacts import config_hash as _config_hash
+from algotrader.config_base import ConfigModel
 from algotrader.errors import ConfigError
 from algotrader.features.registry import GROUP_ORDER, get_group, group_keys
 
@@ -30,8 +31,9 @@ def _default_groups() -> dict[str, tuple[str, ...]]:
     return {g: group_keys(g) for g in GROUP_ORDER}
 
 
-class FeatureConfig(BaseModel):
-    """Validated feature configuration (frozen; unknown fields rejected).
+class FeatureConfig(ConfigModel):
+    """Validated feature configuration: a :class:`~algotrader.config_base.ConfigModel`
+    (frozen; unknown fields rejected; every error a :class:`ConfigError` naming the key).
 
     Attributes:
         groups: ordered ``{group: [keys]}``; default every group with every key.
@@ -41,8 +43,6 @@ class FeatureConfig(BaseModel):
         degenerate_floor: the floor below which a denominator is degenerate (relative to
             the close for price-unit denominators).
     """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     groups: dict[str, tuple[str, ...]] = Field(default_factory=_default_groups)
     horizons: tuple[int, ...] = DEFAULT_HORIZONS
@@ -121,13 +121,9 @@ class FeatureConfig(BaseModel):
 
 
 def parse_feature_config(data: dict[str, Any], *, source: str | None = None) -> FeatureConfig:
-    """Validate a mapping; pydantic errors become ``ConfigError`` naming the key."""
-    try:
-        return FeatureConfig.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"]) or None
-        raise ConfigError(f"invalid feature config: {err['msg']}", file=source, key=key) from exc
+    """Validate a mapping (:meth:`FeatureConfig.from_mapping`): errors are ``ConfigError``
+    naming the key and ``source``."""
+    return FeatureConfig.from_mapping(data, source=source)
 
 
 def load_feature_config(path: str | os.PathLike[str] | None) -> FeatureConfig:
@@ -143,12 +139,7 @@ def load_feature_config(path: str | os.PathLike[str] | None) -> FeatureConfig:
         raise ConfigError(f"feature config is not valid YAML ({exc})", file=str(p)) from exc
     if not isinstance(data, dict):
         raise ConfigError("feature config must be a mapping", file=str(p))
-    try:
-        return parse_feature_config(data, source=str(p))
-    except ConfigError as exc:
-        if exc.file is None:
-            raise ConfigError(exc.message, file=str(p), key=exc.key, hint=exc.hint) from exc
-        raise
+    return parse_feature_config(data, source=str(p))
 
 
 __all__ = ["DEFAULT_HORIZONS", "FeatureConfig", "load_feature_config", "parse_feature_config"]

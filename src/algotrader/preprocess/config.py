@@ -16,15 +16,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from algotrader.config_base import ConfigModel
 from algotrader.errors import ConfigError
 
 
-class PipelineConfig(BaseModel):
-    """Knobs of :func:`algotrader.preprocess.pipeline.fit` (frozen; unknown keys rejected)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class PipelineConfig(ConfigModel):
+    """Knobs of :func:`algotrader.preprocess.pipeline.fit`: a
+    :class:`~algotrader.config_base.ConfigModel` (frozen; unknown keys rejected; every error
+    a :class:`ConfigError` naming the key)."""
 
     min_usable_ratio: float = Field(0.0, ge=0, le=1)
     min_variance: float = Field(0.0, ge=0)

@@ -326,40 +326,52 @@ def _cg_prepare(
     vec: np.ndarray,
     e: np.ndarray,
     ring: np.ndarray,
-    ring_apply: np.ndarray,
+    ring_t: np.ndarray,
+    synced: np.ndarray,
     gram: np.ndarray,
     fm: np.ndarray,
     dw: np.ndarray,
     ring_count: np.ndarray,
-    saved: np.ndarray,
-) -> tuple[bool, bool, int, int]:  # pragma: no cover - compiled
+) -> tuple[bool, bool, int]:  # pragma: no cover - compiled
     """Everything of a CG row before its solve, in row order: state update ``src -> dst``
     (and its float32 copy), scalings ``t, u`` and signal ``m`` into ``vec``, the diagonal
-    ``e``, the ring entry (:func:`precond_update`; the slot's previous float32 content is
-    kept in ``saved`` first, then the mirror ``ring_apply`` refreshed). Returns
-    ``(variance_ok, zero_signal, ring_rows, slot)``; a row with an undefined variance stops
-    after its state update (``variance_ok`` False)."""
+    ``e``, the ring entry (:func:`precond_update`) and the lane's transposed mirror of the
+    ring ``ring_t`` (N, K) brought up to this row (the slots of the entries since
+    ``synced[0]``, the count it reflects). Returns ``(variance_ok, zero_signal,
+    ring_rows)``; a row with an undefined variance stops after its state update."""
     lam_min = 1.0 - lam
     t, u, m = vec[0], vec[1], vec[2]
     _advance_into(src, dst, xy_low, w, xs, r, beta)
     if not _scalings(dst, w, xs, lam, min_denom, t, u):
-        return False, False, 0, -1
+        return False, False, 0
     zero = _signal(mu_row, m) <= ZERO_SIGNAL_ATOL
     k = ring.shape[0]
-    ring_k, slot = 0, -1
+    ring_k = 0
     if k > 0:
         slot = ring_count[0] % k
         ring_count[0] += 1
         if precond_update(ring, gram, fm, dw, t, r, slot, beta, lam_min) == 0:
             ring_k = k
-        dst_row, src_row = ring_apply[slot], ring[slot]
-        for i in range(dst_row.shape[0]):
-            saved[i] = dst_row[i]
-            dst_row[i] = src_row[i]
+        _sync_mirror(ring, ring_t, synced, ring_count[0])
     diag = lam * 1.0 + (1.0 - lam)  # the formed matrix's diagonal (see _build)
     for i in range(t.shape[0]):
         e[i] = diag - (dst[i, i] * (t[i] * t[i]) - u[i] * u[i])
-    return True, zero, ring_k, slot
+    return True, zero, ring_k
+
+
+@nb.njit(cache=True)
+def _sync_mirror(
+    ring: np.ndarray, ring_t: np.ndarray, synced: np.ndarray, count: int
+) -> None:  # pragma: no cover - compiled
+    """Copy the ring slots of entries ``synced[0] .. count - 1`` (at most the last K)
+    into the transposed mirror ``ring_t`` (N, K); ``synced[0] = count``."""
+    k, n = ring.shape
+    for e in range(max(synced[0], count - k), count):
+        slot = e % k
+        src = ring[slot]
+        for i in range(n):
+            ring_t[i, slot] = src[i]
+    synced[0] = count
 
 
 @nb.njit(cache=True, error_model="numpy", nogil=True)
@@ -369,10 +381,8 @@ def _cg_solve_row(
     vec: np.ndarray,
     e: np.ndarray,
     start: np.ndarray,
-    ring_apply: np.ndarray,
+    ring_t: np.ndarray,
     ring_k: int,
-    oslot: int,
-    orow: np.ndarray,
     dw: np.ndarray,
     fm: np.ndarray,
     work: np.ndarray,
@@ -383,18 +393,19 @@ def _cg_solve_row(
     res: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
     """The solve of one prepared CG row (GIL released; the two rows of a batch pair run
-    on two threads): CG from ``start`` on ``xy``/``xy_low`` (:func:`cg_solve_pre`), the
-    ring's first ``ring_k`` rows with slot ``oslot`` read from ``orow``; a row CG does not
+    on two threads): CG from ``start`` on ``xy``/``xy_low`` (:func:`cg_solve_pre`)
+    preconditioned by the lane's ring mirror ``ring_t`` (N, K) when ``ring_k > 0``
+    (``ring_k = 0``: its factor failed, plain CG); a row CG does not
     bring to ``tol`` within ``max_iter`` is solved exactly (the matrix formed for that row
     only). ``x = vec[4]``; ``res`` (5,) <- method, iterations, ``||Ax - m||^2``, ``m'x``,
     bound."""
     lam_min = 1.0 - lam
     t, u, m, y, x = vec[0], vec[1], vec[2], vec[3], vec[4]
     x[:] = start
+    g = ring_t if ring_k > 0 else np.empty((ring_t.shape[0], 0), dtype=ring_t.dtype)
     it, ss, dd, eb = cg_solve_pre(
-        xy, xy_low, t, u, e, m, x, work, lam_min, tol, max_iter,
-        ring_apply[:ring_k], dw, fm, kv, oslot, orow,
-    )  # fmt: skip
+        xy, xy_low, t, u, e, m, x, work, lam_min, tol, max_iter, g, dw, fm, kv
+    )
     meth = METHOD_CG
     if it < 0:
         it = max_iter
@@ -452,7 +463,8 @@ def _run_cg_rows(
     work: np.ndarray,
     carry: np.ndarray,
     ring: np.ndarray,
-    ring_apply: np.ndarray,
+    ring_t: np.ndarray,
+    synced: np.ndarray,
     gram: np.ndarray,
     ring_count: np.ndarray,
     cash_out: np.ndarray,
@@ -478,19 +490,18 @@ def _run_cg_rows(
     fm = np.empty((k, k))
     dw = np.empty(k)
     kv = np.empty((3, k))
-    saved = np.empty(ring_apply.shape[1], dtype=ring_apply.dtype)
     res = np.zeros(5)
     e = work[0]
     for b in range(radj.shape[0]):
-        ok, zero, ring_k, _ = _cg_prepare(
+        ok, zero, ring_k = _cg_prepare(
             xy, xy, xy_low, w, xs, radj[b], mu[b], beta, lam, min_denom, vec, e,
-            ring, ring_apply, gram, fm, dw, ring_count, saved,
+            ring, ring_t, synced, gram, fm, dw, ring_count,
         )  # fmt: skip
         if not ok:
             return b, STOP_VARIANCE
         if not zero:
             _cg_solve_row(
-                xy, xy_low, vec, e, carry[0], ring_apply, ring_k, -1, saved, dw, fm,
+                xy, xy_low, vec, e, carry[0], ring_t, ring_k, dw, fm,
                 work[1:], kv, lam, tol, max_iter, res,
             )  # fmt: skip
         status_out[b], method_out[b], res_out[b], eb_out[b], it_out[b] = _cg_finish(
@@ -664,14 +675,22 @@ class RowKernel:
         for fut in futures:
             fut.result()
 
-    def _cg_lane_buffers(self, k: int, dtype: type) -> None:
+    def _cg_lane_buffers(self, ring: np.ndarray, count: int) -> None:
+        """Per-lane K x K factor scratch and the transposed ring mirrors, rebuilt from the
+        ring (float32 in mixed precision), so a function of the state alone (batch ==
+        stream)."""
+        k = ring.shape[0]
+        lanes = self._lanes
         if self._cg_k != k:
-            lanes = self._lanes
             self._fm = np.empty((lanes, k, k))
             self._dw = np.empty((lanes, k))
             self._kv = np.empty((lanes, 3, k))
+            dtype = np.float32 if self._mixed else np.float64
+            self._ring_t = np.empty((lanes, self.n_assets, k), dtype=dtype)
             self._cg_k = k
-        self._saved = np.empty((self._lanes, self.n_assets), dtype=dtype)
+        for lane in range(lanes):
+            self._ring_t[lane] = ring.T
+        self._synced = np.full((lanes, 1), count, dtype=np.int64)
 
     def _run_cg(
         self,
@@ -689,27 +708,24 @@ class RowKernel:
     ) -> tuple[int, int]:
         """CG rows: one at a time (:func:`_run_cg_rows`) or, with two lanes, in pairs: both
         rows prepared in order (the earlier one's state update into the second buffer, the
-        later one's back into ``xy``), their solves on two threads (GIL released), then
-        both finished in order. The same compiled functions on the same numbers either
-        way, so the bits do not depend on the thread count."""
-        # the preconditioner is applied from a mirror of the (float64, saved) ring, float32
-        # in mixed precision: rebuilt here from the ring, so a function of the state alone
-        # (batch == stream); each row refreshes its own slot
-        ring_apply = cg.ring.astype(np.float32 if self._mixed else np.float64)
-        self._cg_lane_buffers(cg.ring.shape[0], ring_apply.dtype.type)
+        later one's back into ``xy``; each lane's ring mirror brought up to its own row),
+        their solves on two threads (GIL released), then both finished in order. The same
+        compiled functions on the same numbers either way, so the bits do not depend on the
+        thread count."""
+        self._cg_lane_buffers(cg.ring, int(cg.ring_count[0]))
         beta, shrink, min_denom = args
         tol, max_iter = float(cg.tol), int(cg.max_iter)
         n_rows = radj.shape[0]
         vec, work, low, res = self._cg_vec, self._cg_work, self._low, self._cg_res
-        fm, dw, kv, saved = self._fm, self._dw, self._kv, self._saved
+        fm, dw, kv, ring_t, synced = self._fm, self._dw, self._kv, self._ring_t, self._synced
 
         def rows_alone(lo: int, hi: int) -> tuple[int, int]:
             return _run_cg_rows(
                 xy, low[0], w, x, radj[lo:hi], mu[lo:hi], sigma[lo:hi], beta, shrink, min_denom,
-                vec[0], work[0], cg.carry, cg.ring, ring_apply, cg.gram, cg.ring_count,
-                out.cash[lo:hi], out.utilisation[lo:hi], out.residual[lo:hi], out.status[lo:hi],
-                out.method[lo:hi], out.error_bound[lo:hi], out.iterations[lo:hi], prev_cash,
-                *fin, tol, max_iter,
+                vec[0], work[0], cg.carry, cg.ring, ring_t[0], synced[0], cg.gram,
+                cg.ring_count, out.cash[lo:hi], out.utilisation[lo:hi], out.residual[lo:hi],
+                out.status[lo:hi], out.method[lo:hi], out.error_bound[lo:hi],
+                out.iterations[lo:hi], prev_cash, *fin, tol, max_iter,
             )  # fmt: skip
 
         if self._lanes == 1 or n_rows < 2:
@@ -718,15 +734,15 @@ class RowKernel:
         def prepare(b: int, lane: int, src: np.ndarray, dst: np.ndarray) -> tuple:
             return _cg_prepare(
                 src, dst, low[lane], w, x, radj[b], mu[b], beta, shrink, min_denom, vec[lane],
-                work[lane, 0], cg.ring, ring_apply, cg.gram, fm[lane], dw[lane], cg.ring_count,
-                saved[lane],
+                work[lane, 0], cg.ring, ring_t[lane], synced[lane], cg.gram, fm[lane],
+                dw[lane], cg.ring_count,
             )  # fmt: skip
 
-        def solve(lane: int, src: np.ndarray, ring_k: int, oslot: int) -> None:
+        def solve(lane: int, src: np.ndarray, ring_k: int) -> None:
             _cg_solve_row(
-                src, low[lane], vec[lane], work[lane, 0], cg.carry[lane], ring_apply, ring_k,
-                oslot, saved[1], dw[lane], fm[lane], work[lane, 1:], kv[lane], shrink, tol,
-                max_iter, res[lane],
+                src, low[lane], vec[lane], work[lane, 0], cg.carry[lane], ring_t[lane],
+                ring_k, dw[lane], fm[lane], work[lane, 1:], kv[lane], shrink, tol, max_iter,
+                res[lane],
             )  # fmt: skip
 
         def finish(b: int, lane: int, zero: bool) -> None:
@@ -742,19 +758,17 @@ class RowKernel:
         pool = _pool(1)
         b = 0
         while b + 1 < n_rows:
-            ok0, zero0, k0, _ = prepare(b, 0, xy, xy2)
+            ok0, zero0, k0 = prepare(b, 0, xy, xy2)
             if not ok0:  # row b's state update is in the second buffer
                 xy[...] = xy2
                 return b, STOP_VARIANCE
-            ok1, zero1, k1, slot1 = prepare(b + 1, 1, xy2, xy)
-            # the earlier row sees the ring slot the later one took as it was before
-            oslot = slot1 if ok1 else -1
+            ok1, zero1, k1 = prepare(b + 1, 1, xy2, xy)
             fut = None
             if ok1 and not zero1:
-                fut = pool.submit(solve, 1, xy, k1, -1)
+                fut = pool.submit(solve, 1, xy, k1)
             try:
                 if not zero0:
-                    solve(0, xy2, k0, oslot)
+                    solve(0, xy2, k0)
             finally:
                 if fut is not None:
                     fut.result()
@@ -764,6 +778,7 @@ class RowKernel:
             finish(b + 1, 1, zero1)
             b += 2
         if b < n_rows:
+            # the lone last row runs on lane 0, whose mirror is one pair behind
             done, code = rows_alone(b, n_rows)
             return b + done, code
         return n_rows, DONE

@@ -234,10 +234,8 @@ def precond_update(
 
 
 @nb.njit(cache=True, fastmath={"reassoc"}, nogil=True)
-def precond_apply_over(
-    g: np.ndarray,
-    oslot: int,
-    orow: np.ndarray,
+def precond_apply_t(
+    gt: np.ndarray,
     dw: np.ndarray,
     fm: np.ndarray,
     lam_min: float,
@@ -245,29 +243,31 @@ def precond_apply_over(
     kv: np.ndarray,
     out: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
-    """:func:`precond_apply` with ring row ``oslot`` read from ``orow`` instead of
-    ``g[oslot]`` (``oslot = -1``: none). The batch's paired CG rows share one ring: the
-    earlier row of a pair sees the slot the later one overwrote through ``orow`` (its
-    previous content), so both see exactly the ring of their own row."""
-    k, n = g.shape
+    """:func:`precond_apply` from the ring stored transposed, ``gt`` (N, K) (the kernel's
+    per-lane mirror, float32 in mixed precision; products accumulated in float64): both
+    passes then run along contiguous length-K rows (an update of the K sums, then a
+    length-K dot product per entry), instead of K passes that load and store all of
+    ``out``."""
+    n, k = gt.shape
     s, y, c = kv[0], kv[1], kv[2]
     for j in range(k):
-        gj = orow if j == oslot else g[j]
-        a = 0.0
-        for i in range(n):
-            a += gj[i] * v[i]
-        s[j] = dw[j] * a
-    _solve_factor(fm, s, y, c)
+        s[j] = 0.0
     for i in range(n):
-        out[i] = v[i]
+        row, vi = gt[i], v[i]
+        for j in range(k):
+            s[j] += row[j] * vi
     for j in range(k):
-        cj = dw[j] * c[j]
-        gj = orow if j == oslot else g[j]
-        for i in range(n):
-            out[i] -= cj * gj[i]
+        s[j] *= dw[j]
+    _solve_factor(fm, s, y, c)
+    for j in range(k):
+        c[j] *= dw[j]
     inv = 1.0 / lam_min
     for i in range(n):
-        out[i] *= inv
+        row = gt[i]
+        a = 0.0
+        for j in range(k):
+            a += row[j] * c[j]
+        out[i] = (v[i] - a) * inv
 
 
 @nb.njit(cache=True, fastmath={"reassoc"})
@@ -283,9 +283,27 @@ def precond_apply(
     """``out = P^-1 v`` by Woodbury: ``P^-1 = (I - G' (lam_min I + G G')^-1 G) / lam_min``
     with ``G = D g`` (K, N) and the factor of ``lam_min I + G G'`` in ``fm``
     (:func:`precond_update`): two passes over the ring (O(N K)) and two K x K triangular
-    solves. ``kv`` (3, K) scratch. ``g`` may be a float32 copy of the ring (the kernel's
-    mixed-precision mirror): the products are still accumulated in float64."""
-    precond_apply_over(g, -1, g.reshape(g.size), dw, fm, lam_min, v, kv, out)
+    solves. ``kv`` (3, K) scratch. (The kernel applies it from a transposed mirror of the
+    ring: :func:`precond_apply_t`.)"""
+    k, n = g.shape
+    s, y, c = kv[0], kv[1], kv[2]
+    for j in range(k):
+        gj = g[j]
+        a = 0.0
+        for i in range(n):
+            a += gj[i] * v[i]
+        s[j] = dw[j] * a
+    _solve_factor(fm, s, y, c)
+    for i in range(n):
+        out[i] = v[i]
+    for j in range(k):
+        cj = dw[j] * c[j]
+        gj = g[j]
+        for i in range(n):
+            out[i] -= cj * gj[i]
+    inv = 1.0 / lam_min
+    for i in range(n):
+        out[i] *= inv
 
 
 #: Per-cycle reduction of ``||r||`` asked of the float32 inner iteration of
@@ -362,8 +380,6 @@ def cg_solve_pre(
     dw: np.ndarray,
     fm: np.ndarray,
     kv: np.ndarray,
-    oslot: int,
-    orow: np.ndarray,
 ) -> tuple[int, float, float, float]:  # pragma: no cover - compiled
     """(Preconditioned) conjugate gradients for ``A x = m``, ``A = T xy T - u u' + diag(e)``
     symmetric positive definite (``lambda_min >= lam_min``), from the start ``x``; ``A`` is
@@ -374,17 +390,18 @@ def cg_solve_pre(
     recurrence, a float32 product or the preconditioner cannot fake convergence); otherwise
     it runs CG from that residual until the recurrence's bound estimate reached ``tol / 2``
     (and, with a float32 ``xy_low`` of ``xy``'s shape, until ``||r||`` fell by
-    :data:`LOW_REDUCTION`: iterative refinement), then re-checks. With a ring ``g`` (K, N),
-    ``K > 0``, the iteration is preconditioned by :func:`precond_apply` (``dw``, ``fm`` from
+    :data:`LOW_REDUCTION`: iterative refinement), then re-checks. With a ring ``g`` stored
+    transposed (N, K), ``K > 0``, the iteration is preconditioned by
+    :func:`precond_apply_t` (``dw``, ``fm`` from
     :func:`precond_update`; any symmetric positive definite ``P`` leaves the bound valid: it
-    only changes the iterates; ``oslot``/``orow``: :func:`precond_apply_over`). Returns ``(iterations, ||A x - m||^2, m'x, bound)``;
+    only changes the iterates). Returns ``(iterations, ||A x - m||^2, m'x, bound)``;
     ``iterations`` counts products in the inner iteration, ``-1`` when the bound was not
     reached within ``max_iter``. ``work`` (5, N) float64 scratch; ``x`` holds the solution.
     """
     n = m.shape[0]
     r, p, q, z, zp = work[0], work[1], work[2], work[3], work[4]
     mixed = xy_low.shape[0] == n and n > 0
-    pre = g.shape[0] > 0
+    pre = g.shape[1] > 0
     z_low = np.empty(n if mixed else 0, dtype=np.float32)
     for i in range(n):
         if not np.isfinite(x[i]):
@@ -411,7 +428,7 @@ def cg_solve_pre(
             if it >= max_iter:
                 return -1, ss, _dot(m, x), bound
         if pre:
-            precond_apply_over(g, oslot, orow, dw, fm, lam_min, r, kv, zp)
+            precond_apply_t(g, dw, fm, lam_min, r, kv, zp)
         else:
             zp[:] = r
         for i in range(n):
@@ -438,7 +455,7 @@ def cg_solve_pre(
             if est <= 0.5 * tol or rr_new <= rr_stop:  # margin for the recurrence's drift
                 break
             if pre:
-                precond_apply_over(g, oslot, orow, dw, fm, lam_min, r, kv, zp)
+                precond_apply_t(g, dw, fm, lam_min, r, kv, zp)
             else:
                 zp[:] = r
             rz_new = _dot(r, zp)
@@ -468,8 +485,7 @@ def cg_solve(
     ``xy = a, t = 1, u = 0, e = 0``). ``work`` (5, N) scratch."""
     return cg_solve_pre(
         xy, np.zeros((0, 0), dtype=np.float32), t, u, e, m, x, work, lam_min, tol, max_iter,
-        np.zeros((0, m.shape[0])), np.zeros(0), np.zeros((0, 0)), np.zeros((3, 0)), -1,
-        np.zeros(0),
+        np.zeros((m.shape[0], 0)), np.zeros(0), np.zeros((0, 0)), np.zeros((3, 0)),
     )  # fmt: skip
 
 
@@ -491,8 +507,7 @@ def cg_solve_mixed(
     copy of ``xy``) and float64 iterative refinement. ``work`` (5, N) scratch."""
     return cg_solve_pre(
         xy, xy_low, t, u, e, m, x, work, lam_min, tol, max_iter,
-        np.zeros((0, m.shape[0])), np.zeros(0), np.zeros((0, 0)), np.zeros((3, 0)), -1,
-        np.zeros(0),
+        np.zeros((m.shape[0], 0)), np.zeros(0), np.zeros((0, 0)), np.zeros((3, 0)),
     )  # fmt: skip
 
 
@@ -508,7 +523,7 @@ __all__ = [
     "cg_solve_pre",
     "position_error_bound",
     "precond_apply",
-    "precond_apply_over",
+    "precond_apply_t",
     "precond_update",
     "solve_one",
 ]

@@ -43,8 +43,12 @@ def test_default_pipeline_writes_shared_evaluation(tmp_path: Path) -> None:
     assert compare.name == "compare"
     ((title, header, rows),) = compare.tables
     assert "P/yr" in title
-    assert header[:2] == ["run", "P/yr"]
+    assert header[:3] == ["run", "dates", "P/yr"]
     labels = [r[0] for r in rows]
-    for name in ("optimiser", "equal_weight", "amm", "  amm: HODL", "  optimiser: HODL"):
+    for name in ("optimiser", "equal_weight", "amm", "  uniform HODL", "  optimiser: HODL"):
         assert name in labels
+    # each distinct series once: the equal_weight family is the equal-weight benchmark on
+    # its dates, HODL of an equal start is uniform HODL
+    assert "  equal_weight: HODL" not in labels
+    assert len({tuple(r[1:]) for r in rows}) == len(rows)
     assert np.isfinite(compare.summary["families"]["amm"]["sharpe"])

@@ -25,18 +25,20 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import types
+import typing
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Self
+from typing import Annotated, Any, Self, Union, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from algotrader.errors import ConfigError
 
-__all__ = ["ConfigModel", "config_error"]
+__all__ = ["ConfigModel", "config_error", "error_key"]
 
 # > 0 while a ConfigModel is being validated: nested models let pydantic's error through so
 # the outermost model reports the full dot path.
@@ -53,13 +55,68 @@ def _nested() -> Iterator[bool]:
         _DEPTH.reset(token)
 
 
+def _members(ann: Any) -> list[Any]:
+    """The alternatives of an annotation (``Annotated`` unwrapped, ``None`` left out)."""
+    while get_origin(ann) is Annotated:
+        ann = get_args(ann)[0]
+    if get_origin(ann) in (Union, types.UnionType):
+        return [m for a in get_args(ann) for m in _members(a) if m is not type(None)]
+    return [ann]
+
+
+def _step(ann: Any, elem: int | str) -> tuple[bool, Any]:
+    """Whether ``elem`` of an error location is a key, and the annotation below it."""
+    if ann is None:
+        return True, None
+    members = _members(ann)
+    models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+    if isinstance(elem, str):
+        for m in models:
+            if elem in m.model_fields:
+                return True, m.model_fields[elem].annotation
+        if len(members) > 1:
+            # pydantic names the union member it tried (a discriminator value such as
+            # ``sliding_window`` or a type name such as ``str``): not a key the user wrote.
+            for m in models:
+                if m.__name__ == elem or any(f.default == elem for f in m.model_fields.values()):
+                    return False, m
+            return False, None
+    if len(members) == 1:
+        origin, args = get_origin(members[0]), get_args(members[0])
+        if origin in (list, tuple, set, frozenset, Sequence) and isinstance(elem, int) and args:
+            return True, args[0]
+        if origin in (dict, Mapping, typing.Mapping) and len(args) == 2:
+            return True, args[1]
+    return True, None
+
+
+def error_key(model: type[BaseModel], loc: Sequence[int | str]) -> str:
+    """The dot path of a pydantic error location, without union member tags.
+
+    >>> class Ticker(ConfigModel):
+    ...     symbol: str
+    >>> class Section(ConfigModel):
+    ...     tickers: tuple[str | Ticker, ...] = ()
+    >>> _ = Section.model_rebuild(_types_namespace={"Ticker": Ticker})
+    >>> error_key(Section, ("tickers", 0, "Ticker", "symbol"))
+    'tickers.0.symbol'
+    """
+    parts: list[str] = []
+    ann: Any = model
+    for elem in loc:
+        keep, ann = _step(ann, elem)
+        if keep:
+            parts.append(str(elem))
+    return ".".join(parts) or "<root>"
+
+
 def config_error(
     exc: ValidationError, model: type[BaseModel], source: str | Path | None = None
 ) -> ConfigError:
     """The :class:`ConfigError` for a pydantic ``ValidationError`` of ``model``."""
     # A misspelt key also makes the intended one "missing": name the unknown key first.
     ordered = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
-    errors = [(".".join(str(p) for p in e["loc"]) or "<root>", str(e["msg"])) for e in ordered]
+    errors = [(error_key(model, e["loc"]), str(e["msg"])) for e in ordered]
     key, msg = errors[0]
     more = f" and {len(errors) - 1} more" if len(errors) > 1 else ""
     return ConfigError(

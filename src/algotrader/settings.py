@@ -31,9 +31,24 @@ from enum import StrEnum
 from pathlib import Path
 
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from algotrader.config_base import ConfigModel
 from algotrader.errors import ConfigError
+
+#: The environment variable of each setting (errors of :meth:`Settings.from_env` name it).
+ENV_VARS: dict[str, str] = {
+    "home": "ALGOTRADER_HOME",
+    "data_source": "DATA_SOURCE",
+    "data_lake_source": "DATA_LAKE_SOURCE",
+    "feature_store_source": "FEATURE_STORE_SOURCE",
+    "model_store_source": "MODEL_STORE_SOURCE",
+    "simulation_source": "SIMULATION_SOURCE",
+    "max_parallel_requests": "MAX_PARALLEL_REQUESTS",
+    "log_level": "LOG_LEVEL",
+    "log_dest": "LOG_DEST",
+    "log_file_path": "LOG_FILE_PATH",
+}
 
 
 class LogDest(StrEnum):
@@ -44,10 +59,13 @@ class LogDest(StrEnum):
     both = "both"
 
 
-class Settings(BaseModel):
-    """Resolved settings. Build with :meth:`from_env`, not directly from ``os.environ``."""
+class Settings(ConfigModel):
+    """Resolved settings. Build with :meth:`from_env`, not directly from ``os.environ``.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    A :class:`~algotrader.config_base.ConfigModel`: direct construction names the field in
+    its :class:`ConfigError`; :meth:`from_env` names the environment variable (and the
+    ``.env`` file when the value came from it).
+    """
 
     home: Path
     data_source: Path
@@ -71,7 +89,11 @@ class Settings(BaseModel):
     @model_validator(mode="after")
     def _file_needs_path(self) -> Settings:
         if self.log_dest in (LogDest.file, LogDest.both) and self.log_file_path is None:
-            raise ValueError("LOG_DEST includes 'file' but LOG_FILE_PATH is not set")
+            raise ConfigError(
+                "LOG_DEST includes 'file' but LOG_FILE_PATH is not set",
+                key="log_file_path",
+                hint="set LOG_FILE_PATH or use LOG_DEST=console",
+            )
         return self
 
     @classmethod
@@ -84,9 +106,11 @@ class Settings(BaseModel):
         naming the variable on an invalid value.
         """
         values: dict[str, str] = {}
+        from_file: set[str] = set()
         if env is None:
             if dotenv is not None and Path(dotenv).is_file():
                 values.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+                from_file = set(values) - set(os.environ)
             values.update(os.environ)
         else:
             values.update(env)
@@ -108,15 +132,19 @@ class Settings(BaseModel):
             "log_file_path": values.get("LOG_FILE_PATH") or None,
         }
         try:
-            return cls.model_validate(raw)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            loc = ".".join(str(p) for p in first["loc"]) or "LOG_FILE_PATH"
+            return cls.from_mapping(raw)
+        except ConfigError as exc:
+            field = (exc.key or "").split(".")[0]
+            var = ENV_VARS.get(field, exc.key or "LOG_FILE_PATH")
+            errors = exc.context.get("errors") or [(exc.key, exc.message)]
+            msg = str(errors[0][1]).removeprefix("Value error, ")
             raise ConfigError(
-                f"invalid setting: {first['msg']}",
-                key=loc.upper(),
+                f"invalid setting {var}: {msg}",
+                file=str(dotenv) if var in from_file else None,
+                key=var,
                 hint="correct the environment variable or the .env file (see .env.example)",
-            ) from exc
+                errors=[(ENV_VARS.get(str(k).split(".")[0], str(k)), m) for k, m in errors],
+            ) from None
 
 
 def threads_from_env(env: Mapping[str, str] | None = None) -> int | None:
@@ -143,4 +171,4 @@ def threads_from_env(env: Mapping[str, str] | None = None) -> int | None:
         ) from exc
 
 
-__all__ = ["LogDest", "Settings", "threads_from_env"]
+__all__ = ["ENV_VARS", "LogDest", "Settings", "threads_from_env"]

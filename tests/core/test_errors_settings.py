@@ -42,6 +42,44 @@ def test_bad_log_level_names_key() -> None:
     assert info.value.key == "LOG_LEVEL"
 
 
+@pytest.mark.parametrize(
+    ("env", "var", "match"),
+    [
+        ({"LOG_LEVEL": "loud"}, "LOG_LEVEL", "unknown log level 'loud'"),
+        ({"LOG_DEST": "sky"}, "LOG_DEST", "Input should be 'console', 'file' or 'both'"),
+        ({"MAX_PARALLEL_REQUESTS": "0"}, "MAX_PARALLEL_REQUESTS", "greater than or equal to 1"),
+        ({"MAX_PARALLEL_REQUESTS": "many"}, "MAX_PARALLEL_REQUESTS", "valid integer"),
+        ({"LOG_DEST": "both"}, "LOG_FILE_PATH", "LOG_FILE_PATH is not set"),
+    ],
+)
+def test_settings_errors_name_the_environment_variable(
+    env: dict[str, str], var: str, match: str
+) -> None:
+    with pytest.raises(ConfigError, match=f"invalid setting {var}: .*{match}") as info:
+        Settings.from_env(env)
+    assert info.value.key == var and info.value.file is None
+
+
+def test_settings_direct_construction_and_dotenv_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Settings is a ConfigModel: an unknown or bad field is a ConfigError naming it; a bad
+    value read from ``.env`` names that file and the variable."""
+    base = Settings.from_env({}).model_dump()
+    with pytest.raises(ConfigError, match=r"Extra inputs are not permitted \(bogus\)") as info:
+        Settings(**base, bogus=1)
+    assert info.value.key == "bogus"
+    with pytest.raises(ConfigError, match="unknown log level") as info:
+        Settings(**{**base, "log_level": "loud"})
+    assert info.value.key == "log_level"
+    env = tmp_path / ".env"
+    env.write_text("MAX_PARALLEL_REQUESTS=0\n")
+    monkeypatch.delenv("MAX_PARALLEL_REQUESTS", raising=False)
+    with pytest.raises(ConfigError, match="MAX_PARALLEL_REQUESTS") as info:
+        Settings.from_env(dotenv=env)
+    assert (info.value.key, info.value.file) == ("MAX_PARALLEL_REQUESTS", str(env))
+
+
 def test_dotenv_is_read_and_environment_wins(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

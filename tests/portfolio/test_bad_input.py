@@ -61,12 +61,12 @@ CFG = OptimiserConfig(**BASE)
         ({"solver": "cg", "shrink": 1.0}, "solver", "needs shrink < 1"),
         (
             {"covariance_config": {"covariance_mode": "sliding_window", "window": 5}},
-            "covariance_config.sliding_window.n_factors",
+            "covariance_config.n_factors",
             "Field required",
         ),
         (
             {"covariance_config": {"covariance_mode": "sliding_window", "window": 5, "x": 1}},
-            "covariance_config.sliding_window.x",
+            "covariance_config.x",
             "Extra inputs are not permitted",
         ),
         (
@@ -78,7 +78,7 @@ CFG = OptimiserConfig(**BASE)
                     "max_components": 3,
                 }
             },
-            "covariance_config.sliding_window.max_components",
+            "covariance_config.max_components",
             "max_components \\(3\\) must be <= n_factors \\(2\\)",
         ),
         (

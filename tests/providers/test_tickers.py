@@ -52,6 +52,15 @@ def test_bar_sizes(text: str, ib: str, alpaca: str) -> None:
         ("stocks: {tickerz: [AAPL]}", "Extra inputs", "stocks.tickerz"),
         ("bar_size: 1 fortnight", "invalid bar size", "bar_size"),
         ("provider: yahoo", "Input should be", "provider"),
+        ("use_rth: maybe", "valid boolean", "use_rth"),
+        ("stocks: {tickers: ['']}", "is empty", "stocks.tickers[0]"),
+        ("stocks: {tickers: [{symbol: A, venue: X}]}", "Extra inputs", "stocks.tickers.0.venue"),
+        (
+            "stocks: {contract_defaults: {currency: [1]}}",
+            "valid string",
+            "stocks.contract_defaults.currency",
+        ),
+        ("bogus: 1", r"Extra inputs are not permitted \(bogus\)", "bogus"),
     ],
 )
 def test_bad_tickers_config_names_file_and_key(

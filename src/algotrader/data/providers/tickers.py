@@ -8,8 +8,8 @@ commodity and crypto instruments are stored under ``BASE.QUOTE`` folders. Every 
 name is checked against a safe character set (letters, digits, ``.``, ``_``, ``-``).
 
 Example:
-    >>> cfg = TickersConfig.model_validate({"provider": "ib", "forex": {"tickers": ["EURUSD"]},
-    ...                                     "stocks": {"tickers": ["AAPL"]}})
+    >>> cfg = TickersConfig.from_mapping({"provider": "ib", "forex": {"tickers": ["EURUSD"]},
+    ...                                   "stocks": {"tickers": ["AAPL"]}})
     >>> [(i.asset, i.symbol, i.currency, i.sec_type) for i in cfg.instruments()]
     [('AAPL', 'AAPL', 'USD', 'STK'), ('EUR.USD', 'EUR', 'USD', 'CASH')]
 """
@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
+from algotrader.config_base import ConfigModel
 from algotrader.data.providers.base import BarSize, parse_bar_size
 from algotrader.errors import ConfigError
 
@@ -70,10 +71,8 @@ class Instrument:
     section: str
 
 
-class ContractDefaults(BaseModel):
+class ContractDefaults(ConfigModel):
     """Contract fields applied to every ticker of a section unless the ticker overrides them."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     sec_type: str | None = None
     exchange: str | None = None
@@ -81,10 +80,8 @@ class ContractDefaults(BaseModel):
     what_to_show: str | None = None
 
 
-class TickerSpec(BaseModel):
+class TickerSpec(ConfigModel):
     """A ticker given as a mapping."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     symbol: str = Field(min_length=1)
     currency: str | None = None
@@ -94,19 +91,15 @@ class TickerSpec(BaseModel):
     asset: str | None = None
 
 
-class SectionConfig(BaseModel):
+class SectionConfig(ConfigModel):
     """One section: defaults + tickers."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     contract_defaults: ContractDefaults = ContractDefaults()
     tickers: tuple[str | TickerSpec, ...] = ()
 
 
-class TickersConfig(BaseModel):
+class TickersConfig(ConfigModel):
     """The whole ``tickers.yml``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     provider: Literal["ib", "alpaca"] = "ib"
     bar_size: str = "1 hour"
@@ -159,6 +152,8 @@ def _split_pair(text: str) -> tuple[str, str] | None:
 
 def _resolve(section: str, defaults: ContractDefaults, t: str | TickerSpec, i: int) -> Instrument:
     key = f"{section}.tickers[{i}]"
+    if isinstance(t, str) and not t.strip():
+        raise ConfigError(f"{section} ticker {i} is empty", key=key, hint="write a symbol")
     spec = TickerSpec(symbol=t) if isinstance(t, str) else t
     fields = dict(_DEFAULTS[section])
     fields.update({k: v for k, v in defaults.model_dump().items() if v is not None})
@@ -205,13 +200,9 @@ def load_tickers(path: str | os.PathLike[str]) -> TickersConfig:
         raise ConfigError(f"tickers config is not valid YAML ({exc})", file=str(p)) from exc
     if not isinstance(raw, dict):
         raise ConfigError("tickers config must be a mapping", file=str(p))
+    cfg = TickersConfig.from_mapping(raw, source=p)  # ConfigError naming the key and file
     try:
-        cfg = TickersConfig.model_validate(raw)
         cfg.instruments()
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(x) for x in err["loc"])
-        raise ConfigError(err["msg"], file=str(p), key=key) from exc
     except ConfigError as exc:
         raise ConfigError(exc.message, file=str(p), key=exc.key, hint=exc.hint) from exc
     return cfg

@@ -26,9 +26,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+from pydantic import Field
 
 from algotrader.errors import ConfigError, DataError
 from algotrader.forecasting import nested
@@ -40,6 +41,7 @@ from algotrader.forecasting.whitening import EsWhitening, fit_es_whitening
 from algotrader.simulation.family import (
     Decision,
     FamilyContext,
+    FamilyParams,
     FloatArray,
     IntArray,
     Scorer,
@@ -47,7 +49,37 @@ from algotrader.simulation.family import (
     register_family,
 )
 
-__all__ = ["ForecastFamily", "ForecastState", "svi_config_from_params"]
+__all__ = ["ForecastFamily", "ForecastParams", "ForecastState", "svi_config_from_params"]
+
+Scalar = bool | int | float | str
+
+
+class ForecastParams(FamilyParams):
+    """``model.params`` of the ``forecast`` family (see the module docstring; the SVI keys
+    are :class:`~algotrader.forecasting.svi.SviConfig`'s, with this family's defaults)."""
+
+    model: Literal["factor_model_v1", "lowrank_sv", "bayes_linear"] = "factor_model_v1"
+    guide: str | None = Field(None, description="None: factor_guide_v1 or AutoNormal")
+    num_steps: int = Field(300, ge=1)
+    lr: float = Field(0.01, gt=0.0)
+    schedule: Literal["constant", "cosine", "exponential"] = "constant"
+    decay_rate: float = Field(0.1, gt=0.0)
+    grad_accum_steps: int = Field(1, ge=1)
+    num_elbo_particles: int = Field(1, ge=1)
+    window_len: int | None = Field(None, ge=1)
+    burn_in: int = Field(0, ge=0)
+    log_prob_scaling: bool = False
+    target_normalization: bool = True
+    plateau_holdout: int = Field(0, ge=0)
+    plateau_every: int = Field(50, ge=1)
+    plateau_patience: int = Field(3, ge=1)
+    plateau_rel_tol: float = Field(1e-3, ge=0.0)
+    guide_rank: int = Field(2, ge=1)
+    feature_bucket: int = Field(16, ge=1)
+    num_samples: int | None = Field(None, ge=1, description="None: the context's count")
+    allocation: dict[str, Scalar] = Field(default_factory=lambda: {"rule": "long_only"})
+    model_kwargs: dict[str, Scalar] = Field(default_factory=dict)
+
 
 _SVI_KEYS = {
     "model",
@@ -352,4 +384,4 @@ class ForecastFamily:
         }
 
 
-register_family("forecast", ForecastFamily, replace=True)
+register_family("forecast", ForecastFamily, replace=True, params=ForecastParams)

@@ -154,7 +154,9 @@ def _raw_params(params: fam.Params, n_assets: int) -> tuple[str, dict[str, Any],
         "memory": float(params.get("memory", 20.0)),
         "k": float(params.get("k", 8.0)),
         "max_change": float(params.get("max_change", 0.1)),
-        "w_min": float(params.get("w_min", 0.1 / n_assets)),
+        "w_min": float(
+            0.1 / n_assets if params.get("w_min") is None else params["w_min"]  # None: default
+        ),
         "fees": float(params.get("fees", 0.0)),
     }
     ok = all(math.isfinite(v) for v in human.values()) and human["k"] > 0

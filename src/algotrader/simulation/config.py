@@ -25,13 +25,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, JsonValue, ValidationError, model_validator
 
 from algotrader.backtest.costs import CostModel
 from algotrader.config_base import ConfigModel
 from algotrader.errors import ConfigError
 from algotrader.preprocess import PipelineConfig
+from algotrader.simulation.family import FamilyParams, family_params_model, resolve_family_params
 from algotrader.tuning import ParamSpec, SearchSpace
+from algotrader.tuning.space import apply_candidate
 
 __all__ = [
     "CVConfig",
@@ -171,9 +173,16 @@ class PrebuildConfig(_Frozen):
 
 
 class ModelConfig(_Frozen):
-    """Base parameters of the family (tuning paths ``model.params.<key>`` override them)."""
+    """Base parameters of the family (tuning paths ``model.params.<key>`` override them).
 
-    params: dict[str, Any] = Field(default_factory=dict)
+    ``params`` is checked at load against the family's typed parameter model
+    (:func:`~algotrader.simulation.family.family_params_model`: unknown keys and bad values
+    are a ConfigError naming ``model.params.<key>``); it keeps the keys as written (the
+    family fills its defaults), :attr:`SimulationConfig.family_params` is the resolved model
+    and the run id hashes that (defaults included).
+    """
+
+    params: dict[str, JsonValue] = Field(default_factory=dict)
     prebuild: PrebuildConfig = Field(default_factory=PrebuildConfig)
 
 
@@ -349,7 +358,13 @@ class SimulationConfig(_Frozen):
                     f"tuning path {spec.path!r} must start with model.params. "
                     "(families read their parameters there)"
                 )
+        _check_family_params(self)
         return self
+
+    @property
+    def family_params(self) -> FamilyParams:
+        """``model.params`` resolved by the family's typed model (defaults filled in)."""
+        return resolve_family_params(self.family, self.model.params)
 
     @property
     def last_phase(self) -> StopAfter:
@@ -357,6 +372,52 @@ class SimulationConfig(_Frozen):
         if self.stop_after is not None:
             return self.stop_after
         return "cv" if self.simulation_mode == "dry_run" else "results"
+
+
+def _spec_values(spec: ParamSpec) -> list[Any]:
+    """The values a tuning spec can produce that bound its range (ends or the values)."""
+    if spec.values is not None:
+        return list(spec.values)
+    if spec.bounds is None:
+        return [False, True] if spec.type == "bool" else []
+    lo, hi = spec.bounds
+    return [int(lo), int(hi)] if spec.type == "int" else [float(lo), float(hi)]
+
+
+def _check_family_params(cfg: SimulationConfig) -> None:
+    """``model.params`` and every tuning path/value against the family's typed model.
+
+    Raises:
+        ConfigError: unknown family, unknown or bad ``model.params.<key>``, or a tuning
+            ``path`` naming a parameter the family does not have (key
+            ``tuning.space.<i>.path``) or a bound/value it refuses.
+    """
+    model = family_params_model(cfg.family)
+    resolve_family_params(cfg.family, cfg.model.params)
+    base = {"model": {"params": dict(cfg.model.params)}}
+    for i, spec in enumerate(cfg.tuning.space):
+        key = spec.path.split(".")[2]
+        if key not in model.model_fields:
+            fields = ", ".join(sorted(model.model_fields)) or "none"
+            raise ConfigError(
+                f"tuning path {spec.path!r} names no parameter of family {cfg.family!r}",
+                key=f"tuning.space.{i}.path",
+                hint=f"parameters of family {cfg.family!r}: {fields}",
+            )
+        for value in _spec_values(spec):
+            try:
+                params = apply_candidate(base, {spec.path: value})["model"]["params"]
+            except ValueError as exc:
+                raise ConfigError(str(exc), key=f"tuning.space.{i}.path") from None
+            try:
+                resolve_family_params(cfg.family, params)
+            except ConfigError as exc:
+                raise ConfigError(
+                    f"tuning path {spec.path!r} can produce {value!r}, which the family "
+                    f"refuses: {exc.message}",
+                    key=f"tuning.space.{i}",
+                    hint=exc.hint,
+                ) from None
 
 
 #: hook settings that used to sit in ``model.params`` and now have their own section
@@ -395,6 +456,12 @@ def config_from_mapping(raw: dict[str, Any], *, source: str | None = None) -> Si
                 )
     try:
         return SimulationConfig.model_validate(raw)
+    except ConfigError as exc:  # the family parameter checks (key named already)
+        if exc.file is not None or source is None:
+            raise
+        raise ConfigError(
+            exc.message, file=source, key=exc.key, hint=exc.hint, **exc.context
+        ) from None
     except ValidationError as exc:
         err = exc.errors()[0]
         key = ".".join(str(x) for x in err["loc"]) or None

@@ -24,10 +24,11 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import polars as pl
+from pydantic import Field
 
 from algotrader.errors import ConfigError
 from algotrader.portfolio import OptimiserConfig, run_batch
@@ -36,6 +37,7 @@ from algotrader.simulation.family import (
     Family,
     FamilyBase,
     FamilyContext,
+    FamilyParams,
     FloatArray,
     IntArray,
     Params,
@@ -43,7 +45,30 @@ from algotrader.simulation.family import (
     register_family,
 )
 
-__all__ = ["EqualWeightFamily", "HodlFamily", "OptimiserFamily"]
+__all__ = ["AmmParams", "EqualWeightFamily", "HodlFamily", "OptimiserFamily", "OptimiserParams"]
+
+
+class OptimiserParams(FamilyParams):
+    """``model.params`` of the ``optimiser`` family (defaults as the family reads them)."""
+
+    lookback: int = Field(12, ge=1, description="momentum lookback in rows")
+    vola: int = Field(20, ge=1, description="volatility EWMA span (rows)")
+    corr: int = Field(60, ge=1, description="correlation EWMA span (rows)")
+    clip: float = Field(3.5, gt=0.0, description="signal clip in standard deviations")
+    shrink: float = Field(0.5, ge=0.0, le=1.0, description="EWM correlation retention in [0, 1]")
+    gross: float = Field(1.0, ge=0.0, description="gross exposure of each row's positions")
+
+
+class AmmParams(FamilyParams):
+    """``model.params`` of the ``amm`` family (units: steps; see
+    :mod:`algotrader.simulation.amm_family`)."""
+
+    rule: Literal["momentum", "anti_momentum"] = "momentum"
+    memory: float = Field(20.0, gt=0.0, le=5000.0, description="EWMA memory in steps")
+    k: float = Field(8.0, gt=0.0, description="update strength per step")
+    max_change: float = Field(0.1, gt=0.0, description="largest weight change per step")
+    w_min: float | None = Field(None, ge=0.0, description="minimum weight (None: 0.1 / A)")
+    fees: float = Field(0.0, ge=0.0, lt=1.0, description="pool fee (0: the zero-fee path)")
 
 
 def _int_param(params: Mapping[str, Any], key: str, default: int) -> int:
@@ -191,6 +216,7 @@ def _amm() -> Family:
     return AmmPoolFamily()
 
 
-for _fam in (EqualWeightFamily, HodlFamily, OptimiserFamily):
-    register_family(_fam.name, _fam, replace=True)
-register_family("amm", _amm, replace=True)
+register_family("equal_weight", EqualWeightFamily, replace=True)
+register_family("hodl", HodlFamily, replace=True)
+register_family("optimiser", OptimiserFamily, replace=True, params=OptimiserParams)
+register_family("amm", _amm, replace=True, params=AmmParams)

@@ -63,9 +63,11 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from pydantic import ValidationError
 
 from algotrader.artifacts import ContentHash
 from algotrader.backtest.costs import CostModel
+from algotrader.config_base import ConfigModel
 from algotrader.data.panel import Panel
 from algotrader.errors import ConfigError, ShapeError
 
@@ -75,12 +77,15 @@ __all__ = [
     "FamilyBase",
     "FamilyContext",
     "FamilyFactory",
+    "FamilyParams",
     "Params",
     "Scorer",
     "SimulationData",
     "available_families",
+    "family_params_model",
     "get_family",
     "register_family",
+    "resolve_family_params",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -446,12 +451,82 @@ class FamilyBase:
         return {}
 
 
+class FamilyParams(ConfigModel):
+    """Base of a family's typed ``model.params`` (frozen, unknown keys refused).
+
+    A family registers its subclass with :func:`register_family` (``params=``); the run
+    config validates ``model.params`` against it at load (errors name
+    ``model.params.<key>``), the tuning paths ``model.params.<key>`` must name one of its
+    fields, and the run id hashes its resolved dump (defaults included). A family registered
+    without one takes no parameters (this base: every key refused).
+    """
+
+
 FamilyFactory = Callable[[], Family]
 _FAMILIES: dict[str, FamilyFactory] = {}
+_PARAMS: dict[str, type[FamilyParams]] = {}
 
 
-def register_family(name: str, factory: FamilyFactory, *, replace: bool = False) -> None:
+def _ensure_builtins(name: str) -> None:
+    """Import the module that registers ``name`` (built-ins and ``forecast`` are lazy)."""
+    if name not in _FAMILIES:
+        import algotrader.simulation.families  # registers the built-ins
+    if name == "forecast" and name not in _FAMILIES:
+        import algotrader.forecasting.family  # noqa: F401  (registers itself on import)
+
+
+def family_params_model(name: str) -> type[FamilyParams]:
+    """The typed ``model.params`` model of the family registered as ``name``.
+
+    Raises:
+        ConfigError: unknown family (the message lists the registered ones).
+    """
+    _ensure_builtins(name)
+    if name not in _FAMILIES:
+        raise ConfigError(
+            f"unknown family {name!r}",
+            key="family",
+            hint=f"use one of {sorted(_FAMILIES)} or register it with register_family()",
+        )
+    return _PARAMS.get(name, FamilyParams)
+
+
+def resolve_family_params(name: str, params: Mapping[str, Any]) -> FamilyParams:
+    """``params`` validated by the family's typed model (defaults filled in).
+
+    Raises:
+        ConfigError: unknown family, unknown key or bad value; the key is
+            ``model.params.<key>`` (the first failing one; all of them in ``errors``).
+    """
+    model = family_params_model(name)
+    try:
+        return model.model_validate(dict(params))
+    except ValidationError as exc:
+        ordered = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        errors = [
+            (".".join(("model", "params", *(str(p) for p in e["loc"]))), str(e["msg"]))
+            for e in ordered
+        ]
+        key, msg = errors[0]
+        fields = ", ".join(sorted(model.model_fields)) or "none"
+        raise ConfigError(
+            f"invalid {name} family parameter: {msg} ({key})",
+            key=key,
+            hint=f"parameters of family {name!r}: {fields}",
+            errors=errors,
+        ) from None
+
+
+def register_family(
+    name: str,
+    factory: FamilyFactory,
+    *,
+    replace: bool = False,
+    params: type[FamilyParams] | None = None,
+) -> None:
     """Register ``factory`` (a zero-argument callable, e.g. the class) under ``name``.
+
+    ``params``: the family's typed ``model.params`` model (None: the family takes none).
 
     Raises:
         ConfigError: ``name`` is already registered and ``replace`` is False.
@@ -465,6 +540,10 @@ def register_family(name: str, factory: FamilyFactory, *, replace: bool = False)
             hint="pick another name or pass replace=True",
         )
     _FAMILIES[name] = factory
+    if params is None:
+        _PARAMS.pop(name, None)
+    else:
+        _PARAMS[name] = params
 
 
 def get_family(name: str) -> Family:

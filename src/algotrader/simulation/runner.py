@@ -80,8 +80,10 @@ class SimulationResult:
 
 
 def _id_config(cfg: SimulationConfig) -> dict[str, Any]:
-    """The resolved config minus engine settings (they never change results)."""
+    """The resolved config minus engine settings (they never change results); the family
+    parameters as resolved by the family's typed model (defaults included)."""
     dump = cfg.model_dump(mode="json")
+    dump["model"]["params"] = cfg.family_params.model_dump(mode="json")
     for key in ("engine", "workers", "parallel_min_seconds", "ray", "optuna"):
         dump["tuning"].pop(key, None)
     return dump

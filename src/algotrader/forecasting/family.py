@@ -54,6 +54,10 @@ __all__ = ["ForecastFamily", "ForecastParams", "ForecastState", "svi_config_from
 Scalar = bool | int | float | str
 
 
+def _default_allocation() -> dict[str, Scalar]:
+    return {"rule": "long_only"}
+
+
 class ForecastParams(FamilyParams):
     """``model.params`` of the ``forecast`` family (see the module docstring; the SVI keys
     are :class:`~algotrader.forecasting.svi.SviConfig`'s, with this family's defaults)."""
@@ -77,7 +81,7 @@ class ForecastParams(FamilyParams):
     guide_rank: int = Field(2, ge=1)
     feature_bucket: int = Field(16, ge=1)
     num_samples: int | None = Field(None, ge=1, description="None: the context's count")
-    allocation: dict[str, Scalar] = Field(default_factory=lambda: {"rule": "long_only"})
+    allocation: dict[str, Scalar] = Field(default_factory=_default_allocation)
     model_kwargs: dict[str, Scalar] = Field(default_factory=dict)
 
 

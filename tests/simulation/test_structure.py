@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -103,8 +104,24 @@ def test_no_train_label_overlaps_test_labels(
     )
     try:
         s = build_structure(t, cv, outer)
-    except ConfigError:
-        return  # an inner split emptied by the purge is refused, never silently kept
+    except ConfigError as exc:
+        # The one refusal these cases can reach: an inner split whose training set the purge
+        # and embargo emptied (every fold has >= q + 1 inner groups and h < g, so the
+        # fold-size and empty-test checks cannot fire). It is refused, never silently kept,
+        # names its key, and only happens where one group's rows can all be purged: at most
+        # h before a test block, max(h, emb) after one and h of outer purge, so g <= 2h + emb.
+        if src:  # the source-compatible purge of simulation.structure
+            assert exc.key == "cv.group_len"
+            assert re.fullmatch(r"inner split \d+ is empty after the purge", exc.message)
+        else:  # the label-overlap purge of cv.cpcv
+            assert exc.key == "embargo_len"
+            assert re.fullmatch(
+                r"split \d+ \(test groups \([\d, ]+\)\) has no training sample left after "
+                r"purge and embargo",
+                exc.message,
+            )
+        assert g <= 2 * h + emb
+        return
     for fold in s.folds:
         test0 = int(fold.test_idx[0])
         # outer train labels (i, i+h] end at or before the outer test starts

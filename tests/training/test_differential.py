@@ -173,3 +173,19 @@ def test_fast_evaluation_matches_minute_evaluation(rule: str, n: int) -> None:
     assert float(jax.jit(fast.objective)(params, start, fast.data)) == pytest.approx(
         float(jax.jit(slow.objective)(params, start, slow.data)), rel=1e-9
     )
+
+
+def test_chunk_sums_is_a_pytree_argument() -> None:
+    """``ChunkSums`` passes through ``jit`` as an argument (three array leaves), same value."""
+    rule, n, extra, bout = CASES[0]
+    _, cfg, params, data = _case(rule, n, extra, bout, params_seed=3)
+    assert len(jax.tree_util.tree_leaves(data)) == 3
+    start = jnp.asarray(2 * DAY + 5)
+
+    @jax.jit
+    def as_arg(d: ChunkSums) -> Any:
+        return window_metric(params, start, d, cfg, "daily_log_sharpe")
+
+    direct = window_metric(params, start, data, cfg, "daily_log_sharpe")
+    np.testing.assert_allclose(np.asarray(as_arg(data)), np.asarray(direct), rtol=1e-12)
+    assert data.P0.shape == data.train_prices.shape == data.P1.shape

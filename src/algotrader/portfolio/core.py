@@ -30,6 +30,7 @@ from algotrader.portfolio.rowmath import (
 )
 from algotrader.portfolio.solve import COND_LIMIT
 from algotrader.portfolio.state import CoreState
+from algotrader.settings import threads_from_env
 
 #: Most gap-free rows handed to the compiled kernel in one call.
 KERNEL_SPAN = 4096
@@ -113,7 +114,11 @@ def run_kernel(
     block, threads = (1, 1) if radj.shape[0] == 1 else (block_rows(n), default_threads(n))
     solver = cfg.solver
     if solver == "cg":  # rows chain through the warm start: one at a time or in pairs
-        block = 1
+        # pairs on two threads only when ALGOTRADER_THREADS asks for them: measured on the
+        # shared 2-core machine they gain 10-20% at load ~3 and lose up to 1.8x at load 5-7
+        # (a pair waits for its slower thread), see docs/optimiser.md "Two threads"
+        setting = threads_from_env()
+        block, threads = 1, 1 if setting is None or radj.shape[0] == 1 else setting
     kernel = state.kernel
     key = (n, block, threads, solver)
     if kernel is None or (kernel.n_assets, kernel.block, kernel.threads, kernel.solver) != key:

@@ -57,12 +57,19 @@ class PipelineConfig(ConfigModel):
                 key="max_abs_corr",
                 hint="0.95 drops near-duplicates only",
             )
-        lo, hi = data.get("winsor_low_q", 0.005), data.get("winsor_high_q", 0.995)
-        if lo > hi:
-            raise ConfigError(f"winsor_low_q {lo} > winsor_high_q {hi}", key="winsor_low_q")
-        if data.get("clip_min", -10.0) >= data.get("clip_max", 10.0):
-            raise ConfigError("clip_min must be below clip_max", key="clip_min")
         return data
+
+    @model_validator(mode="after")
+    def _order(self) -> PipelineConfig:
+        # After field validation, so a non-number is pydantic's typed error, not a TypeError.
+        if self.winsor_low_q > self.winsor_high_q:
+            raise ConfigError(
+                f"winsor_low_q {self.winsor_low_q} > winsor_high_q {self.winsor_high_q}",
+                key="winsor_low_q",
+            )
+        if self.clip_min >= self.clip_max:
+            raise ConfigError("clip_min must be below clip_max", key="clip_min")
+        return self
 
 
 __all__ = ["PipelineConfig"]

@@ -22,7 +22,7 @@ from algotrader.backtest import (
     run_backtest,
     write_evaluation,
 )
-from algotrader.backtest.evaluate import comparison_rows, metrics_document
+from algotrader.backtest.evaluate import metrics_document
 from algotrader.data.panel import Panel
 from algotrader.errors import ConfigError, DataError, ShapeError
 
@@ -243,22 +243,6 @@ def test_metrics_json_nan_is_null(tmp_path: pytest.TempPathFactory) -> None:
     text = json.dumps(doc, allow_nan=False)  # no NaN token anywhere
     for entry in json.loads(text)["metrics"].values():
         assert entry["value"] is None or math.isfinite(entry["value"])
-
-
-def test_comparison_rows_same_columns() -> None:
-    ev = evaluate_weights(_prices(), np.full((60, 3), 1 / 3))
-    pool = evaluate_value_series(ev.dates, ev.values * 2, name="pool")
-    header, rows = comparison_rows([ev, pool])
-    assert header[:2] == ["run", "P/yr"]
-    labels = [r[0] for r in rows]
-    assert labels == [
-        "strategy",
-        "  strategy: HODL",
-        "  strategy: uniform HODL",
-        "  strategy: equal weight",
-        "pool",
-    ]
-    assert all(len(r) == len(header) for r in rows)
 
 
 def test_adapters_are_thin_panel_views(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -453,47 +453,3 @@ def write_evaluation(
     if manifest is not None:
         paths.append(write_manifest(out, manifest))
     return paths
-
-
-_SHORT = {"hodl": "HODL", "uniform_hodl": "uniform HODL", "equal_weight_rebalanced": "equal weight"}
-
-
-def comparison_rows(
-    evaluations: Sequence[Evaluation],
-    names: Sequence[str] = ("total_return", "annualised_return", "sharpe", "max_drawdown"),
-) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of one comparison table: each family, then its benchmarks.
-
-    A benchmark already listed for the same dates (uniform HODL, equal weight: they depend
-    only on the prices) is not repeated; HODL (the family's own first holdings) always is.
-
-    Example:
-        >>> import numpy as np
-        >>> d = np.arange("2024-01-01", "2024-01-04", dtype="datetime64[D]")
-        >>> ev = evaluate_value_series(d, [1.0, 1.1, 1.21], {"hodl": [1.0, 1.0, 1.1]}, name="x")
-        >>> comparison_rows([ev], ["total_return"])
-        (['run', 'P/yr', 'total_return'], [['x', '365.25', '+0.2100'], ['  x: HODL', '365.25', '+0.1000']])
-    """
-    header = ["run", "P/yr", *names]
-    rows: list[list[str]] = []
-
-    def fmt(v: float | None) -> str:
-        return "n/a" if v is None or not math.isfinite(v) else f"{v:+.4f}"
-
-    seen: set[tuple[str, str, str, int]] = set()
-    for ev in evaluations:
-        ppy = f"{ev.periods_per_year:.2f}"
-        rows.append([ev.name, ppy, *(fmt(ev.metrics.get(n)) for n in names)])
-        for b, ms in ev.benchmark_metrics.items():
-            key = (
-                ev.name if b == "hodl" else b,
-                str(ev.dates[0]),
-                str(ev.dates[-1]),
-                len(ev.dates),
-            )
-            if key in seen:
-                continue
-            seen.add(key)
-            label = f"  {ev.name}: {_SHORT.get(b, b)}"
-            rows.append([label, ppy, *(fmt(ms.get(n)) for n in names)])
-    return header, rows

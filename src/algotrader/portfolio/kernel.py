@@ -96,26 +96,6 @@ def _advance_state(
         xs[i] = xs[i] * beta + r[i]
 
 
-@nb.njit(cache=True)
-def _advance_state_low(
-    xy: np.ndarray, xy_low: np.ndarray, w: np.ndarray, xs: np.ndarray, r: np.ndarray, beta: float
-) -> None:  # pragma: no cover - compiled
-    """:func:`_advance_state` that also writes the full float32 copy of ``xy`` into
-    ``xy_low`` in the same pass (``xy`` itself, the state, stays float64)."""
-    n = r.shape[0]
-    for i in range(n):
-        ri = r[i]
-        row = xy[i]
-        low = xy_low[i]
-        for k in range(n):
-            v = row[k] * beta + ri * r[k]
-            row[k] = v
-            low[k] = np.float32(v)
-    w[0] = w[0] * beta + 1.0
-    for i in range(n):
-        xs[i] = xs[i] * beta + r[i]
-
-
 @nb.njit(cache=True, error_model="numpy")
 def _scalings(
     xy: np.ndarray,

@@ -101,12 +101,12 @@ def test_negative_seed_is_a_config_error() -> None:
 
 
 def test_cycle_and_bad_when_key_rejected() -> None:
-    with pytest.raises(ValueError, match="cyclic"):
+    with pytest.raises(ConfigError, match="cyclic"):
         _space(
             {"path": "a", "type": "categorical", "values": [1], "when": {"b": 1}},
             {"path": "b", "type": "categorical", "values": [1], "when": {"a": 1}},
         )
-    with pytest.raises(ValueError, match="when-key 'x'"):
+    with pytest.raises(ConfigError, match="when-key 'x'"):
         _space({"path": "a", "type": "float", "bounds": [0, 1], "when": {"x": 1}})
 
 

@@ -205,7 +205,7 @@ def _storage(
 
 def _search_space(space: list[ResolvedRange]) -> SearchSpace:
     """The resolved ranges as a shared :class:`SearchSpace` (paths ``key`` / ``key.i``)."""
-    return SearchSpace.model_validate(
+    return SearchSpace.from_mapping(
         {
             "params": [
                 {

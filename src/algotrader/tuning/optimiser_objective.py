@@ -81,7 +81,7 @@ class OptimiserObjective:
         periods_per_year: float,
         lag: int = 1,
     ) -> None:
-        OptimiserConfig.model_validate(dict(base_config))
+        OptimiserConfig.from_mapping(dict(base_config))
         for start, end in windows:
             if not 0 < start < end <= prices.height:
                 raise ConfigError(
@@ -101,7 +101,7 @@ class OptimiserObjective:
     def net_returns(self, candidate: Candidate, split: int) -> np.ndarray:
         """Net simple returns of the rows inside test window ``split``."""
         start, end = self.windows[split]
-        cfg = OptimiserConfig.model_validate(apply_candidate(self.base_config, candidate.params))
+        cfg = OptimiserConfig.from_mapping(apply_candidate(self.base_config, candidate.params))
         res = run_batch(self.prices.head(end), self.mu.head(end), cfg)
         asset_cols = [c for c in self.prices.columns if c != "date"]
         px = self.prices.head(end).select(list(res.inputs.assets)).to_numpy().astype(np.float64)

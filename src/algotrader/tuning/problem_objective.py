@@ -78,7 +78,7 @@ def space_from_problem(
                 "transform": "log" if r.log_scale else "linear",
             }
         )
-    return SearchSpace.model_validate({"params": params})
+    return SearchSpace.from_mapping({"params": params})
 
 
 class ProblemObjective:

@@ -22,7 +22,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+
+from algotrader.config_base import ConfigModel
 
 __all__ = ["ParamSpec", "SearchSpace", "apply_candidate"]
 
@@ -31,7 +33,7 @@ Transform = Literal["linear", "log", "log10", "none"]
 Scalar = bool | int | float | str
 
 
-class ParamSpec(BaseModel):
+class ParamSpec(ConfigModel):
     """One tunable parameter (see the module docstring for the rules)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -81,7 +83,7 @@ class ParamSpec(BaseModel):
         return True
 
 
-class SearchSpace(BaseModel):
+class SearchSpace(ConfigModel):
     """An ordered list of :class:`ParamSpec`; paths unique, ``when`` keys categorical/bool, acyclic."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")

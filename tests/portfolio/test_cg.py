@@ -28,7 +28,7 @@ from algotrader.portfolio.kernel_linalg import (
     cg_solve,
     cg_solve_mixed,
     position_error_bound,
-    precond_apply,
+    precond_apply_t,
     precond_update,
 )
 
@@ -136,7 +136,7 @@ def test_cg_state_survives_save_and_load(tmp_path: Path) -> None:
 
 
 def test_preconditioner_is_the_woodbury_inverse_of_the_weighted_ring() -> None:
-    """Rows entered one at a time (the ring wraps): ``precond_apply`` is the inverse of
+    """Rows entered one at a time (the ring wraps): ``precond_apply_t`` is the inverse of
     ``lam I + sum_j beta^age_j g_j g_j'`` over the last K rows, ``g_j = t_j * r_j``."""
     rng = np.random.default_rng(4)
     n, k, beta, lam = 30, 5, 0.9, 0.4
@@ -152,7 +152,7 @@ def test_preconditioner_is_the_woodbury_inverse_of_the_weighted_ring() -> None:
     for age, g in enumerate(reversed(rows[-k:])):
         p += beta**age * np.outer(g, g)
     v, out = rng.standard_normal(n), np.empty(n)
-    precond_apply(ring, dw, fm, lam, v, np.empty((3, k)), out)
+    precond_apply_t(np.ascontiguousarray(ring.T), dw, fm, lam, v, np.empty((3, k)), out)
     np.testing.assert_allclose(out, np.linalg.solve(p, v), rtol=1e-10, atol=1e-12)
 
 

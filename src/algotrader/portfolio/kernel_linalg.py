@@ -243,11 +243,12 @@ def precond_apply_t(
     kv: np.ndarray,
     out: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
-    """:func:`precond_apply` from the ring stored transposed, ``gt`` (N, K) (the kernel's
-    per-lane mirror, float32 in mixed precision; products accumulated in float64): both
-    passes then run along contiguous length-K rows (an update of the K sums, then a
-    length-K dot product per entry), instead of K passes that load and store all of
-    ``out``."""
+    """``out = P^-1 v`` by Woodbury: ``P^-1 = (I - G' (lam_min I + G G')^-1 G) / lam_min``
+    with ``G = D g`` and the factor of ``lam_min I + G G'`` in ``fm`` (:func:`precond_update`),
+    the ring ``g`` stored transposed as ``gt`` (N, K) (the kernel's per-lane mirror, float32
+    in mixed precision; products accumulated in float64): both O(N K) passes run along
+    contiguous length-K rows (an update of the K sums, then a length-K dot product per
+    entry), with two K x K triangular solves between them."""
     n, k = gt.shape
     s, y, c = kv[0], kv[1], kv[2]
     for j in range(k):
@@ -268,42 +269,6 @@ def precond_apply_t(
         for j in range(k):
             a += row[j] * c[j]
         out[i] = (v[i] - a) * inv
-
-
-@nb.njit(cache=True, fastmath={"reassoc"})
-def precond_apply(
-    g: np.ndarray,
-    dw: np.ndarray,
-    fm: np.ndarray,
-    lam_min: float,
-    v: np.ndarray,
-    kv: np.ndarray,
-    out: np.ndarray,
-) -> None:  # pragma: no cover - compiled
-    """``out = P^-1 v`` by Woodbury: ``P^-1 = (I - G' (lam_min I + G G')^-1 G) / lam_min``
-    with ``G = D g`` (K, N) and the factor of ``lam_min I + G G'`` in ``fm``
-    (:func:`precond_update`): two passes over the ring (O(N K)) and two K x K triangular
-    solves. ``kv`` (3, K) scratch. (The kernel applies it from a transposed mirror of the
-    ring: :func:`precond_apply_t`.)"""
-    k, n = g.shape
-    s, y, c = kv[0], kv[1], kv[2]
-    for j in range(k):
-        gj = g[j]
-        a = 0.0
-        for i in range(n):
-            a += gj[i] * v[i]
-        s[j] = dw[j] * a
-    _solve_factor(fm, s, y, c)
-    for i in range(n):
-        out[i] = v[i]
-    for j in range(k):
-        cj = dw[j] * c[j]
-        gj = g[j]
-        for i in range(n):
-            out[i] -= cj * gj[i]
-    inv = 1.0 / lam_min
-    for i in range(n):
-        out[i] *= inv
 
 
 #: Per-cycle reduction of ``||r||`` asked of the float32 inner iteration of
@@ -522,7 +487,6 @@ __all__ = [
     "cg_solve_mixed",
     "cg_solve_pre",
     "position_error_bound",
-    "precond_apply",
     "precond_apply_t",
     "precond_update",
     "solve_one",

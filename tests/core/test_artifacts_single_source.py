@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -325,31 +324,15 @@ def test_file_hash_equals_sha256_of_bytes_across_chunks(tmp_path: Path) -> None:
 
 
 # -------------------------------------------------------------------------- manifests
-def _bars() -> pl.DataFrame:
-    start = datetime(2018, 1, 1, 16, tzinfo=UTC)
-    close = 100 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, 30)))
-    return pl.concat(
-        pl.DataFrame(
-            {
-                "timestamp": [start + timedelta(days=i) for i in range(30)],
-                "asset": a,
-                "open": close * k,
-                "high": close * k * 1.01,
-                "low": close * k * 0.99,
-                "close": close * k,
-                "volume": 1.0,
-            },
-            schema_overrides={"timestamp": pl.Datetime("us", "UTC")},
-        )
-        for a, k in (("AAA", 1.0), ("BBB", 2.0))
-    )
 
 
-def test_lake_manifest_is_typed_and_byte_compatible(tmp_path: Path) -> None:
+def test_lake_manifest_is_typed_and_byte_compatible(
+    tmp_path: Path, two_asset_bars: pl.DataFrame
+) -> None:
     from algotrader.artifacts import json_ready
     from algotrader.io import write_json_atomic
 
-    result = clean_bars(_bars(), source={"test": 1})
+    result = clean_bars(two_asset_bars, source={"test": 1})
     folder = write_lake(result, tmp_path / "lake")
     m = LakeManifest.read(folder)
     assert m.assets == ["AAA", "BBB"] and m.lake_version == result.manifest["lake_version"]
@@ -369,8 +352,10 @@ def test_lake_manifest_is_typed_and_byte_compatible(tmp_path: Path) -> None:
     assert LakeManifest.read(folder).files == {} and LakeManifest.read(folder).version_id is None
 
 
-def test_lake_manifest_bad_content_is_a_state_error(tmp_path: Path) -> None:
-    folder = write_lake(clean_bars(_bars()), tmp_path / "lake")
+def test_lake_manifest_bad_content_is_a_state_error(
+    tmp_path: Path, two_asset_bars: pl.DataFrame
+) -> None:
+    folder = write_lake(clean_bars(two_asset_bars), tmp_path / "lake")
     path = folder / "manifest.json"
     good = json.loads(path.read_text())
     path.write_text("{not json")

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from algotrader.amm.config import RunConfig
@@ -34,24 +32,10 @@ def test_training_run_id_is_the_artifacts_hash() -> None:
     assert training_run_id(config) == run_id(config, length=16)
 
 
-def test_lake_version_id_is_the_artifacts_hash_of_identity_and_files(tmp_path: Path) -> None:
-    start = datetime(2018, 1, 1, 16, tzinfo=UTC)
-    close = 100 * np.exp(np.cumsum(np.random.default_rng(0).normal(0, 0.01, 30)))
-    bars = pl.concat(
-        pl.DataFrame(
-            {
-                "timestamp": [start + timedelta(days=i) for i in range(30)],
-                "asset": a,
-                "open": close * k,
-                "high": close * k * 1.01,
-                "low": close * k * 0.99,
-                "close": close * k,
-                "volume": 1.0,
-            },
-            schema_overrides={"timestamp": pl.Datetime("us", "UTC")},
-        )
-        for a, k in (("AAA", 1.0), ("BBB", 2.0))
-    )
+def test_lake_version_id_is_the_artifacts_hash_of_identity_and_files(
+    tmp_path: Path, two_asset_bars: pl.DataFrame
+) -> None:
+    bars = two_asset_bars
     folder = write_lake(clean_bars(bars, source={"test": 1}), tmp_path / "lake")
     manifest = json.loads((folder / "manifest.json").read_text())
     identity = {k: manifest[k] for k in ("lake_version", "return_type", "source", "assets")}

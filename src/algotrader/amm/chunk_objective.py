@@ -86,17 +86,18 @@ class ChunkSums(NamedTuple):
     @classmethod
     def from_prices(cls, prices: np.ndarray) -> ChunkSums:
         """The prices and their :func:`prefix_sums` as JAX arrays."""
-        sums = prefix_sums(prices)
-        return cls(jnp.asarray(prices), jnp.asarray(sums["P0"]), jnp.asarray(sums["P1"]))
+        p0, p1 = prefix_sums(prices)
+        return cls(jnp.asarray(prices), jnp.asarray(p0), jnp.asarray(p1))
 
 
-def prefix_sums(prices: np.ndarray) -> dict[str, np.ndarray]:
-    """``P0 = cumsum r`` and ``P1 = cumsum u r_u`` over rows ``u`` (``r_0 = 0``), each (N, n)."""
+def prefix_sums(prices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(P0, P1)``: ``P0 = cumsum r`` and ``P1 = cumsum u r_u`` over rows ``u`` (``r_0 = 0``),
+    each (N, n)."""
     logp = np.log(np.asarray(prices, dtype=np.float64))
     r = np.zeros_like(logp)
     r[1:] = np.diff(logp, axis=0)
     u = np.arange(r.shape[0], dtype=np.float64)[:, None]
-    return {"P0": np.cumsum(r, axis=0), "P1": np.cumsum(u * r, axis=0)}
+    return np.cumsum(r, axis=0), np.cumsum(u * r, axis=0)
 
 
 def _window_rows(full: Array, start: Array, rows: int) -> Array:

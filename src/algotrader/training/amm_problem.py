@@ -249,8 +249,8 @@ def amm_problem(
 
     use_fast = fast and supports(win_cfg, cfg.return_val)
     if use_fast:
-        sums = prefix_sums(train_prices)
-        data = data._replace(P0=jnp.asarray(sums["P0"]), P1=jnp.asarray(sums["P1"]))
+        p0, p1 = prefix_sums(train_prices)
+        data = data._replace(P0=jnp.asarray(p0), P1=jnp.asarray(p1))
 
     def objective(params: Params, start: Array, data: AmmData) -> Array:
         if use_fast:
@@ -259,8 +259,8 @@ def amm_problem(
 
     eval_fast = fast and supports(eval_cfg, "returns") and supports_metrics(metric_names)
     if eval_fast:
-        sums = prefix_sums(eval_prices)
-        data = data._replace(P0_all=jnp.asarray(sums["P0"]), P1_all=jnp.asarray(sums["P1"]))
+        p0, p1 = prefix_sums(eval_prices)
+        data = data._replace(P0_all=jnp.asarray(p0), P1_all=jnp.asarray(p1))
 
     def evaluate(params: Params, data: AmmData) -> Evaluation:
         if eval_fast:

@@ -34,6 +34,7 @@ def _inputs(n: int) -> tuple[jax.Array, jax.Array, jax.Array]:
     return p, jnp.asarray(w / w.sum(axis=1, keepdims=True)), jnp.full((M,), 0.997)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n", [2, 3])
 def test_forwards_agree_with_the_generic_scan(n: int) -> None:
     p, w, g = _inputs(n)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -12,6 +13,7 @@ from algotrader.cli import app
 from ._amm_inputs import amm_prices_and_config
 
 
+@pytest.mark.slow
 def test_train_without_test_period_names_it_and_params_run(tmp_path: Path) -> None:
     prices, cfg = amm_prices_and_config(tmp_path)
     path = tmp_path / "run.yaml"

@@ -46,6 +46,7 @@ def _data(t: int = 48, a: int = 3, f: int = 2, seed: int = 0) -> SimulationData:
     )
 
 
+@pytest.mark.slow
 def test_family_contract_and_scores() -> None:
     fam = get_family("forecast")
     assert isinstance(fam, Family)

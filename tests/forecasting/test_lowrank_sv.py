@@ -88,6 +88,7 @@ def _fixed_latents(x: np.ndarray, seed: int = 3) -> dict[str, jnp.ndarray]:
     return {k: v["value"] for k, v in tr.items() if v["type"] == "sample" and k != "obs"}
 
 
+@pytest.mark.slow
 def test_masked_entries_do_not_affect_the_loss() -> None:
     x, y, _, _ = _planted()
     x, y = x[:20], y[:20]

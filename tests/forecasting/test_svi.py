@@ -54,6 +54,7 @@ def test_bayes_linear_matches_conjugate_posterior() -> None:
         np.testing.assert_allclose(fit.params["w_auto_scale"][a], sd, rtol=0.15)
 
 
+@pytest.mark.slow
 def test_one_compile_per_shape_across_splits_and_candidates() -> None:
     X, y = _linear_data(t=50)
     cfg = SviConfig(
@@ -76,6 +77,7 @@ def test_one_compile_per_shape_across_splits_and_candidates() -> None:
     assert svi_mod.COMPILE_COUNTS == {"bayes_linear/AutoNormal": 1}
 
 
+@pytest.mark.slow
 def test_feature_bucket_keeps_one_compile_when_splits_keep_different_features() -> None:
     X, y = _linear_data(t=30, f=7)
     cfg = SviConfig(model="bayes_linear", guide="AutoNormal", num_steps=3, feature_bucket=8)

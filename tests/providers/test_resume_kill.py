@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 HERE = Path(__file__).resolve().parent
 
 SCRIPT = textwrap.dedent(
@@ -50,6 +52,7 @@ def digest(root: Path) -> dict[str, str]:
     }
 
 
+@pytest.mark.slow
 def test_kill_minus_nine_then_resume(tmp_path: Path) -> None:
     full, part = tmp_path / "full", tmp_path / "part"
     ok = run(full, None)

@@ -175,6 +175,7 @@ def test_fast_evaluation_matches_minute_evaluation(rule: str, n: int) -> None:
     )
 
 
+@pytest.mark.slow
 def test_chunk_sums_is_a_pytree_argument() -> None:
     """``ChunkSums`` passes through ``jit`` as an argument (three array leaves), same value."""
     rule, n, extra, bout = CASES[0]

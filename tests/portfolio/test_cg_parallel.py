@@ -22,6 +22,7 @@ from tests.portfolio.test_property import Case, cases
 
 from algotrader.portfolio import OptimiserConfig, OptimiserStream, run_batch
 from algotrader.portfolio.kernel import DONE, STOP_VARIANCE, CgParams, KernelOutputs, RowKernel
+from algotrader.portfolio.kernel_pending import PENDING_ROWS
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 
@@ -100,7 +101,9 @@ def _kernel_run(
     n = radj.shape[1]
     k = RowKernel(n, 1, lanes, "cg")
     out = KernelOutputs.empty(radj.shape[0], n)
-    cg = CgParams(st["carry"], 1e-9, 200, st["ring"], st["gram"], st["count"])
+    cg = CgParams(
+        st["carry"], 1e-9, 200, st["ring"], st["gram"], st["count"], st["pend"], st["pend_count"]
+    )
     done = k.run(
         st["xy"], st["w"], st["x"], st["prev"], radj, mu, np.full_like(radj, 0.01), out,
         beta=0.9, shrink=0.5, min_denom=1e-14, denom_tol=1e-12, cap=5.0, cg=cg,
@@ -108,18 +111,27 @@ def _kernel_run(
     return done, out, st
 
 
+@pytest.mark.parametrize("pending", [0, PENDING_ROWS - 1, PENDING_ROWS - 2])
 @pytest.mark.parametrize("stop_row", [None, 1, 2, 5, 6])
-def test_cg_kernel_pairs_equal_single_rows(stop_row: int | None) -> None:
+def test_cg_kernel_pairs_equal_single_rows(stop_row: int | None, pending: int) -> None:
     """Pairs vs one row at a time on the same state, with an undefined variance as the
-    later (1, 5) or the earlier (2, 6) row of a pair: same rows done, outputs, state."""
+    later (1, 5) or the earlier (2, 6) row of a pair, and the deferred update's fold due
+    at no row (0 pending), at row 1, the later row of a pair (``PENDING_ROWS - 1``
+    pending: the spare base), or at row 2, the earlier row of a pair
+    (``PENDING_ROWS - 2``: in place): same rows done, outputs, state."""
     rng = np.random.default_rng(11)
     n, rows = 9, 8
     warm = rng.standard_normal((30, n)) * (0.5 + rng.random(n))
     xy = warm.T @ warm
+    pend = rng.standard_normal((PENDING_ROWS, n)) * (0.5 + rng.random(n))
+    w, x = np.array([30.0]), warm.sum(axis=0)
+    for row in pend[:pending]:  # w and x are never deferred: the pending rows are in them
+        w, x = w * 0.9 + 1.0, x * 0.9 + row
     state = {
-        "xy": np.ascontiguousarray(xy), "w": np.array([30.0]), "x": warm.sum(axis=0),
+        "xy": np.ascontiguousarray(xy), "w": w, "x": x,
         "prev": np.zeros(n), "carry": rng.standard_normal((2, n)), "ring": np.zeros((3, n)),
         "gram": np.zeros((3, 3)), "count": np.zeros(1, dtype=np.int64),
+        "pend": pend, "pend_count": np.array([pending], dtype=np.int64),
     }  # fmt: skip
     radj = rng.standard_normal((rows, n))
     mu = rng.standard_normal((rows, n))
@@ -133,5 +145,8 @@ def test_cg_kernel_pairs_equal_single_rows(stop_row: int | None) -> None:
         np.testing.assert_array_equal(getattr(o1, name), getattr(o2, name))
     np.testing.assert_array_equal(o1.iterations, o2.iterations)
     for key in state:
-        np.testing.assert_array_equal(s1[key], s2[key])
+        if key != "pend":  # rows past pend_count are scratch
+            np.testing.assert_array_equal(s1[key], s2[key])
+    used = int(s1["pend_count"][0])
+    np.testing.assert_array_equal(s1["pend"][:used], s2["pend"][:used])
     assert np.all(o1.status[: d1[0]] >= 0)

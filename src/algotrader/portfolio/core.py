@@ -17,6 +17,7 @@ import numpy as np
 from algotrader.errors import StateError
 from algotrader.portfolio.config import EwmaShrinkConfig, OptimiserConfig
 from algotrader.portfolio.kernel import CgParams, KernelOutputs, RowKernel, block_rows
+from algotrader.portfolio.kernel_pending import PENDING_ROWS, fold_rows
 from algotrader.portfolio.parallel import default_threads, single_threaded_blas
 from algotrader.portfolio.rowmath import (
     RowOutput,
@@ -88,6 +89,21 @@ def _flat_view(arr: np.ndarray) -> np.ndarray:
     return flat
 
 
+def settle_pending(state: CoreState, cfg: OptimiserConfig) -> None:
+    """Fold the CG rows' deferred state updates into ``pair.xy``
+    (:mod:`algotrader.portfolio.kernel_pending`): the eagerly updated sums, bit for bit.
+    Called before any path that reads or changes the sums outside the kernel."""
+    count = int(state.cg_pend_count[0])
+    if state.pair is not None and count > 0:
+        beta = 1.0 - 2.0 / (2.0 * cfg.corr + 2.0)
+        xy = state.pair.xy
+        empty = np.zeros((0, 0), dtype=np.float32)
+        fold_rows(xy, xy, empty, state.cg_pend, count, beta, True, 0, xy.shape[0])
+    state.cg_pend_count[0] = 0
+    if state.kernel is not None:
+        state.kernel.invalidate_low()
+
+
 def cg_ring_rows(cfg: OptimiserConfig, n_assets: int) -> int:
     """Rows of the CG preconditioner's ring: ``cg_rank``, at most ``N / 4`` (where applying
     it costs about half a product with the matrix)."""
@@ -134,9 +150,13 @@ def run_kernel(
         if state.cg_ring.shape != (k, n) or state.cg_gram.shape != (k, k):
             state.cg_ring, state.cg_gram = np.zeros((k, n)), np.zeros((k, k))
             state.cg_count = np.zeros(1, dtype=np.int64)
+        if state.cg_pend.shape != (PENDING_ROWS, n):
+            settle_pending(state, cfg)  # a state saved with another buffer size
+            state.cg_pend = np.zeros((PENDING_ROWS, n))
         cg = CgParams(
-            state.cg_x, cfg.cg_tol, cfg.cg_max_iter, state.cg_ring, state.cg_gram, state.cg_count
-        )
+            state.cg_x, cfg.cg_tol, cfg.cg_max_iter, state.cg_ring, state.cg_gram,
+            state.cg_count, state.cg_pend, state.cg_pend_count,
+        )  # fmt: skip
     # the previous cash may be an array handed out to a caller: never mutate it
     state.prev_cash = np.array(state.prev_cash, dtype=np.float64)
     done, _ = state.kernel.run(
@@ -203,6 +223,7 @@ def matrix_row(
         if row is not None:
             return row
     else:
+        settle_pending(state, cfg)
         update_dependence(state, cfg, radj)
     return matrix_part(state, cfg, mu, vola, tradeable, keep_matrix=keep_matrix)
 
@@ -337,6 +358,7 @@ __all__ = [
     "matrix_row",
     "run_kernel",
     "run_rows",
+    "settle_pending",
     "step_core",
     "tradeable_assets",
     "vector_rows",

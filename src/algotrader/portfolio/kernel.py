@@ -64,6 +64,7 @@ from algotrader.portfolio.kernel_linalg import (
     precond_update,
     solve_one,
 )
+from algotrader.portfolio.kernel_pending import PENDING_ROWS, fold_rows, pending_diagonal
 
 #: Status codes written by the kernel (mapped to :class:`SolveStatus` by the caller).
 STATUS_ZERO_SIGNAL, STATUS_DEGENERATE, STATUS_VALID = 0, 1, 2
@@ -98,7 +99,7 @@ def _advance_state(
 
 @nb.njit(cache=True, error_model="numpy")
 def _scalings(
-    xy: np.ndarray,
+    dg: np.ndarray,
     w: np.ndarray,
     xs: np.ndarray,
     lam: float,
@@ -106,13 +107,14 @@ def _scalings(
     t: np.ndarray,
     u: np.ndarray,
 ) -> bool:  # pragma: no cover - compiled
-    """``t = sqrt(lam / w) / sd``, ``u = sqrt(lam) mean / sd``; False if a variance is undefined."""
+    """``t = sqrt(lam / w) / sd``, ``u = sqrt(lam) mean / sd`` from the diagonal ``dg`` of
+    ``xy``; False if a variance is undefined."""
     inv_w = 1.0 / w[0]
     scale_t = math.sqrt(lam * inv_w)
     sqrt_lam = math.sqrt(lam)
     for i in range(xs.shape[0]):
         mean = xs[i] * inv_w
-        var = xy[i, i] * inv_w - mean * mean
+        var = dg[i] * inv_w - mean * mean
         if not (var > min_denom) or not math.isfinite(var):
             return False
         inv_sd = 1.0 / math.sqrt(var)
@@ -227,7 +229,7 @@ def _prepare(
     ``vec[b]`` (t, u, m, y, x); stops after the update of a row with an undefined variance."""
     for b in range(radj.shape[0]):
         _advance_state(xy, w, xs, radj[b], beta)
-        if not _scalings(xy, w, xs, lam, min_denom, vec[b, 0], vec[b, 1]):
+        if not _scalings(np.diag(xy), w, xs, lam, min_denom, vec[b, 0], vec[b, 1]):
             return b, STOP_VARIANCE
         zero[b] = _signal(mu[b], vec[b, 2]) <= ZERO_SIGNAL_ATOL
         if not zero[b]:
@@ -259,43 +261,16 @@ def _solve_range(
             eb[b] = position_error_bound(math.sqrt(ss[b]), math.sqrt(np.dot(x, x)), lam_min)
 
 
-@nb.njit(cache=True)
-def _advance_into(
-    src: np.ndarray,
-    dst: np.ndarray,
-    xy_low: np.ndarray,
-    w: np.ndarray,
-    xs: np.ndarray,
-    r: np.ndarray,
-    beta: float,
-) -> None:  # pragma: no cover - compiled
-    """:func:`_advance_state` from ``src`` into ``dst`` (``dst`` may be ``src``: in place;
-    the same arithmetic either way) and, when ``xy_low`` has ``xy``'s shape, its float32
-    copy in the same pass."""
-    n = r.shape[0]
-    low = xy_low.shape[0] == n
-    for i in range(n):
-        ri = r[i]
-        row, out = src[i], dst[i]
-        if low:
-            lrow = xy_low[i]
-            for k in range(n):
-                v = row[k] * beta + ri * r[k]
-                out[k] = v
-                lrow[k] = np.float32(v)
-        else:
-            for k in range(n):
-                out[k] = row[k] * beta + ri * r[k]
-    w[0] = w[0] * beta + 1.0
-    for i in range(n):
-        xs[i] = xs[i] * beta + r[i]
-
-
 @nb.njit(cache=True, error_model="numpy", nogil=True)
 def _cg_prepare(
-    src: np.ndarray,
+    base: np.ndarray,
+    pend: np.ndarray,
+    cnt: np.ndarray,
     dst: np.ndarray,
-    xy_low: np.ndarray,
+    dst_low: np.ndarray,
+    dst_pend: np.ndarray,
+    in_place: bool,
+    dg: np.ndarray,
     w: np.ndarray,
     xs: np.ndarray,
     r: np.ndarray,
@@ -312,18 +287,40 @@ def _cg_prepare(
     fm: np.ndarray,
     dw: np.ndarray,
     ring_count: np.ndarray,
-) -> tuple[bool, bool, int]:  # pragma: no cover - compiled
-    """Everything of a CG row before its solve, in row order: state update ``src -> dst``
-    (and its float32 copy), scalings ``t, u`` and signal ``m`` into ``vec``, the diagonal
-    ``e``, the ring entry (:func:`precond_update`) and the lane's transposed mirror of the
-    ring ``ring_t`` (N, K) brought up to this row (the slots of the entries since
-    ``synced[0]``, the count it reflects). Returns ``(variance_ok, zero_signal,
-    ring_rows)``; a row with an undefined variance stops after its state update."""
+) -> tuple[bool, bool, int, int, bool]:  # pragma: no cover - compiled
+    """Everything of a CG row before its solve, in row order.
+
+    The state update is deferred (:mod:`algotrader.portfolio.kernel_pending`): with
+    ``PENDING_ROWS`` rows pending (``cnt[0]``) they are first folded from ``base`` into
+    ``dst`` (``in_place``: ``dst`` is ``base``; else a spare buffer the caller copies
+    back) with its float32 copy ``dst_low``, and the pending rows continue in
+    ``dst_pend``; then the row joins the pending rows, the diagonal ``dg`` of the sums,
+    ``w`` and ``x`` are updated, and the scalings ``t, u`` and signal ``m`` go into
+    ``vec``, the diagonal ``e``, the ring entry (:func:`precond_update`) and the lane's
+    transposed mirror of the ring ``ring_t`` (N, K) brought up to this row (the slots of
+    the entries since ``synced[0]``, the count it reflects). Returns ``(variance_ok,
+    zero_signal, ring_rows, pending, folded)``: the row's solve reads ``pending`` rows of
+    the pending buffer on the base it was folded into. A row with an undefined variance
+    stops after its state update."""
     lam_min = 1.0 - lam
+    n = r.shape[0]
+    folded = cnt[0] == pend.shape[0]
+    if folded:
+        fold_rows(base, dst, dst_low, pend, cnt[0], beta, in_place, 0, n)
+        cnt[0] = 0
+        pend = dst_pend
+    s = cnt[0]
+    pend[s, :] = r
+    cnt[0] = s + 1
+    for i in range(n):
+        ri = r[i]
+        dg[i] = dg[i] * beta + ri * ri  # the fold's arithmetic on the diagonal
+    w[0] = w[0] * beta + 1.0
+    for i in range(n):
+        xs[i] = xs[i] * beta + r[i]
     t, u, m = vec[0], vec[1], vec[2]
-    _advance_into(src, dst, xy_low, w, xs, r, beta)
-    if not _scalings(dst, w, xs, lam, min_denom, t, u):
-        return False, False, 0
+    if not _scalings(dg, w, xs, lam, min_denom, t, u):
+        return False, False, 0, s + 1, folded
     zero = _signal(mu_row, m) <= ZERO_SIGNAL_ATOL
     k = ring.shape[0]
     ring_k = 0
@@ -334,9 +331,9 @@ def _cg_prepare(
             ring_k = k
         _sync_mirror(ring, ring_t, synced, ring_count[0])
     diag = lam * 1.0 + (1.0 - lam)  # the formed matrix's diagonal (see _build)
-    for i in range(t.shape[0]):
-        e[i] = diag - (dst[i, i] * (t[i] * t[i]) - u[i] * u[i])
-    return True, zero, ring_k
+    for i in range(n):
+        e[i] = diag - (dg[i] * (t[i] * t[i]) - u[i] * u[i])
+    return True, zero, ring_k, s + 1, folded
 
 
 @nb.njit(cache=True)
@@ -358,6 +355,8 @@ def _sync_mirror(
 def _cg_solve_row(
     xy: np.ndarray,
     xy_low: np.ndarray,
+    pend: np.ndarray,
+    pending: int,
     vec: np.ndarray,
     e: np.ndarray,
     start: np.ndarray,
@@ -368,30 +367,33 @@ def _cg_solve_row(
     work: np.ndarray,
     kv: np.ndarray,
     lam: float,
+    beta: float,
     tol: float,
     max_iter: int,
     res: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
     """The solve of one prepared CG row (GIL released; the two rows of a batch pair run
-    on two threads): CG from ``start`` on ``xy``/``xy_low`` (:func:`cg_solve_pre`)
-    preconditioned by the lane's ring mirror ``ring_t`` (N, K) when ``ring_k > 0``
-    (``ring_k = 0``: its factor failed, plain CG); a row CG does not
-    bring to ``tol`` within ``max_iter`` is solved exactly (the matrix formed for that row
-    only). ``x = vec[4]``; ``res`` (5,) <- method, iterations, ``||Ax - m||^2``, ``m'x``,
-    bound."""
+    on two threads): CG from ``start`` on the sums ``fold(xy, pend[:pending])`` (never
+    formed; ``xy_low`` the float32 copy of ``xy``) (:func:`cg_solve_pre`) preconditioned
+    by the lane's ring mirror ``ring_t`` (N, K) when ``ring_k > 0`` (``ring_k = 0``: its
+    factor failed, plain CG); a row CG does not bring to ``tol`` within ``max_iter`` is
+    solved exactly (the sums folded and the matrix formed for that row only). ``x =
+    vec[4]``; ``res`` (5,) <- method, iterations, ``||Ax - m||^2``, ``m'x``, bound."""
     lam_min = 1.0 - lam
     t, u, m, y, x = vec[0], vec[1], vec[2], vec[3], vec[4]
     x[:] = start
     g = ring_t if ring_k > 0 else np.empty((ring_t.shape[0], 0), dtype=ring_t.dtype)
     it, ss, dd, eb = cg_solve_pre(
-        xy, xy_low, t, u, e, m, x, work, lam_min, tol, max_iter, g, dw, fm, kv
-    )
+        xy, xy_low, pend, pending, beta, t, u, e, m, x, work, lam_min, tol, max_iter, g, dw,
+        fm, kv,
+    )  # fmt: skip
     meth = METHOD_CG
     if it < 0:
         it = max_iter
         n = m.shape[0]
-        a, f = np.empty((n, n)), np.empty((n, n))
-        _build(xy, t, u, lam, a, f, True)
+        full, a, f = np.empty((n, n)), np.empty((n, n)), np.empty((n, n))
+        fold_rows(xy, full, np.empty((0, 0), dtype=np.float32), pend, pending, beta, False, 0, n)
+        _build(full, t, u, lam, a, f, True)
         meth, ss, dd = solve_one(a, f, m, y, x)
         eb = position_error_bound(math.sqrt(ss), math.sqrt(np.dot(x, x)), lam_min)
     res[0], res[1], res[2], res[3], res[4] = meth, it, ss, dd, eb
@@ -431,6 +433,9 @@ def _cg_finish(
 def _run_cg_rows(
     xy: np.ndarray,
     xy_low: np.ndarray,
+    pend: np.ndarray,
+    cnt: np.ndarray,
+    dg: np.ndarray,
     w: np.ndarray,
     xs: np.ndarray,
     radj: np.ndarray,
@@ -461,11 +466,13 @@ def _run_cg_rows(
     max_iter: int,
 ) -> tuple[int, int]:  # pragma: no cover - compiled
     """CG rows one after the other on one thread (the stream; a batch on one thread):
-    :func:`_cg_prepare` (in place on ``xy``), :func:`_cg_solve_row` from ``carry[0]``,
-    :func:`_cg_finish`. The same compiled functions as the paired rows of
-    :meth:`RowKernel.run`, so one and two threads give the same bits. ``vec`` (5, N): t,
-    u, m, y, x; ``work`` (6, N): e and CG scratch; ``carry`` (2, N). Stops after the state
-    update of a row with an undefined variance: ``(rows_done, code)``."""
+    :func:`_cg_prepare` (folds in place on ``xy``, the base of the deferred sums with the
+    ``cnt[0]`` rows of ``pend`` pending and diagonal ``dg``; ``xy_low`` its float32 copy),
+    :func:`_cg_solve_row` from ``carry[0]``, :func:`_cg_finish`. The same compiled
+    functions as the paired rows of :meth:`RowKernel.run`, so one and two threads give the
+    same bits. ``vec`` (5, N): t, u, m, y, x; ``work`` (6, N): e and CG scratch; ``carry``
+    (2, N). Stops after the state update of a row with an undefined variance, the sums
+    folded into ``xy`` (nothing pending): ``(rows_done, code)``."""
     k = ring.shape[0]
     fm = np.empty((k, k))
     dw = np.empty(k)
@@ -473,16 +480,18 @@ def _run_cg_rows(
     res = np.zeros(5)
     e = work[0]
     for b in range(radj.shape[0]):
-        ok, zero, ring_k = _cg_prepare(
-            xy, xy, xy_low, w, xs, radj[b], mu[b], beta, lam, min_denom, vec, e,
-            ring, ring_t, synced, gram, fm, dw, ring_count,
+        ok, zero, ring_k, pending, _ = _cg_prepare(
+            xy, pend, cnt, xy, xy_low, pend, True, dg, w, xs, radj[b], mu[b], beta, lam,
+            min_denom, vec, e, ring, ring_t, synced, gram, fm, dw, ring_count,
         )  # fmt: skip
         if not ok:
+            fold_rows(xy, xy, xy_low, pend, cnt[0], beta, True, 0, xy.shape[0])
+            cnt[0] = 0
             return b, STOP_VARIANCE
         if not zero:
             _cg_solve_row(
-                xy, xy_low, vec, e, carry[0], ring_t, ring_k, dw, fm,
-                work[1:], kv, lam, tol, max_iter, res,
+                xy, xy_low, pend, pending, vec, e, carry[0], ring_t, ring_k, dw, fm,
+                work[1:], kv, lam, beta, tol, max_iter, res,
             )  # fmt: skip
         status_out[b], method_out[b], res_out[b], eb_out[b], it_out[b] = _cg_finish(
             zero, vec, res, carry, sigma[b], cash_out[b], util_out[b], prev_cash,
@@ -532,9 +541,11 @@ class CgParams:
     """Conjugate-gradient settings of a kernel run: the warm starts ``carry`` (2, N)
     (``carry[0]``: the next row's, the solved ``A^-1 m`` two rows back; ``carry[1]``: the
     last solved row's; updated in place), the bound target ``tol`` and ``max_iter``,
-    and the preconditioner's ring of the last ``K`` scaled rows ``ring`` (K, N), their Gram
+    the preconditioner's ring of the last ``K`` scaled rows ``ring`` (K, N), their Gram
     matrix ``gram`` (K, K) and the count of rows entered ``ring_count`` (1,) int64 (all
-    updated in place; ``K = 0``: no preconditioner)."""
+    updated in place; ``K = 0``: no preconditioner), and the deferred state update: the
+    rows ``pend`` (PENDING_ROWS, N) of which ``pend_count`` (1,) int64 are pending on the
+    base ``xy`` (:mod:`algotrader.portfolio.kernel_pending`; updated in place)."""
 
     carry: np.ndarray
     tol: float
@@ -542,6 +553,8 @@ class CgParams:
     ring: np.ndarray
     gram: np.ndarray
     ring_count: np.ndarray
+    pend: np.ndarray
+    pend_count: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -617,14 +630,21 @@ class RowKernel:
         self._f = np.empty((big, n_assets, n_assets))
         lanes = 2 if solver == "cg" and threads >= 2 else 1
         self._lanes = lanes
-        # float32 copies of the state's xy for the inner CG products (cg_solve_pre), one
-        # per lane; CG_MIXED_PRECISION = False keeps every product in float64
+        # the float32 copy of the state's base sums for the inner CG products
+        # (cg_solve_pre), kept with the base across calls (valid until invalidate_low);
+        # CG_MIXED_PRECISION = False keeps every product in float64
         low = solver == "cg" and CG_MIXED_PRECISION
         self._mixed = low
-        shape = (lanes, n_assets, n_assets) if low else (lanes, 0, 0)
+        shape = (n_assets, n_assets) if low else (0, 0)
         self._low = np.zeros(shape, dtype=np.float32)
-        # the paired rows' second xy buffer (the earlier row of a pair is updated into it)
-        self._xy2 = np.empty((n_assets, n_assets) if lanes == 2 else (0, 0))
+        self._low_for: int | None = None
+        # the paired rows' spare base, float32 copy and pending rows (a fold due at the
+        # later row of a pair goes there while the earlier row still reads the old base)
+        two = lanes == 2
+        self._xy2 = np.empty((n_assets, n_assets) if two else (0, 0))
+        self._low2 = np.zeros(shape if two else (0, 0), dtype=np.float32)
+        self._pend2 = np.empty((PENDING_ROWS, n_assets) if two else (0, n_assets))
+        self._dg = np.empty(n_assets)
         self._cg_vec = np.empty((lanes, 5, n_assets))
         self._cg_work = np.empty((lanes, 6, n_assets))
         self._cg_res = np.zeros((lanes, 5))
@@ -654,6 +674,18 @@ class RowKernel:
         _solve_range(*args, 0, int(edges[1]), *res, lam_min)
         for fut in futures:
             fut.result()
+
+    def invalidate_low(self) -> None:
+        """Forget the float32 copy of the base sums (call after changing them outside the
+        kernel); the next run rebuilds it."""
+        self._low_for = None
+
+    def _cg_low(self, xy: np.ndarray) -> np.ndarray:
+        """The float32 copy of the base sums ``xy`` (rebuilt unless still valid)."""
+        if self._mixed and self._low_for != xy.ctypes.data:
+            self._low[...] = xy
+            self._low_for = xy.ctypes.data
+        return self._low
 
     def _cg_lane_buffers(self, ring: np.ndarray, count: int) -> None:
         """Per-lane K x K factor scratch and the transposed ring mirrors, rebuilt from the
@@ -687,42 +719,50 @@ class RowKernel:
         fin: tuple[float, float],
     ) -> tuple[int, int]:
         """CG rows: one at a time (:func:`_run_cg_rows`) or, with two lanes, in pairs: both
-        rows prepared in order (the earlier one's state update into the second buffer, the
-        later one's back into ``xy``; each lane's ring mirror brought up to its own row),
-        their solves on two threads (GIL released), then both finished in order. The same
-        compiled functions on the same numbers either way, so the bits do not depend on the
-        thread count."""
+        rows prepared in order (each lane's ring mirror brought up to its own row), their
+        solves on two threads (GIL released), then both finished in order. Both rows of a
+        pair read the one base ``xy`` and its float32 copy (the later row one more pending
+        row), except when the later row's preparation folds: that fold goes into the spare
+        base while the earlier row still reads the old one, and is copied back after the
+        pair. The same compiled functions on the same numbers either way, so the bits do
+        not depend on the thread count."""
         self._cg_lane_buffers(cg.ring, int(cg.ring_count[0]))
         beta, shrink, min_denom = args
         tol, max_iter = float(cg.tol), int(cg.max_iter)
         n_rows = radj.shape[0]
-        vec, work, low, res = self._cg_vec, self._cg_work, self._low, self._cg_res
+        vec, work, res = self._cg_vec, self._cg_work, self._cg_res
         fm, dw, kv, ring_t, synced = self._fm, self._dw, self._kv, self._ring_t, self._synced
+        pend, cnt, dg = cg.pend, cg.pend_count, self._dg
+        low = self._cg_low(xy)
+        pending_diagonal(xy, pend, int(cnt[0]), beta, dg)
 
         def rows_alone(lo: int, hi: int) -> tuple[int, int]:
             return _run_cg_rows(
-                xy, low[0], w, x, radj[lo:hi], mu[lo:hi], sigma[lo:hi], beta, shrink, min_denom,
-                vec[0], work[0], cg.carry, cg.ring, ring_t[0], synced[0], cg.gram,
-                cg.ring_count, out.cash[lo:hi], out.utilisation[lo:hi], out.residual[lo:hi],
-                out.status[lo:hi], out.method[lo:hi], out.error_bound[lo:hi],
-                out.iterations[lo:hi], prev_cash, *fin, tol, max_iter,
+                xy, low, pend, cnt, dg, w, x, radj[lo:hi], mu[lo:hi], sigma[lo:hi], beta,
+                shrink, min_denom, vec[0], work[0], cg.carry, cg.ring, ring_t[0], synced[0],
+                cg.gram, cg.ring_count, out.cash[lo:hi], out.utilisation[lo:hi],
+                out.residual[lo:hi], out.status[lo:hi], out.method[lo:hi],
+                out.error_bound[lo:hi], out.iterations[lo:hi], prev_cash, *fin, tol, max_iter,
             )  # fmt: skip
 
         if self._lanes == 1 or n_rows < 2:
             return rows_alone(0, n_rows)
 
-        def prepare(b: int, lane: int, src: np.ndarray, dst: np.ndarray) -> tuple:
+        def prepare(b: int, lane: int, spare: bool) -> tuple:
+            dst, dst_low, dst_pend = (
+                (self._xy2, self._low2, self._pend2) if spare else (xy, low, pend)
+            )
             return _cg_prepare(
-                src, dst, low[lane], w, x, radj[b], mu[b], beta, shrink, min_denom, vec[lane],
-                work[lane, 0], cg.ring, ring_t[lane], synced[lane], cg.gram, fm[lane],
-                dw[lane], cg.ring_count,
+                xy, pend, cnt, dst, dst_low, dst_pend, not spare, dg, w, x, radj[b], mu[b],
+                beta, shrink, min_denom, vec[lane], work[lane, 0], cg.ring, ring_t[lane],
+                synced[lane], cg.gram, fm[lane], dw[lane], cg.ring_count,
             )  # fmt: skip
 
-        def solve(lane: int, src: np.ndarray, ring_k: int) -> None:
+        def solve(lane: int, base: tuple, pending: int, ring_k: int) -> None:
             _cg_solve_row(
-                src, low[lane], vec[lane], work[lane, 0], cg.carry[lane], ring_t[lane],
-                ring_k, dw[lane], fm[lane], work[lane, 1:], kv[lane], shrink, tol, max_iter,
-                res[lane],
+                base[0], base[1], base[2], pending, vec[lane], work[lane, 0], cg.carry[lane],
+                ring_t[lane], ring_k, dw[lane], fm[lane], work[lane, 1:], kv[lane], shrink,
+                beta, tol, max_iter, res[lane],
             )  # fmt: skip
 
         def finish(b: int, lane: int, zero: bool) -> None:
@@ -734,26 +774,38 @@ class RowKernel:
                 out.utilisation[b], prev_cash, *fin,
             )  # fmt: skip
 
-        xy2 = self._xy2
+        def settle() -> None:
+            """Fold every pending row into ``xy`` (the state at a stop)."""
+            fold_rows(xy, xy, low, pend, int(cnt[0]), beta, True, 0, xy.shape[0])
+            cnt[0] = 0
+
         pool = _pool(1)
+        own = (xy, low, pend)
         b = 0
         while b + 1 < n_rows:
-            ok0, zero0, k0 = prepare(b, 0, xy, xy2)
-            if not ok0:  # row b's state update is in the second buffer
-                xy[...] = xy2
+            ok0, zero0, k0, s0, _ = prepare(b, 0, False)
+            if not ok0:
+                settle()
                 return b, STOP_VARIANCE
-            ok1, zero1, k1 = prepare(b + 1, 1, xy2, xy)
+            spare = int(cnt[0]) == pend.shape[0]  # the later row's preparation folds
+            ok1, zero1, k1, s1, _ = prepare(b + 1, 1, spare)
+            base1 = (self._xy2, self._low2, self._pend2) if spare else own
             fut = None
             if ok1 and not zero1:
-                fut = pool.submit(solve, 1, xy, k1)
+                fut = pool.submit(solve, 1, base1, s1, k1)
             try:
                 if not zero0:
-                    solve(0, xy2, k0)
+                    solve(0, own, s0, k0)
             finally:
                 if fut is not None:
                     fut.result()
             finish(b, 0, zero0)
-            if not ok1:  # row b + 1's state update is in xy
+            if spare:  # the fold of row b + 1 becomes the state's base
+                xy[...] = self._xy2
+                low[...] = self._low2
+                pend[0] = self._pend2[0]
+            if not ok1:
+                settle()
                 return b + 1, STOP_VARIANCE
             finish(b + 1, 1, zero1)
             b += 2

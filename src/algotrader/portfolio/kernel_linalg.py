@@ -20,6 +20,7 @@ import numpy as np
 from numba import types
 from numba.np.linalg import _LAPACK, ensure_lapack
 
+from algotrader.portfolio.kernel_pending import pending_product, pending_weights
 from algotrader.portfolio.solve import COND_LIMIT
 
 #: Solver codes (``none``, ``cholesky``, ``eigen``, ``singular``, ``cg``).
@@ -120,18 +121,26 @@ solve_one = _solve_one
 @nb.njit(cache=True, fastmath={"reassoc"})
 def _matvec_scaled(
     xy: np.ndarray,
+    pend: np.ndarray,
+    count: int,
+    coef: np.ndarray,
+    sb: float,
     t: np.ndarray,
     u: np.ndarray,
     e: np.ndarray,
     v: np.ndarray,
     z: np.ndarray,
+    h: np.ndarray,
+    q: np.ndarray,
     out: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
-    """``out = (T xy T - u u' + diag(e)) v`` without forming the matrix (``T = diag(t)``).
+    """``out = (T X T - u u' + diag(e)) v`` without forming the matrix (``T = diag(t)``),
+    ``X = sb xy + sum_j coef_j p_j p_j'`` over the ``count`` pending rows ``pend`` (the
+    deferred sums of :mod:`algotrader.portfolio.kernel_pending`; ``count = 0``: ``X = xy``).
 
     ``xy`` must be symmetric: only its upper triangle is read (half the memory traffic of
-    a full product; each stored entry serves both ``(i, k)`` and ``(k, i)``). ``z`` is work
-    space (N,).
+    a full product; each stored entry serves both ``(i, k)`` and ``(k, i)``). ``z`` (N,),
+    ``h`` (``count``,) and ``q`` (N,) are work space.
     """
     n = v.shape[0]
     uv = 0.0
@@ -149,8 +158,13 @@ def _matvec_scaled(
             s += row[k] * zt[k]
             ot[k] += row[k] * zi
         out[i] += s
-    for i in range(n):
-        out[i] = t[i] * out[i] - u[i] * uv + e[i] * v[i]
+    if count > 0:
+        pending_product(pend, count, coef, z, h, q)
+        for i in range(n):
+            out[i] = t[i] * (sb * out[i] + q[i]) - u[i] * uv + e[i] * v[i]
+    else:
+        for i in range(n):
+            out[i] = t[i] * out[i] - u[i] * uv + e[i] * v[i]
 
 
 @nb.njit(cache=True, fastmath={"reassoc"})
@@ -279,59 +293,59 @@ LOW_REDUCTION = 1e-6
 
 
 @nb.njit(cache=True, fastmath={"reassoc"}, nogil=True)
-def matvec_rows_low(
+def _matvec_scaled_low(
     xy_low: np.ndarray,
+    pend: np.ndarray,
+    count: int,
+    coef: np.ndarray,
+    sb: float,
     t: np.ndarray,
     u: np.ndarray,
     e: np.ndarray,
     v: np.ndarray,
     z: np.ndarray,
-    uv: float,
+    z64: np.ndarray,
+    h: np.ndarray,
+    q: np.ndarray,
     out: np.ndarray,
-    lo: int,
-    hi: int,
 ) -> None:  # pragma: no cover - compiled
-    """Rows ``lo .. hi - 1`` of :func:`_matvec_scaled_low` (``z = float32(t * v)``,
-    ``uv = u'v`` given). Each output entry is one whole-row dot product, so any split of
-    the rows (threads) gives the same bits."""
+    """:func:`_matvec_scaled` with a full float32 copy of ``xy`` (every row read, as a
+    contiguous float32 dot product with ``z = float32(t * v)``) and the pending rows'
+    part in float64: float32 traffic and twice the SIMD lanes of the float64 product, and
+    no scattered stores (the symmetric upper-triangle form of :func:`_matvec_scaled`
+    stores into the output on every entry; measured 61 against 138 us at N = 1,000).
+    ``out`` (float64) carries ~1e-7 relative rounding. Used only inside
+    :func:`cg_solve_pre`, whose stopping test is on the float64 residual. ``z`` (N,)
+    float32, ``z64`` (N,), ``h`` (``count``,), ``q`` (N,) work space."""
     n = v.shape[0]
-    for i in range(lo, hi):
+    uv = 0.0
+    for k in range(n):
+        zk = t[k] * v[k]
+        z64[k] = zk
+        z[k] = np.float32(zk)
+        uv += u[k] * v[k]
+    for i in range(n):
         row = xy_low[i]
         s = np.float32(0.0)
         for k in range(n):
             s += row[k] * z[k]
-        out[i] = t[i] * np.float64(s) - u[i] * uv + e[i] * v[i]
-
-
-@nb.njit(cache=True, fastmath={"reassoc"})
-def _matvec_scaled_low(
-    xy_low: np.ndarray,
-    t: np.ndarray,
-    u: np.ndarray,
-    e: np.ndarray,
-    v: np.ndarray,
-    z: np.ndarray,
-    out: np.ndarray,
-) -> None:  # pragma: no cover - compiled
-    """:func:`_matvec_scaled` with a full float32 copy of ``xy`` (every row read, as a
-    contiguous float32 dot product) and float32 work ``z`` (N,): float32 traffic and twice
-    the SIMD lanes of the float64 product, and no scattered stores (the symmetric
-    upper-triangle form of :func:`_matvec_scaled` stores into the output on every entry;
-    measured 64 against 81 us CPU at N = 1,000). ``out`` (float64) carries ~1e-7 relative
-    rounding. Used only inside :func:`cg_solve_pre`, whose stopping test is on the float64
-    residual."""
-    n = v.shape[0]
-    uv = 0.0
-    for k in range(n):
-        z[k] = np.float32(t[k] * v[k])
-        uv += u[k] * v[k]
-    matvec_rows_low(xy_low, t, u, e, v, z, uv, out, 0, n)
+        out[i] = np.float64(s)
+    if count > 0:  # a second pass: fused into the row loop it is ~20 us slower (N = 1,000)
+        pending_product(pend, count, coef, z64, h, q)
+        for i in range(n):
+            out[i] = t[i] * (sb * out[i] + q[i]) - u[i] * uv + e[i] * v[i]
+    else:
+        for i in range(n):
+            out[i] = t[i] * out[i] - u[i] * uv + e[i] * v[i]
 
 
 @nb.njit(cache=True, error_model="numpy", nogil=True)
 def cg_solve_pre(
     xy: np.ndarray,
     xy_low: np.ndarray,
+    pend: np.ndarray,
+    count: int,
+    beta: float,
     t: np.ndarray,
     u: np.ndarray,
     e: np.ndarray,
@@ -346,9 +360,11 @@ def cg_solve_pre(
     fm: np.ndarray,
     kv: np.ndarray,
 ) -> tuple[int, float, float, float]:  # pragma: no cover - compiled
-    """(Preconditioned) conjugate gradients for ``A x = m``, ``A = T xy T - u u' + diag(e)``
+    """(Preconditioned) conjugate gradients for ``A x = m``, ``A = T X T - u u' + diag(e)``
     symmetric positive definite (``lambda_min >= lam_min``), from the start ``x``; ``A`` is
-    never formed.
+    never formed. ``X = beta^count xy + sum_j beta^(count - 1 - j) p_j p_j'`` over the
+    ``count`` pending rows ``pend`` (:mod:`algotrader.portfolio.kernel_pending`;
+    ``count = 0``: ``X = xy``); ``xy_low`` is the float32 copy of ``xy``.
 
     Each cycle recomputes the *true* float64 residual ``r = m - A x`` from ``xy`` and stops
     when :func:`position_error_bound` of it is ``<= tol`` (so rounding drift of the
@@ -368,6 +384,9 @@ def cg_solve_pre(
     mixed = xy_low.shape[0] == n and n > 0
     pre = g.shape[1] > 0
     z_low = np.empty(n if mixed else 0, dtype=np.float32)
+    z64, q_work = np.empty(n), np.empty(n)
+    coef, h = np.empty(max(count, 1)), np.empty(max(count, 1))
+    sb = pending_weights(count, beta, coef)
     for i in range(n):
         if not np.isfinite(x[i]):
             x[:] = 0.0
@@ -378,12 +397,12 @@ def cg_solve_pre(
     first = mixed  # the first cycle starts from a float32 residual (it only seeds CG)
     while True:
         if first:
-            _matvec_scaled_low(xy_low, t, u, e, x, z_low, q)
+            _matvec_scaled_low(xy_low, pend, count, coef, sb, t, u, e, x, z_low, z64, h, q_work, q)
             for i in range(n):
                 r[i] = m[i] - q[i]
             ss = _dot(r, r)
         else:
-            _matvec_scaled(xy, t, u, e, x, z, q)
+            _matvec_scaled(xy, pend, count, coef, sb, t, u, e, x, z, h, q_work, q)
             for i in range(n):
                 r[i] = m[i] - q[i]
             ss = _dot(r, r)
@@ -403,9 +422,11 @@ def cg_solve_pre(
         stepped = False
         while it < max_iter:
             if mixed:
-                _matvec_scaled_low(xy_low, t, u, e, p, z_low, q)
+                _matvec_scaled_low(
+                    xy_low, pend, count, coef, sb, t, u, e, p, z_low, z64, h, q_work, q
+                )
             else:
-                _matvec_scaled(xy, t, u, e, p, z, q)
+                _matvec_scaled(xy, pend, count, coef, sb, t, u, e, p, z, h, q_work, q)
             pq = _dot(p, q)
             if not (pq > 0.0) or not (rz > 0.0):
                 break
@@ -449,7 +470,8 @@ def cg_solve(
     """Unpreconditioned float64 :func:`cg_solve_pre` (a dense matrix ``a`` is the case
     ``xy = a, t = 1, u = 0, e = 0``). ``work`` (5, N) scratch."""
     return cg_solve_pre(
-        xy, np.zeros((0, 0), dtype=np.float32), t, u, e, m, x, work, lam_min, tol, max_iter,
+        xy, np.zeros((0, 0), dtype=np.float32), np.zeros((0, m.shape[0])), 0, 1.0, t, u, e,
+        m, x, work, lam_min, tol, max_iter,
         np.zeros((m.shape[0], 0)), np.zeros(0), np.zeros((0, 0)), np.zeros((3, 0)),
     )  # fmt: skip
 
@@ -471,7 +493,8 @@ def cg_solve_mixed(
     """Unpreconditioned :func:`cg_solve_pre` with the inner products on ``xy_low`` (float32
     copy of ``xy``) and float64 iterative refinement. ``work`` (5, N) scratch."""
     return cg_solve_pre(
-        xy, xy_low, t, u, e, m, x, work, lam_min, tol, max_iter,
+        xy, xy_low, np.zeros((0, m.shape[0])), 0, 1.0, t, u, e, m, x, work, lam_min, tol,
+        max_iter,
         np.zeros((m.shape[0], 0)), np.zeros(0), np.zeros((0, 0)), np.zeros((3, 0)),
     )  # fmt: skip
 

@@ -20,7 +20,9 @@ from algotrader.portfolio.ewm import PairwiseEwmCov, VolAccumulator
 from algotrader.portfolio.kernel import RowKernel
 
 #: State arrays of ``solver: cg`` (warm start and preconditioner ring).
-CG_KEYS = ("cg_x", "cg_ring", "cg_gram", "cg_count")
+CG_KEYS = ("cg_x", "cg_ring", "cg_gram", "cg_count", "cg_pend", "cg_pend_count")
+#: State arrays an archive of an earlier release may lack (read as nothing pending).
+CG_OPTIONAL_KEYS = ("cg_pend", "cg_pend_count")
 
 
 @dataclass
@@ -33,7 +35,11 @@ class CoreState:
     ``cg_x[1]`` the last solved row's (shape (0,) until the first such row; a saved (N,)
     warm start of an earlier release is read as both); ``cg_ring`` (K, N), ``cg_gram`` (K, K) and
     ``cg_count`` (1,): the preconditioner's ring of the last ``K = cg_rank`` scaled rows
-    (:func:`algotrader.portfolio.kernel_linalg.precond_update`), empty until the first.
+    (:func:`algotrader.portfolio.kernel_linalg.precond_update`), empty until the first;
+    ``cg_pend`` (PENDING_ROWS, N) and ``cg_pend_count`` (1,): the rows whose update of
+    ``pair.xy`` is deferred (:mod:`algotrader.portfolio.kernel_pending`): the sums are
+    ``pair.xy`` with the first ``cg_pend_count`` rows of ``cg_pend`` folded in
+    (:func:`algotrader.portfolio.core.settle_pending`).
     """
 
     step_count: int
@@ -47,6 +53,8 @@ class CoreState:
     cg_ring: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     cg_gram: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     cg_count: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+    cg_pend: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    cg_pend_count: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
     kernel: RowKernel | None = field(default=None, repr=False, compare=False)
 
     @classmethod
@@ -78,6 +86,8 @@ def state_arrays(state: CoreState) -> dict[str, np.ndarray]:
         "cg_ring": state.cg_ring,
         "cg_gram": state.cg_gram,
         "cg_count": state.cg_count,
+        "cg_pend": state.cg_pend,
+        "cg_pend_count": state.cg_pend_count,
     }
     for f in fields(VolAccumulator):
         out[f"vol_{f.name}"] = getattr(state.vol_acc, f.name)
@@ -88,11 +98,12 @@ def state_arrays(state: CoreState) -> dict[str, np.ndarray]:
 
 
 def state_keys(cfg: OptimiserConfig) -> tuple[str, ...]:
-    """Names :func:`state_arrays` produces for ``cfg``."""
+    """Names :func:`state_arrays` produces for ``cfg`` and a saved state must hold (all but
+    :data:`CG_OPTIONAL_KEYS`)."""
     keys = ["step_count", "prev_price", "window", "window_pos", "prev_cash"]
     keys += [f"vol_{f.name}" for f in fields(VolAccumulator)]
     if cfg.solver == "cg":
-        keys += list(CG_KEYS)
+        keys += [k for k in CG_KEYS if k not in CG_OPTIONAL_KEYS]
     if not isinstance(cfg.covariance_config, SlidingWindowConfig):
         keys += [f"pair_{f.name}" for f in fields(PairwiseEwmCov)]
     return tuple(keys)
@@ -126,7 +137,16 @@ def state_from_arrays(cfg: OptimiserConfig, arrays: dict[str, np.ndarray]) -> Co
         cg_ring=np.array(arrays.get("cg_ring", np.zeros((0, 0))), dtype=np.float64),
         cg_gram=np.array(arrays.get("cg_gram", np.zeros((0, 0))), dtype=np.float64),
         cg_count=np.array(arrays.get("cg_count", np.zeros(1)), dtype=np.int64).reshape(1),
+        cg_pend=np.array(arrays.get("cg_pend", np.zeros((0, 0))), dtype=np.float64),
+        cg_pend_count=np.array(arrays.get("cg_pend_count", np.zeros(1)), dtype=np.int64).reshape(1),
     )
 
 
-__all__ = ["CG_KEYS", "CoreState", "state_arrays", "state_from_arrays", "state_keys"]
+__all__ = [
+    "CG_KEYS",
+    "CG_OPTIONAL_KEYS",
+    "CoreState",
+    "state_arrays",
+    "state_from_arrays",
+    "state_keys",
+]

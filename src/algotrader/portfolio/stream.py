@@ -222,6 +222,16 @@ class OptimiserStream:
             raise StreamStateError(
                 "state arrays do not match the number of assets", file=str(p), key="prev_price"
             )
+        pending = int(state.cg_pend_count[0])
+        if pending and (
+            not 0 < pending <= state.cg_pend.shape[0] or state.cg_pend.shape[1] != len(assets)
+        ):
+            raise StreamStateError(
+                f"cg_pend_count {pending} does not fit cg_pend {state.cg_pend.shape}",
+                file=str(p),
+                key="cg_pend_count",
+                hint="the file is damaged or was not written by OptimiserStream.save",
+            )
         last = _date_from_json(json.loads(str(data["last_date"]))) if "last_date" in data else None
         return cls(cfg, assets, state, last)
 

@@ -30,6 +30,7 @@ from algotrader.portfolio.kernel_linalg import (
     position_error_bound,
     precond_apply_t,
     precond_update,
+    sym_product,
 )
 
 BASE = {"vola": 4, "corr": 8, "clip": 3.5, "shrink": 0.5, "aum": 1.0}
@@ -212,6 +213,29 @@ def test_cg_matrix_free_product_equals_the_formed_matrix() -> None:
     np.testing.assert_allclose(x, exact, rtol=1e-12)
     np.testing.assert_allclose(np.sqrt(ss), np.linalg.norm(formed @ x - m), atol=1e-14)
     assert d == pytest.approx(m @ exact, rel=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 23), seed=st.integers(0, 2**31 - 1))
+def test_sym_product_reads_the_upper_triangle_in_its_dtype(n: int, seed: int) -> None:
+    """The tiled symmetric product (four rows a pass, remainder rows one by one) equals the
+    full product: float64 to rounding, float32 to float32 rounding; the lower triangle is
+    never read (NaN there changes nothing) and the output keeps the input's dtype."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((n, n))
+    a = a + a.T
+    z = rng.standard_normal(n)
+    lower_nan = a.copy()
+    lower_nan[np.tril_indices(n, -1)] = np.nan
+    out = np.empty(n)
+    sym_product(lower_nan, z, out)
+    np.testing.assert_allclose(out, a @ z, rtol=1e-12, atol=1e-12 * np.abs(a).sum())
+    a32, z32, out32 = a.astype(np.float32), z.astype(np.float32), np.empty(n, np.float32)
+    sym_product(a32, z32, out32)
+    ref = a32.astype(np.float64) @ z32.astype(np.float64)
+    scale = np.abs(a32).astype(np.float64) @ np.abs(z32).astype(np.float64)
+    assert out32.dtype == np.float32
+    assert np.all(np.abs(out32 - ref) <= 4 * n * np.finfo(np.float32).eps * scale + 1e-30)
 
 
 def test_cg_mixed_precision_bound_is_from_the_float64_residual() -> None:

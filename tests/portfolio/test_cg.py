@@ -263,6 +263,32 @@ def test_cg_mixed_precision_bound_is_from_the_float64_residual() -> None:
     assert it0 == -1
 
 
+def test_cg_mixed_start_is_scaled_by_the_line_search() -> None:
+    """The mixed solver scales its start by ``a = x'm / x'Ax``: a start that is a multiple
+    of the solution is the solution after the scaling (no more than one refinement step),
+    while the same solve from zero needs many steps; both meet the bound."""
+    rng = np.random.default_rng(12)
+    n = 60
+    g = rng.standard_normal((n, 80))
+    xy = g @ g.T + np.eye(n)
+    t, u, e = rng.uniform(0.1, 0.3, n), rng.uniform(-0.01, 0.01, n), np.full(n, 0.5)
+    formed = np.outer(t, t) * xy - np.outer(u, u) + np.diag(e)
+    lam_min = float(np.linalg.eigvalsh(formed).min())
+    m = rng.standard_normal(n)
+    exact = np.linalg.solve(formed, m)
+    low = xy.astype(np.float32)
+    work = np.empty((5, n))
+    x_scaled = 3.0 * exact
+    it_scaled, *_, b_scaled = cg_solve_mixed(
+        xy, low, t, u, e, m, x_scaled, work, lam_min, 1e-10, 400
+    )
+    x_zero = np.zeros(n)
+    it_zero, *_, b_zero = cg_solve_mixed(xy, low, t, u, e, m, x_zero, work, lam_min, 1e-10, 400)
+    assert b_scaled <= 1e-10 and b_zero <= 1e-10
+    assert 0 <= it_scaled <= 3 < 10 <= it_zero
+    np.testing.assert_allclose(x_scaled, exact, rtol=1e-9)
+
+
 def test_cg_mixed_and_float64_products_agree_within_the_bound(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -409,7 +409,10 @@ def cg_solve_pre(
     symmetric positive definite (``lambda_min >= lam_min``), from the start ``x``; ``A`` is
     never formed. ``X = beta^count xy + sum_j beta^(count - 1 - j) p_j p_j'`` over the
     ``count`` pending rows ``pend`` (:mod:`algotrader.portfolio.kernel_pending`;
-    ``count = 0``: ``X = xy``); ``xy_low`` is the float32 copy of ``xy``.
+    ``count = 0``: ``X = xy``); ``xy_low`` is the float32 copy of ``xy``. The start is
+    first scaled by the exact line search along it (``x <- (x'm / x'Ax) x``, from the
+    float64 product): a start unrelated to this signal then costs nothing, and one that is
+    already accurate beyond float32 is kept, never walked through float32 iterations.
 
     Each cycle recomputes the *true* float64 residual ``r = m - A x`` from ``xy`` and stops
     when :func:`position_error_bound` of it is ``<= tol`` (so rounding drift of the
@@ -440,25 +443,27 @@ def cg_solve_pre(
     it = 0
     stop2 = LOW_REDUCTION * LOW_REDUCTION if mixed else 0.0
     bound = np.inf
-    first = mixed  # the first cycle starts from a float32 residual (it only seeds CG)
+    first = True
     while True:
+        _matvec_scaled(xy, pend, count, coef, sb, t, u, e, x, z, h, q_work, q)
         if first:
-            _matvec_scaled_low(
-                xy_low, pend, count, coef, sb, t, u, e, x, z_low, z_out, z64, h, q_work, q
-            )
+            # the start scaled by the exact line search along it: x <- a x with
+            # a = x'm / x'Ax, the best multiple of the start in the A-norm (a = 1 for a
+            # start that is already the solution, ~0 for one unrelated to this signal;
+            # from the float64 product, so a start accurate beyond float32 stays so)
+            xq = _dot(x, q)
+            a = _dot(x, m) / xq if xq > 0.0 else 0.0
             for i in range(n):
-                r[i] = m[i] - q[i]
-            ss = _dot(r, r)
-        else:
-            _matvec_scaled(xy, pend, count, coef, sb, t, u, e, x, z, h, q_work, q)
-            for i in range(n):
-                r[i] = m[i] - q[i]
-            ss = _dot(r, r)
-            bound = position_error_bound(np.sqrt(ss), np.sqrt(_dot(x, x)), lam_min)
-            if bound <= tol:
-                return it, ss, _dot(m, x), bound
-            if it >= max_iter:
-                return -1, ss, _dot(m, x), bound
+                x[i] *= a
+                q[i] *= a
+        for i in range(n):
+            r[i] = m[i] - q[i]
+        ss = _dot(r, r)
+        bound = position_error_bound(np.sqrt(ss), np.sqrt(_dot(x, x)), lam_min)
+        if bound <= tol:
+            return it, ss, _dot(m, x), bound
+        if it >= max_iter:
+            return -1, ss, _dot(m, x), bound
         if pre:
             precond_apply_t(g, dw, fm, lam_min, r, kv, zp)
         else:
@@ -497,7 +502,7 @@ def cg_solve_pre(
             for i in range(n):
                 p[i] = zp[i] + beta * p[i]
             rz = rz_new
-        if not stepped and not first:
+        if not stepped:
             return -1, ss, _dot(m, x), bound
         first = False
 

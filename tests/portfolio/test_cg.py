@@ -54,6 +54,18 @@ def _row_rel_err(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.linalg.norm(a - b, axis=1) / np.linalg.norm(b, axis=1)
 
 
+def _spd_problem(
+    rng: np.random.Generator, n: int, rows: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """Sums ``xy``, scalings ``t, u``, diagonal ``e``, the formed ``T xy T - u u' + diag(e)``
+    and its smallest eigenvalue, for the closed-form CG tests."""
+    g = rng.standard_normal((n, rows))
+    xy = g @ g.T + np.eye(n)
+    t, u, e = rng.uniform(0.1, 0.3, n), rng.uniform(-0.01, 0.01, n), np.full(n, 0.5)
+    formed = np.outer(t, t) * xy - np.outer(u, u) + np.diag(e)
+    return xy, t, u, e, formed, float(np.linalg.eigvalsh(formed).min())
+
+
 @settings(max_examples=60, deadline=None)
 @given(cases())
 def test_cg_batch_equals_stream_bit_for_bit(case: Case) -> None:
@@ -197,13 +209,8 @@ def test_cg_solve_closed_form_and_bound() -> None:
 
 def test_cg_matrix_free_product_equals_the_formed_matrix() -> None:
     """CG on ``T xy T - u u' + diag(e)`` (never formed) solves the formed matrix."""
-    rng = np.random.default_rng(8)
-    n = 7
-    g = rng.standard_normal((n, 30))
-    xy = g @ g.T + np.eye(n)
-    t, u, e = rng.uniform(0.1, 0.3, n), rng.uniform(-0.01, 0.01, n), np.full(n, 0.5)
-    formed = np.outer(t, t) * xy - np.outer(u, u) + np.diag(e)
-    lam_min = float(np.linalg.eigvalsh(formed).min())
+    rng, n = np.random.default_rng(8), 7
+    xy, t, u, e, formed, lam_min = _spd_problem(rng, n, 30)
     assert lam_min > 0.4
     m = rng.standard_normal(n)
     x = np.zeros(n)
@@ -242,13 +249,8 @@ def test_cg_mixed_precision_bound_is_from_the_float64_residual() -> None:
     """Float32 inner products + float64 refinement: the reported residual is the true float64
     ``||A x - m||`` of the formed matrix and the bound/solution reach ``1e-12`` although a
     float32 product alone is only ~1e-7 accurate."""
-    rng = np.random.default_rng(9)
-    n = 40
-    g = rng.standard_normal((n, 60))
-    xy = g @ g.T + np.eye(n)
-    t, u, e = rng.uniform(0.1, 0.3, n), rng.uniform(-0.01, 0.01, n), np.full(n, 0.5)
-    formed = np.outer(t, t) * xy - np.outer(u, u) + np.diag(e)
-    lam_min = float(np.linalg.eigvalsh(formed).min())
+    rng, n = np.random.default_rng(9), 40
+    xy, t, u, e, formed, lam_min = _spd_problem(rng, n, 60)
     m = rng.standard_normal(n)
     x = np.zeros(n)
     low = xy.astype(np.float32)
@@ -267,13 +269,8 @@ def test_cg_mixed_start_is_scaled_by_the_line_search() -> None:
     """The mixed solver scales its start by ``a = x'm / x'Ax``: a start that is a multiple
     of the solution is the solution after the scaling (no more than one refinement step),
     while the same solve from zero needs many steps; both meet the bound."""
-    rng = np.random.default_rng(12)
-    n = 60
-    g = rng.standard_normal((n, 80))
-    xy = g @ g.T + np.eye(n)
-    t, u, e = rng.uniform(0.1, 0.3, n), rng.uniform(-0.01, 0.01, n), np.full(n, 0.5)
-    formed = np.outer(t, t) * xy - np.outer(u, u) + np.diag(e)
-    lam_min = float(np.linalg.eigvalsh(formed).min())
+    rng, n = np.random.default_rng(12), 60
+    xy, t, u, e, formed, lam_min = _spd_problem(rng, n, 80)
     m = rng.standard_normal(n)
     exact = np.linalg.solve(formed, m)
     low = xy.astype(np.float32)

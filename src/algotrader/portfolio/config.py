@@ -161,6 +161,11 @@ class OptimiserConfig(ConfigModel):
         return self.covariance_config.covariance_mode
 
     @property
+    def corr_beta(self) -> float:
+        """Decay of the pairwise EWMA sums a row: ``1 - 1 / (corr + 1)`` (com = ``corr``)."""
+        return 1.0 - 2.0 / (2.0 * self.corr + 2.0)
+
+    @property
     def warmup_rows(self) -> int:
         """Rows reported as ``warmup`` at the start of a history (corr, or window - 1)."""
         cc = self.covariance_config

@@ -17,7 +17,7 @@ import numpy as np
 from algotrader.errors import StateError
 from algotrader.portfolio.config import EwmaShrinkConfig, OptimiserConfig
 from algotrader.portfolio.kernel import CgParams, KernelOutputs, RowKernel, block_rows
-from algotrader.portfolio.kernel_pending import PENDING_ROWS, fold_rows
+from algotrader.portfolio.kernel_pending import PENDING_ROWS, settle_rows
 from algotrader.portfolio.parallel import default_threads, single_threaded_blas
 from algotrader.portfolio.rowmath import (
     RowOutput,
@@ -93,12 +93,9 @@ def settle_pending(state: CoreState, cfg: OptimiserConfig) -> None:
     """Fold the CG rows' deferred state updates into ``pair.xy``
     (:mod:`algotrader.portfolio.kernel_pending`): the eagerly updated sums, bit for bit.
     Called before any path that reads or changes the sums outside the kernel."""
-    count = int(state.cg_pend_count[0])
-    if state.pair is not None and count > 0:
-        beta = 1.0 - 2.0 / (2.0 * cfg.corr + 2.0)
-        xy = state.pair.xy
+    if state.pair is not None:
         empty = np.zeros((0, 0), dtype=np.float32)
-        fold_rows(xy, xy, empty, state.cg_pend, count, beta, True, 0, xy.shape[0])
+        settle_rows(state.pair.xy, empty, state.cg_pend, state.cg_pend_count, cfg.corr_beta)
     state.cg_pend_count[0] = 0
     if state.kernel is not None:
         state.kernel.invalidate_low()
@@ -168,7 +165,7 @@ def run_kernel(
         mu,
         vola,
         out,
-        beta=1.0 - 2.0 / (2.0 * cfg.corr + 2.0),
+        beta=cfg.corr_beta,
         shrink=cfg.shrink,
         min_denom=cfg.min_corr_denom,
         denom_tol=cfg.denom_tol,

@@ -64,7 +64,12 @@ from algotrader.portfolio.kernel_linalg import (
     precond_update,
     solve_one,
 )
-from algotrader.portfolio.kernel_pending import PENDING_ROWS, fold_rows, pending_diagonal
+from algotrader.portfolio.kernel_pending import (
+    PENDING_ROWS,
+    fold_rows,
+    pending_diagonal,
+    settle_rows,
+)
 
 #: Status codes written by the kernel (mapped to :class:`SolveStatus` by the caller).
 STATUS_ZERO_SIGNAL, STATUS_DEGENERATE, STATUS_VALID = 0, 1, 2
@@ -287,7 +292,7 @@ def _cg_prepare(
     fm: np.ndarray,
     dw: np.ndarray,
     ring_count: np.ndarray,
-) -> tuple[bool, bool, int, int, bool]:  # pragma: no cover - compiled
+) -> tuple[bool, bool, int, int]:  # pragma: no cover - compiled
     """Everything of a CG row before its solve, in row order.
 
     The state update is deferred (:mod:`algotrader.portfolio.kernel_pending`): with
@@ -299,13 +304,12 @@ def _cg_prepare(
     ``vec``, the diagonal ``e``, the ring entry (:func:`precond_update`) and the lane's
     transposed mirror of the ring ``ring_t`` (N, K) brought up to this row (the slots of
     the entries since ``synced[0]``, the count it reflects). Returns ``(variance_ok,
-    zero_signal, ring_rows, pending, folded)``: the row's solve reads ``pending`` rows of
+    zero_signal, ring_rows, pending)``: the row's solve reads ``pending`` rows of
     the pending buffer on the base it was folded into. A row with an undefined variance
     stops after its state update."""
     lam_min = 1.0 - lam
     n = r.shape[0]
-    folded = cnt[0] == pend.shape[0]
-    if folded:
+    if cnt[0] == pend.shape[0]:
         fold_rows(base, dst, dst_low, pend, cnt[0], beta, in_place, 0, n)
         cnt[0] = 0
         pend = dst_pend
@@ -320,7 +324,7 @@ def _cg_prepare(
         xs[i] = xs[i] * beta + r[i]
     t, u, m = vec[0], vec[1], vec[2]
     if not _scalings(dg, w, xs, lam, min_denom, t, u):
-        return False, False, 0, s + 1, folded
+        return False, False, 0, s + 1
     zero = _signal(mu_row, m) <= ZERO_SIGNAL_ATOL
     k = ring.shape[0]
     ring_k = 0
@@ -333,7 +337,7 @@ def _cg_prepare(
     diag = lam * 1.0 + (1.0 - lam)  # the formed matrix's diagonal (see _build)
     for i in range(n):
         e[i] = diag - (dg[i] * (t[i] * t[i]) - u[i] * u[i])
-    return True, zero, ring_k, s + 1, folded
+    return True, zero, ring_k, s + 1
 
 
 @nb.njit(cache=True)
@@ -480,13 +484,12 @@ def _run_cg_rows(
     res = np.zeros(5)
     e = work[0]
     for b in range(radj.shape[0]):
-        ok, zero, ring_k, pending, _ = _cg_prepare(
+        ok, zero, ring_k, pending = _cg_prepare(
             xy, pend, cnt, xy, xy_low, pend, True, dg, w, xs, radj[b], mu[b], beta, lam,
             min_denom, vec, e, ring, ring_t, synced, gram, fm, dw, ring_count,
         )  # fmt: skip
         if not ok:
-            fold_rows(xy, xy, xy_low, pend, cnt[0], beta, True, 0, xy.shape[0])
-            cnt[0] = 0
+            settle_rows(xy, xy_low, pend, cnt, beta)
             return b, STOP_VARIANCE
         if not zero:
             _cg_solve_row(
@@ -774,21 +777,16 @@ class RowKernel:
                 out.utilisation[b], prev_cash, *fin,
             )  # fmt: skip
 
-        def settle() -> None:
-            """Fold every pending row into ``xy`` (the state at a stop)."""
-            fold_rows(xy, xy, low, pend, int(cnt[0]), beta, True, 0, xy.shape[0])
-            cnt[0] = 0
-
         pool = _pool(1)
         own = (xy, low, pend)
         b = 0
         while b + 1 < n_rows:
-            ok0, zero0, k0, s0, _ = prepare(b, 0, False)
+            ok0, zero0, k0, s0 = prepare(b, 0, False)
             if not ok0:
-                settle()
+                settle_rows(xy, low, pend, cnt, beta)
                 return b, STOP_VARIANCE
             spare = int(cnt[0]) == pend.shape[0]  # the later row's preparation folds
-            ok1, zero1, k1, s1, _ = prepare(b + 1, 1, spare)
+            ok1, zero1, k1, s1 = prepare(b + 1, 1, spare)
             base1 = (self._xy2, self._low2, self._pend2) if spare else own
             fut = None
             if ok1 and not zero1:
@@ -805,7 +803,7 @@ class RowKernel:
                 low[...] = self._low2
                 pend[0] = self._pend2[0]
             if not ok1:
-                settle()
+                settle_rows(xy, low, pend, cnt, beta)
                 return b + 1, STOP_VARIANCE
             finish(b + 1, 1, zero1)
             b += 2

@@ -108,6 +108,17 @@ def fold_rows(
 
 
 @nb.njit(cache=True, nogil=True)
+def settle_rows(
+    xy: np.ndarray, low: np.ndarray, pend: np.ndarray, cnt: np.ndarray, beta: float
+) -> None:  # pragma: no cover - compiled
+    """Fold the ``cnt[0]`` pending rows into ``xy`` in place (and its float32 copy ``low``
+    when it has ``xy``'s shape); ``cnt[0] = 0``: nothing pending."""
+    if cnt[0] > 0:
+        fold_rows(xy, xy, low, pend, cnt[0], beta, True, 0, xy.shape[0])
+    cnt[0] = 0
+
+
+@nb.njit(cache=True, nogil=True)
 def pending_diagonal(
     base: np.ndarray, pend: np.ndarray, count: int, beta: float, dg: np.ndarray
 ) -> None:  # pragma: no cover - compiled
@@ -153,4 +164,11 @@ def pending_product(
             q[k] += hj * pj[k]
 
 
-__all__ = ["PENDING_ROWS", "fold_rows", "pending_diagonal", "pending_product", "pending_weights"]
+__all__ = [
+    "PENDING_ROWS",
+    "fold_rows",
+    "pending_diagonal",
+    "pending_product",
+    "pending_weights",
+    "settle_rows",
+]

@@ -114,8 +114,7 @@ def update_dependence(state: CoreState, cfg: OptimiserConfig, radj: np.ndarray) 
     """Feed one row of r~ (N,) to the pairwise EWM covariance or the sliding window."""
     if state.pair is not None:
         present = np.isfinite(radj)
-        beta_c = 1.0 - 2.0 / (2.0 * cfg.corr + 2.0)
-        state.pair.update(np.where(present, radj, 0.0), present, beta_c, cfg.corr)
+        state.pair.update(np.where(present, radj, 0.0), present, cfg.corr_beta, cfg.corr)
     elif state.window.shape[0] > 0:
         state.window[state.window_pos] = radj
         state.window_pos = (state.window_pos + 1) % state.window.shape[0]

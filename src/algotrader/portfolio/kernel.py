@@ -62,6 +62,7 @@ from algotrader.portfolio.kernel_linalg import (
     cg_solve_pre,
     position_error_bound,
     precond_update,
+    solve_mixed,
     solve_one,
 )
 from algotrader.portfolio.kernel_pending import (
@@ -83,20 +84,32 @@ ZERO_SIGNAL_ATOL = 1e-8
 #: refinement (:func:`cg_solve_mixed`; the bound is from the float64 residual). ``False``
 #: (module switch, read when a :class:`RowKernel` is built) keeps every product in float64.
 CG_MIXED_PRECISION = True
+#: ``solver: exact`` factors a float32 copy of the matrix and refines the solution to float64
+#: accuracy with float64 residuals (:func:`solve_mixed`, LAPACK ``dsposv``'s scheme; falls
+#: back to the float64 factor). ``False`` (module switch, read when a :class:`RowKernel` is
+#: built) factors the float64 matrix (:func:`solve_one`).
+EXACT_MIXED_PRECISION = True
 UTILISATION_MIN_SIGNAL = 1e-14
 
 
 @nb.njit(cache=True)
-def _advance_state(
-    xy: np.ndarray, w: np.ndarray, xs: np.ndarray, r: np.ndarray, beta: float
-) -> None:  # pragma: no cover - compiled
-    """``xy <- beta xy + r r'`` (row by row, contiguous; stays exactly symmetric), ``w``, ``x``."""
+def _update_sums(xy: np.ndarray, r: np.ndarray, beta: float) -> None:  # pragma: no cover
+    """``xy <- beta xy + r r'`` (row by row, contiguous; stays exactly symmetric)."""
     n = r.shape[0]
     for i in range(n):
         ri = r[i]
         row = xy[i]
         for k in range(n):
             row[k] = row[k] * beta + ri * r[k]
+
+
+@nb.njit(cache=True)
+def _advance_state(
+    xy: np.ndarray, w: np.ndarray, xs: np.ndarray, r: np.ndarray, beta: float
+) -> None:  # pragma: no cover - compiled
+    """``xy <- beta xy + r r'`` (:func:`_update_sums`), ``w <- beta w + 1``, ``x <- beta x + r``."""
+    n = r.shape[0]
+    _update_sums(xy, r, beta)
     w[0] = w[0] * beta + 1.0
     for i in range(n):
         xs[i] = xs[i] * beta + r[i]
@@ -214,6 +227,46 @@ def _finish_row(
     return STATUS_VALID, method, residual
 
 
+@nb.njit(cache=True, fastmath={"reassoc"})
+def _abs_sum(v: np.ndarray) -> float:  # pragma: no cover - compiled
+    """``sum |v_i|`` (vectorised)."""
+    s = 0.0
+    for i in range(v.shape[0]):
+        s += abs(v[i])
+    return s
+
+
+@nb.njit(cache=True)
+def _advance_build(
+    xy: np.ndarray,
+    r: np.ndarray,
+    beta: float,
+    t: np.ndarray,
+    u: np.ndarray,
+    lam: float,
+    a: np.ndarray,
+    f: np.ndarray,
+) -> float:  # pragma: no cover - compiled
+    """:func:`_advance_state`'s update of ``xy`` fused with :func:`_build` (one pass over
+    ``xy``; the same arithmetic, so the same bits): the shrunk correlation of the updated
+    sums in ``a`` and its copy in ``f`` (float64 or float32). Returns ``||a||_inf``."""
+    diag = lam * 1.0 + (1.0 - lam)
+    top = 0.0
+    for i in range(r.shape[0]):
+        ri, ti, ui = r[i], t[i], u[i]
+        row, arow, frow = xy[i], a[i], f[i]
+        for k in range(r.shape[0]):
+            v = row[k] * beta + ri * r[k]
+            row[k] = v
+            c = min(max(v * (ti * t[k]) - ui * u[k], -lam), lam)
+            arow[k] = c
+            frow[k] = c
+        arow[i] = diag
+        frow[i] = diag
+        top = max(top, _abs_sum(arow))
+    return top
+
+
 @nb.njit(cache=True, error_model="numpy", nogil=True)
 def _prepare(
     xy: np.ndarray,
@@ -228,17 +281,31 @@ def _prepare(
     f: np.ndarray,
     vec: np.ndarray,
     zero: np.ndarray,
-    copy_f: bool,
+    anorm: np.ndarray,
 ) -> tuple[int, int]:  # pragma: no cover - compiled
-    """State updates and matrices of a block of rows (in order), into ``a[b]``, ``f[b]``,
-    ``vec[b]`` (t, u, m, y, x); stops after the update of a row with an undefined variance."""
+    """State updates and matrices of a block of rows (in order), into ``a[b]``, ``f[b]``
+    (float64, or float32 for :func:`solve_mixed`), ``vec[b]`` (t, u, m, y, x) and
+    ``anorm[b] = ||a[b]||_inf``; stops after the update of a row with an undefined variance.
+
+    The variances come from the updated diagonal computed first (``xy_ii beta + r_i^2``,
+    the update's own arithmetic), so the update and the matrix are one pass
+    (:func:`_advance_build`)."""
+    dg = np.empty(xs.shape[0])
     for b in range(radj.shape[0]):
-        _advance_state(xy, w, xs, radj[b], beta)
-        if not _scalings(np.diag(xy), w, xs, lam, min_denom, vec[b, 0], vec[b, 1]):
-            return b, STOP_VARIANCE
+        r = radj[b]
+        for i in range(r.shape[0]):
+            dg[i] = xy[i, i] * beta + r[i] * r[i]
+        w[0] = w[0] * beta + 1.0
+        for i in range(r.shape[0]):
+            xs[i] = xs[i] * beta + r[i]
+        ok = _scalings(dg, w, xs, lam, min_denom, vec[b, 0], vec[b, 1])
         zero[b] = _signal(mu[b], vec[b, 2]) <= ZERO_SIGNAL_ATOL
-        if not zero[b]:
-            _build(xy, vec[b, 0], vec[b, 1], lam, a[b], f[b], copy_f)
+        if not ok or zero[b]:
+            _update_sums(xy, r, beta)
+            if not ok:
+                return b, STOP_VARIANCE
+        else:
+            anorm[b] = _advance_build(xy, r, beta, vec[b, 0], vec[b, 1], lam, a[b], f[b])
     return radj.shape[0], DONE
 
 
@@ -248,6 +315,8 @@ def _solve_range(
     f: np.ndarray,
     vec: np.ndarray,
     zero: np.ndarray,
+    anorm: np.ndarray,
+    w32: np.ndarray,
     lo: int,
     hi: int,
     meth: np.ndarray,
@@ -256,13 +325,43 @@ def _solve_range(
     eb: np.ndarray,
     lam_min: float,
 ) -> None:  # pragma: no cover - compiled
-    """Solve block rows ``lo .. hi - 1`` (independent of each other: any thread, any order)."""
+    """Solve block rows ``lo .. hi - 1`` (independent of each other: any thread, any order)
+    by :func:`solve_mixed` (``f`` float32)."""
     for b in range(lo, hi):
         if zero[b]:
             meth[b], ss[b], dd[b], eb[b] = METHOD_NONE, 0.0, 0.0, 0.0
         else:
-            meth[b], ss[b], dd[b] = solve_one(a[b], f[b], vec[b, 2], vec[b, 3], vec[b, 4])
             x = vec[b, 4]
+            meth[b], ss[b], dd[b], _ = solve_mixed(
+                a[b], f[b], anorm[b], vec[b, 2], vec[b, 3], x, w32[b]
+            )
+            eb[b] = position_error_bound(math.sqrt(ss[b]), math.sqrt(np.dot(x, x)), lam_min)
+
+
+@nb.njit(cache=True, error_model="numpy", nogil=True)
+def _solve_range64(
+    a: np.ndarray,
+    f: np.ndarray,
+    vec: np.ndarray,
+    zero: np.ndarray,
+    anorm: np.ndarray,
+    w32: np.ndarray,
+    lo: int,
+    hi: int,
+    meth: np.ndarray,
+    ss: np.ndarray,
+    dd: np.ndarray,
+    eb: np.ndarray,
+    lam_min: float,
+) -> None:  # pragma: no cover - compiled
+    """:func:`_solve_range` with the float64 factor (``f`` float64, :func:`solve_one`;
+    ``EXACT_MIXED_PRECISION = False``)."""
+    for b in range(lo, hi):
+        if zero[b]:
+            meth[b], ss[b], dd[b], eb[b] = METHOD_NONE, 0.0, 0.0, 0.0
+        else:
+            x = vec[b, 4]
+            meth[b], ss[b], dd[b] = solve_one(a[b], f[b], vec[b, 2], vec[b, 3], x)
             eb[b] = position_error_bound(math.sqrt(ss[b]), math.sqrt(np.dot(x, x)), lam_min)
 
 
@@ -629,8 +728,13 @@ class RowKernel:
         self.solver = solver
         block = self.block
         big = 0 if solver == "cg" else block  # CG forms a matrix only on a fallback row
+        self._exact_mixed = EXACT_MIXED_PRECISION
         self._a = np.empty((big, n_assets, n_assets))
-        self._f = np.empty((big, n_assets, n_assets))
+        self._f = np.empty(
+            (big, n_assets, n_assets), dtype=np.float32 if self._exact_mixed else np.float64
+        )
+        self._anorm = np.zeros(block)
+        self._w32 = np.empty((block, 2, n_assets), dtype=np.float32)
         lanes = 2 if solver == "cg" and threads >= 2 else 1
         self._lanes = lanes
         # the float32 copy of the state's base sums for the inner CG products
@@ -661,20 +765,21 @@ class RowKernel:
         self._it = np.zeros(block, dtype=np.int32)
 
     def _solve(self, rows: int, lam_min: float) -> None:
-        args = (self._a, self._f, self._vec, self._zero)
-        res = (self._meth, self._ss, self._dd, self._eb)
+        args = (self._a, self._f, self._vec, self._zero, self._anorm, self._w32)
+        res = (self._meth, self._ss, self._dd, self._eb, lam_min)
+        fn = _solve_range if self._exact_mixed else _solve_range64
         self._it[:rows] = 0
         parts = min(self.threads, rows)
         if parts <= 1:
-            _solve_range(*args, 0, rows, *res, lam_min)
+            fn(*args, 0, rows, *res)
             return
         edges = np.linspace(0, rows, parts + 1).astype(int)
         pool = _pool(parts - 1)
         futures = [
-            pool.submit(_solve_range, *args, int(lo), int(hi), *res, lam_min)
+            pool.submit(fn, *args, int(lo), int(hi), *res)
             for lo, hi in itertools.pairwise(edges[1:])
         ]
-        _solve_range(*args, 0, int(edges[1]), *res, lam_min)
+        fn(*args, 0, int(edges[1]), *res)
         for fut in futures:
             fut.result()
 
@@ -855,7 +960,7 @@ class RowKernel:
             sl = slice(start, min(start + self.block, n_rows))
             rows, code = _prepare(
                 xy, w, x, radj[sl], mu[sl], float(beta), float(shrink), float(min_denom),
-                self._a, self._f, self._vec, self._zero, True,
+                self._a, self._f, self._vec, self._zero, self._anorm,
             )  # fmt: skip
             self._solve(rows, lam_min)
             _finish(

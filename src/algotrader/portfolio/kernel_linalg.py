@@ -31,7 +31,11 @@ ensure_lapack()
 # kernel can be cached on disk); called with uplo 'L' on a C-ordered buffer, i.e. the
 # Fortran-lower (fast) variant factors the C-upper triangle.
 _POTRF = _LAPACK().numba_xxpotrf(types.float64)
-_KIND_D, _UPLO_L = ord("d"), ord("L")
+_POTRF32 = _LAPACK().numba_xxpotrf(types.float32)
+_KIND_D, _KIND_S, _UPLO_L = ord("d"), ord("s"), ord("L")
+#: Most refinement steps of :func:`solve_mixed` (LAPACK ``dsposv``'s ``ITERMAX``).
+REFINE_MAX_ITER = 30
+_EPS64 = float(np.finfo(np.float64).eps) / 2.0  # LAPACK dlamch('Epsilon'): unit roundoff
 
 
 @nb.njit(cache=True)
@@ -39,6 +43,13 @@ def _cholesky_upper(f: np.ndarray) -> int:  # pragma: no cover - compiled
     """Factor ``f`` (C-ordered, symmetric, upper triangle read) in place; LAPACK info."""
     n = f.shape[0]
     return _POTRF(_KIND_D, _UPLO_L, n, f.ctypes, n)
+
+
+@nb.njit(cache=True)
+def _cholesky_upper32(f: np.ndarray) -> int:  # pragma: no cover - compiled
+    """:func:`_cholesky_upper` of a float32 ``f`` (LAPACK ``spotrf``)."""
+    n = f.shape[0]
+    return _POTRF32(_KIND_S, _UPLO_L, n, f.ctypes, n)
 
 
 @nb.njit(cache=True, fastmath={"reassoc"})
@@ -78,6 +89,95 @@ def _residual_and_dot(a: np.ndarray, x: np.ndarray, m: np.ndarray) -> tuple[floa
         ss += s * s
         d += m[i] * x[i]
     return ss, d
+
+
+@nb.njit(cache=True, fastmath={"reassoc"})
+def _solve_factor32(
+    f: np.ndarray, rhs: np.ndarray, y: np.ndarray, z: np.ndarray
+) -> None:  # pragma: no cover - compiled
+    """:func:`_solve_factor` with a float32 factor ``f``: ``z = A^-1 rhs`` in float32 (``rhs``
+    float64, rounded to float32 first; ``y``, ``z`` float32 work vectors)."""
+    n = rhs.shape[0]
+    for i in range(n):
+        y[i] = rhs[i]
+    for k in range(n):
+        yk = y[k] / f[k, k]
+        y[k] = yk
+        col = f[k, k + 1 :]
+        rest = y[k + 1 :]
+        for i in range(rest.shape[0]):
+            rest[i] -= col[i] * yk
+    for i in range(n - 1, -1, -1):
+        row = f[i, i + 1 :]
+        done = z[i + 1 :]
+        s = np.float32(0.0)
+        for k in range(row.shape[0]):
+            s += row[k] * done[k]
+        z[i] = (y[i] - s) / f[i, i]
+
+
+@nb.njit(cache=True, fastmath={"reassoc", "contract"})
+def _residual_update(
+    a: np.ndarray, x: np.ndarray, m: np.ndarray, r: np.ndarray
+) -> tuple[float, float, float, float]:  # pragma: no cover - compiled
+    """``r = m - A x`` in float64 for a symmetric ``A`` (:func:`sym_product`, upper triangle);
+    returns ``(||r||^2, m'x, max|r|, max|x|)``."""
+    sym_product(a, x, r)
+    ss = 0.0
+    d = 0.0
+    rmax = 0.0
+    xmax = 0.0
+    for i in range(m.shape[0]):
+        ri = m[i] - r[i]
+        r[i] = ri
+        ss += ri * ri
+        d += m[i] * x[i]
+        rmax = max(rmax, abs(ri))
+        xmax = max(xmax, abs(x[i]))
+    return ss, d, rmax, xmax
+
+
+@nb.njit(cache=True, error_model="numpy")
+def solve_mixed(
+    a: np.ndarray,
+    f: np.ndarray,
+    anorm: float,
+    m: np.ndarray,
+    r: np.ndarray,
+    x: np.ndarray,
+    w32: np.ndarray,
+) -> tuple[int, float, float, int]:  # pragma: no cover - compiled
+    """Solve ``a x = m`` to float64 accuracy from a float32 Cholesky factor (LAPACK
+    ``dsposv``'s scheme): factor ``f`` (a float32 copy of ``a``, C upper triangle read) in
+    place, solve in float32, then refine ``x <- x + A_32^-1 (m - A x)`` with the residual in
+    float64 until ``max|r| <= max|x| * anorm * eps * sqrt(n)`` (``anorm = ||A||_inf``, ``eps``
+    the float64 unit roundoff): the backward error a float64 Cholesky solve guarantees.
+    A factor that fails, a refinement that stalls (the residual not halving) or does not
+    converge within :data:`REFINE_MAX_ITER` steps falls back to :func:`solve_one` on ``a``.
+
+    ``r`` (float64) and ``w32`` (2, n) float32 are work vectors. Returns ``(method,
+    ||A x - m||^2, m'x, steps)`` (``steps``: refinement steps, -1 after a fallback)."""
+    n = m.shape[0]
+    if _cholesky_upper32(f) == 0:
+        y32, z32 = w32[0], w32[1]
+        _solve_factor32(f, m, y32, z32)
+        for i in range(n):
+            x[i] = z32[i]
+        cte = anorm * _EPS64 * np.sqrt(n)
+        ss, d, rmax, xmax = _residual_update(a, x, m, r)
+        last = np.inf
+        for step in range(REFINE_MAX_ITER + 1):
+            if rmax <= xmax * cte:
+                return METHOD_CHOLESKY, ss, d, step
+            if step == REFINE_MAX_ITER or not rmax <= 0.5 * last:  # also NaN
+                break
+            _solve_factor32(f, r, y32, z32)
+            for i in range(n):
+                x[i] += z32[i]
+            last = rmax
+            ss, d, rmax, xmax = _residual_update(a, x, m, r)
+    method, ss, d = _solve_one(a, a.copy(), m, r, x)
+    return method, ss, d, -1
 
 
 @nb.njit(cache=True, error_model="numpy")
@@ -576,12 +676,14 @@ __all__ = [
     "METHOD_EIGEN",
     "METHOD_NONE",
     "METHOD_SINGULAR",
+    "REFINE_MAX_ITER",
     "cg_solve",
     "cg_solve_mixed",
     "cg_solve_pre",
     "position_error_bound",
     "precond_apply_t",
     "precond_update",
+    "solve_mixed",
     "solve_one",
     "sym_product",
 ]

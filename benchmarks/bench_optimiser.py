@@ -26,10 +26,12 @@ prices, N(0,1) signal, seed 0, T=2,520 rows):
   the default is more than 10% slower than one thread at any N of ``--thread-check-sizes``
   (default 100, 300, 1000);
 * cg (ours, N in ``--cg-sizes``): ``solver: cg`` with ``cg_tol`` 1e-8 (and 1e-6), wall
-  time, mean CG iterations, max reported error bound and the measured max relative
-  position error against the exact batch of the same run; for the first tolerance also
-  the batch with rows in pairs on two threads (``ALGOTRADER_THREADS=2``; the CG default is
-  one thread) with a bit-for-bit comparison of the two, and the CG stream step;
+  time with the default schedule (rows in pairs on two threads from 400 assets on, where
+  two cores are usable), mean CG iterations, max reported error bound and the measured max
+  relative position error against the exact batch of the same run; for the first
+  tolerance also the batch on one thread (``ALGOTRADER_THREADS=1``) with a bit-for-bit
+  comparison of the two, the thread check of the CG schedule (as below, at the N of
+  ``--thread-check-sizes``) and the CG stream step;
 * stream: ``from_warmup`` on T rows (``--stream-warmup-rows`` rows from 1,000 assets on:
   the state, hence the step, does not depend on the history length), then ``step`` on new
   rows: median / p90 step latency;
@@ -115,7 +117,7 @@ def _worker(impl: str, kind: str, n: int, t_len: int, steps: int, reps: int, dum
         from algotrader.portfolio import OptimiserConfig, OptimiserStream, run_batch
 
         cg_tol = float(os.environ.get("BENCH_CG_TOL", "0") or 0)
-        cg_kind = kind in ("batch_cg", "stream_cg")
+        cg_kind = kind in ("batch_cg", "stream_cg", "threads_cg")
         solver = {"solver": "cg", "cg_tol": cg_tol} if cg_kind else {}
         cfg: Any = OptimiserConfig(**CFG, **solver)
 
@@ -178,7 +180,7 @@ def _worker(impl: str, kind: str, n: int, t_len: int, steps: int, reps: int, dum
             np.save(dump, np.asarray(cash, dtype=np.float64))
             if "risk" in extra:
                 np.save(dump + ".risk.npy", np.asarray(extra["risk"], dtype=np.float64))
-    elif kind == "threads":
+    elif kind in ("threads", "threads_cg"):
         # default schedule vs one thread, alternated in this process on the same data
         warm = min(t_len, 200)
         batch(prices.head(warm), mu.head(warm))
@@ -374,13 +376,23 @@ def main() -> None:
                         dump + ".risk.npy", exact_dump + ".risk.npy", warmup
                     )
                 r["cg_tol"] = tol
-                if tol == args.cg_tols[0]:  # the same in pairs on 2 threads (bits) and the stream
+                if tol == args.cg_tols[0]:  # the same on one thread (bits), and the stream
                     dump1 = str(tmp / f"cg1_{n}_{tol:g}.npy")
                     one = _run_case(
                         sys.executable, "ours", "batch_cg", n, b_rows, 0, 1, 3600, dump1,
-                        {"BENCH_CG_TOL": repr(tol), "ALGOTRADER_THREADS": "2"},
+                        {"BENCH_CG_TOL": repr(tol), "ALGOTRADER_THREADS": "1"},
                     )  # fmt: skip
                     r["one_thread"] = one
+                    if n in args.thread_check_sizes:
+                        t_rows = args.rows if n < 1000 else min(args.rows, args.thread_check_rows)
+                        r["threads"] = tc = _run_case(
+                            sys.executable, "ours", "threads_cg", n, t_rows, 0, 2, 3600, "",
+                            {"BENCH_CG_TOL": repr(tol)},
+                        )  # fmt: skip
+                        if "ratio" in tc and tc["ratio"] > THREAD_SLOWDOWN_LIMIT:
+                            failures.append(
+                                f"N={n} cg: default {tc['ratio']:.2f}x the one-thread time"
+                            )
                     if "error" not in one and "error" not in r:
                         r["same_bits"] = bool(
                             np.array_equal(np.load(dump), np.load(dump1), equal_nan=True)
@@ -441,6 +453,9 @@ def main() -> None:
                     if one
                     else "n/a",
                     str(r.get("same_bits", "n/a")),
+                    f"{r['threads']['ratio']:.2f} ({r['threads']['default_threads']} thr)"
+                    if "ratio" in r.get("threads", {})
+                    else "n/a",
                     f"{_fmt_s(cs.get('step_median_s'))} (cpu {_fmt_s(cs.get('step_cpu_median_s'))})"
                     if cs
                     else "n/a",
@@ -477,9 +492,10 @@ def main() -> None:
             "N",
             "cg_tol",
             "batch exact",
-            "batch cg (cpu)",
-            "batch cg 2 threads, pairs (cpu)",
+            "batch cg, default threads (cpu)",
+            "batch cg 1 thread (cpu)",
             "same bits",
+            "default / 1-thread (threads), alternated",
             "stream step cg (cpu)",
             "mean CG iterations",
             "max reported bound",

@@ -24,7 +24,7 @@ from algotrader.portfolio.kernel_linalg import (
     _cholesky_upper,
     solve_one,
 )
-from algotrader.portfolio.kernel_vol import advance_vol
+from algotrader.portfolio.kernel_vol import advance_vol, advance_vol_prices
 from algotrader.portfolio.solve import solve_symmetric
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
@@ -132,6 +132,35 @@ def test_vol_kernel_equals_the_numpy_accumulator(
         np.testing.assert_array_equal(sigma[t], expect_sigma)
     np.testing.assert_array_equal(acc.sums, ref.sums)
     np.testing.assert_array_equal(acc.n, ref.n)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 7), st.integers(1, 40), st.integers(1, 8))
+def test_vol_from_prices_equals_the_vol_of_their_returns(
+    seed: int, n: int, t_len: int, vola: int
+) -> None:
+    """The batch's one-pass returns + vol (advance_vol_prices) against numpy's returns fed
+    to advance_vol: simple returns are the same division (identical), log returns differ
+    at most by the last bits of the two ``log`` implementations."""
+    rng = np.random.default_rng(seed)
+    prices = 100.0 * np.exp(np.cumsum(0.02 * rng.standard_normal((t_len + 1, n)), axis=0))
+    prices[rng.random((t_len + 1, n)) < 0.15] = np.nan
+    prev, rows = prices[0], prices[1:]
+    ratio = rows / np.vstack([prev[None, :], rows[:-1]])
+    beta = 1.0 - 1.0 / vola
+    acc = VolAccumulator.empty(n, n_series=2)
+    radj, sigma = advance_vol_prices(
+        acc.sums, acc.n, rows, prev, beta=beta, min_samples=vola, clip=2.5
+    )
+    ref = VolAccumulator.empty(n, n_series=2)
+    radj_ref, sigma_ref = advance_vol(
+        ref.sums, ref.n, np.log(ratio), ratio - 1.0, beta=beta, min_samples=vola, clip=2.5
+    )
+    np.testing.assert_array_equal(sigma, sigma_ref)
+    np.testing.assert_array_equal(np.isnan(radj), np.isnan(radj_ref))
+    np.testing.assert_allclose(radj, radj_ref, rtol=1e-13, atol=1e-15)
+    np.testing.assert_array_equal(acc.n, ref.n)
+    np.testing.assert_allclose(acc.sums, ref.sums, rtol=1e-13, atol=1e-18)
 
 
 def test_lapack_binding_factors_like_numpy() -> None:

@@ -31,7 +31,6 @@ from algotrader.portfolio.rowmath import (
 )
 from algotrader.portfolio.solve import COND_LIMIT
 from algotrader.portfolio.state import CoreState
-from algotrader.settings import threads_from_env
 
 #: Most gap-free rows handed to the compiled kernel in one call.
 KERNEL_SPAN = 4096
@@ -127,11 +126,10 @@ def run_kernel(
     block, threads = (1, 1) if radj.shape[0] == 1 else (block_rows(n), default_threads(n))
     solver = cfg.solver
     if solver == "cg":  # rows chain through the warm start: one at a time or in pairs
-        # pairs on two threads only when ALGOTRADER_THREADS asks for them: measured on the
-        # shared 2-core machine they gain 10-20% at load ~3 and lose up to 1.8x at load 5-7
-        # (a pair waits for its slower thread), see docs/optimiser.md "Two threads"
-        setting = threads_from_env()
-        block, threads = 1, 1 if setting is None or radj.shape[0] == 1 else setting
+        # (two threads or more: pairs; the worker's solve is claimed back by the calling
+        # thread when it has not started, so a busy machine costs little, see
+        # docs/optimiser.md "Threads")
+        block = 1
     kernel = state.kernel
     key = (n, block, threads, solver)
     if kernel is None or (kernel.n_assets, kernel.block, kernel.threads, kernel.solver) != key:
@@ -264,9 +262,10 @@ def _run_rows(
     diagnostics: bool,
 ) -> dict[str, np.ndarray]:
     t_len, n = prices.shape
+    radj, sigma = vector_rows(state, cfg, prices)
     out = {
         "cash": np.full((t_len, n), np.nan),
-        "vola": np.full((t_len, n), np.nan),
+        "vola": sigma,
         "utilisation": np.full((t_len, n), np.nan),
         "residual": np.full(t_len, np.nan),
         "status": np.empty(t_len, dtype=object),
@@ -276,8 +275,6 @@ def _run_rows(
         "error_bound": np.full(t_len, np.nan),
         "iterations": np.zeros(t_len, dtype=np.int32),
     }
-    radj, sigma = vector_rows(state, cfg, prices)
-    out["vola"] = sigma
     tradeable = tradeable_assets(prices, radj, sigma)
     complete = np.asarray(tradeable.all(axis=1))
     use_kernel = not diagnostics and isinstance(cfg.covariance_config, EwmaShrinkConfig)

@@ -49,7 +49,7 @@ from __future__ import annotations
 import itertools
 import math
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numba as nb
@@ -697,6 +697,18 @@ _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
 
 
+def _claim_or_wait(fut: Future[None] | None) -> bool:
+    """After the calling thread's own share: True if the worker has not started ``fut``
+    (cancelled: the caller runs that share itself, so a descheduled worker never makes the
+    caller wait for work not begun), else wait for it (its exception re-raised)."""
+    if fut is None:
+        return False
+    if fut.cancel():
+        return True
+    fut.result()
+    return False
+
+
 def _pool(workers: int) -> ThreadPoolExecutor:
     global _POOL
     with _POOL_LOCK:
@@ -775,13 +787,15 @@ class RowKernel:
             return
         edges = np.linspace(0, rows, parts + 1).astype(int)
         pool = _pool(parts - 1)
-        futures = [
-            pool.submit(fn, *args, int(lo), int(hi), *res)
-            for lo, hi in itertools.pairwise(edges[1:])
-        ]
-        fn(*args, 0, int(edges[1]), *res)
-        for fut in futures:
-            fut.result()
+        ranges = list(itertools.pairwise(int(e) for e in edges[1:]))
+        futures = [pool.submit(fn, *args, lo, hi, *res) for lo, hi in ranges]
+        claimed = []
+        try:
+            fn(*args, 0, int(edges[1]), *res)
+        finally:
+            claimed = [rg for rg, fut in zip(ranges, futures, strict=True) if _claim_or_wait(fut)]
+        for lo, hi in claimed:  # not started by a worker (a busy machine): solved here
+            fn(*args, lo, hi, *res)
 
     def invalidate_low(self) -> None:
         """Forget the float32 copy of the base sums (call after changing them outside the
@@ -900,8 +914,9 @@ class RowKernel:
                 if not zero0:
                     solve(0, own, s0, k0)
             finally:
-                if fut is not None:
-                    fut.result()
+                claimed = _claim_or_wait(fut)
+            if claimed:  # the worker had not started (a busy machine): solve it here
+                solve(1, base1, s1, k1)
             finish(b, 0, zero0)
             if spare:  # the fold of row b + 1 becomes the state's base
                 xy[...] = self._xy2

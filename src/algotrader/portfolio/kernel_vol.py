@@ -17,6 +17,68 @@ import numba as nb
 import numpy as np
 
 
+@nb.njit(cache=True, error_model="numpy", inline="always")
+def _vol_step(
+    sums: np.ndarray,
+    counts: np.ndarray,
+    s: int,
+    i: int,
+    v: float,
+    need: int,
+    beta: float,
+    beta2: float,
+) -> float:  # pragma: no cover - compiled
+    """Add the return ``v`` (no observation if not finite) to series ``s`` of asset ``i``;
+    returns the series' std after it (see :func:`_vol_rows`)."""
+    obs = math.isfinite(v)
+    u = v if obs else 0.0
+    wt = 1.0 if obs else 0.0
+    sx = sums[0, s, i] * beta + u
+    sx2 = sums[1, s, i] * beta + u * u
+    sw = sums[2, s, i] * beta + wt
+    sw2 = sums[3, s, i] * beta2 + wt
+    sums[0, s, i], sums[1, s, i], sums[2, s, i], sums[3, s, i] = sx, sx2, sw, sw2
+    c = counts[s, i] + (1 if obs else 0)
+    counts[s, i] = c
+    mean = sx / sw
+    var = sx2 / sw - mean * mean
+    if var < 0.0:
+        var = 0.0
+    sw_sq = sw * sw
+    denom = sw_sq - sw2
+    std = math.sqrt(var * sw_sq / denom)
+    if not denom > 0.0:
+        std = np.nan
+    if c == 1:
+        std = 0.0
+    if c < need or c < 1:
+        std = np.nan
+    return std
+
+
+@nb.njit(cache=True, error_model="numpy", inline="always")
+def _vol_pair(
+    sums: np.ndarray,
+    counts: np.ndarray,
+    i: int,
+    lr: float,
+    q: float,
+    beta: float,
+    beta2: float,
+    min_samples: int,
+    clip: float,
+) -> tuple[float, float]:  # pragma: no cover - compiled
+    """Both series of asset ``i`` for one row: ``(clip(lr / std_log), sigma)``."""
+    std = _vol_step(sums, counts, 0, i, lr, 1, beta, beta2)
+    r = lr / std
+    if r > clip:
+        r = clip
+    elif r < -clip:
+        r = -clip
+    std_q = _vol_step(sums, counts, 1, i, q, min_samples, beta, beta2)
+    return (r if math.isfinite(r) else np.nan), (std_q if math.isfinite(q) else np.nan)
+
+
 @nb.njit(cache=True, error_model="numpy")
 def _vol_rows(
     sums: np.ndarray,
@@ -40,43 +102,36 @@ def _vol_rows(
     n_rows, n = lr.shape
     beta2 = beta * beta
     for j in range(n_rows):
-        for s in range(2):
-            x = lr[j] if s == 0 else q[j]
-            need = 1 if s == 0 else min_samples
-            for i in range(n):
-                v = x[i]
-                obs = math.isfinite(v)
-                u = v if obs else 0.0
-                wt = 1.0 if obs else 0.0
-                sx = sums[0, s, i] * beta + u
-                sx2 = sums[1, s, i] * beta + u * u
-                sw = sums[2, s, i] * beta + wt
-                sw2 = sums[3, s, i] * beta2 + wt
-                sums[0, s, i], sums[1, s, i], sums[2, s, i], sums[3, s, i] = sx, sx2, sw, sw2
-                c = counts[s, i] + (1 if obs else 0)
-                counts[s, i] = c
-                mean = sx / sw
-                var = sx2 / sw - mean * mean
-                if var < 0.0:
-                    var = 0.0
-                sw_sq = sw * sw
-                denom = sw_sq - sw2
-                std = math.sqrt(var * sw_sq / denom)
-                if not denom > 0.0:
-                    std = np.nan
-                if c == 1:
-                    std = 0.0
-                if c < need or c < 1:
-                    std = np.nan
-                if s == 0:
-                    r = v / std
-                    if r > clip:
-                        r = clip
-                    elif r < -clip:
-                        r = -clip
-                    radj[j, i] = r if math.isfinite(r) else np.nan
-                else:
-                    sigma[j, i] = std if obs else np.nan
+        for i in range(n):
+            radj[j, i], sigma[j, i] = _vol_pair(
+                sums, counts, i, lr[j, i], q[j, i], beta, beta2, min_samples, clip
+            )
+
+
+@nb.njit(cache=True, error_model="numpy")
+def _vol_prices(
+    sums: np.ndarray,
+    counts: np.ndarray,
+    prices: np.ndarray,
+    prev: np.ndarray,
+    beta: float,
+    min_samples: int,
+    clip: float,
+    radj: np.ndarray,
+    sigma: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """:func:`_vol_rows` of the returns of ``prices`` (T, N) after the row ``prev`` (N,):
+    ``log(p_t / p_(t-1))`` and ``p_t / p_(t-1) - 1`` (NaN where either price is missing),
+    computed in the same pass (no (T, N) temporaries)."""
+    n_rows, n = prices.shape
+    beta2 = beta * beta
+    for j in range(n_rows):
+        before = prev if j == 0 else prices[j - 1]
+        for i in range(n):
+            ratio = prices[j, i] / before[i]
+            radj[j, i], sigma[j, i] = _vol_pair(
+                sums, counts, i, math.log(ratio), ratio - 1.0, beta, beta2, min_samples, clip
+            )
 
 
 def advance_vol(
@@ -102,4 +157,23 @@ def advance_vol(
     return radj, sigma
 
 
-__all__ = ["advance_vol"]
+def advance_vol_prices(
+    sums: np.ndarray,
+    counts: np.ndarray,
+    prices: np.ndarray,
+    prev: np.ndarray,
+    *,
+    beta: float,
+    min_samples: int,
+    clip: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`advance_vol` of the log and simple returns of ``prices`` (T, N) following
+    the price row ``prev`` (N,), computed in the same compiled pass."""
+    prices = np.ascontiguousarray(prices, dtype=np.float64)
+    prev = np.ascontiguousarray(prev, dtype=np.float64)
+    radj, sigma = np.empty_like(prices), np.empty_like(prices)
+    _vol_prices(sums, counts, prices, prev, float(beta), int(min_samples), float(clip), radj, sigma)
+    return radj, sigma
+
+
+__all__ = ["advance_vol", "advance_vol_prices"]

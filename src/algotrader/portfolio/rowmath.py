@@ -31,7 +31,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 import numpy as np
 
@@ -39,7 +38,7 @@ from algotrader.portfolio.config import OptimiserConfig, SlidingWindowConfig
 from algotrader.portfolio.ewm import PairwiseEwmCov, correlation_from_cov, outer_into
 from algotrader.portfolio.factor import FactorModel
 from algotrader.portfolio.kernel import UTILISATION_MIN_SIGNAL, ZERO_SIGNAL_ATOL
-from algotrader.portfolio.kernel_vol import advance_vol
+from algotrader.portfolio.kernel_vol import advance_vol_prices
 from algotrader.portfolio.solve import solve_symmetric
 from algotrader.portfolio.state import CoreState
 
@@ -69,20 +68,6 @@ class RowOutput:
     iterations: int = 0
 
 
-def _returns(price: np.ndarray, prev: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Log and simple returns (NaN where either price is missing); elementwise."""
-    # Prices are validated positive or NaN (missing); NaN propagates to both returns.
-    ratio = price / prev
-    return np.log(ratio), ratio - 1.0
-
-
-def _advance(state: CoreState, cfg: OptimiserConfig, lr: np.ndarray, q: np.ndarray) -> Any:
-    acc = state.vol_acc
-    return advance_vol(
-        acc.sums, acc.n, lr, q, beta=1.0 - 1.0 / cfg.vola, min_samples=cfg.vola, clip=cfg.clip
-    )
-
-
 def vector_row(
     state: CoreState, cfg: OptimiserConfig, price: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -90,23 +75,31 @@ def vector_row(
 
     ``r~ = clip(lr / s, +-clip)`` with ``s`` the log-return EWM std (com = vola - 1, at
     least 1 sample; ``s = 0`` gives ``+-clip``, ``0/0`` a missing value) and ``sigma``
-    the simple-return EWM std (at least ``vola`` samples), NaN where the return is missing.
+    the simple-return EWM std (at least ``vola`` samples), NaN where the return is missing
+    (log and simple returns from the previous price row, NaN where either price is
+    missing; prices are validated positive or NaN).
     """
-    lr, q = _returns(price, state.prev_price)
-    state.prev_price = price.copy()
-    radj, sigma = _advance(state, cfg, lr[None, :], q[None, :])
+    radj, sigma = vector_rows(state, cfg, price[None, :])
     return radj[0], sigma[0]
 
 
 def vector_rows(
     state: CoreState, cfg: OptimiserConfig, prices: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`vector_row` for every row of ``prices`` (T, N) at once (same numbers)."""
-    prev = np.vstack([state.prev_price[None, :], prices[:-1]])
-    lr, q = _returns(prices, prev)
+    """:func:`vector_row` for every row of ``prices`` (T, N) at once (same numbers: the
+    returns and both accumulators in one compiled pass, :func:`advance_vol_prices`)."""
+    acc = state.vol_acc
+    radj, sigma = advance_vol_prices(
+        acc.sums,
+        acc.n,
+        prices,
+        state.prev_price,
+        beta=1.0 - 1.0 / cfg.vola,
+        min_samples=cfg.vola,
+        clip=cfg.clip,
+    )
     if prices.shape[0]:
         state.prev_price = prices[-1].copy()
-    radj, sigma = _advance(state, cfg, lr, q)
     return radj, sigma
 
 

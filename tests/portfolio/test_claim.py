@@ -66,11 +66,12 @@ def _gbm(t_len: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return 100.0 * np.exp(np.cumsum(rets, axis=0)), rng.standard_normal((t_len, n))
 
 
-@pytest.mark.parametrize("solver", ["exact", "cg"])
+@pytest.mark.parametrize(("solver", "n"), [("exact", 40), ("exact", 130), ("cg", 40)])
 def test_a_batch_whose_worker_never_runs_equals_one_thread(
-    monkeypatch: pytest.MonkeyPatch, stuck_pool: ThreadPoolExecutor, solver: str
+    monkeypatch: pytest.MonkeyPatch, stuck_pool: ThreadPoolExecutor, solver: str, n: int
 ) -> None:
-    prices, mu = _gbm(120, 40, 21)
+    """Exact rows in blocks (N = 40) and pipelined (N = 130), CG pairs."""
+    prices, mu = _gbm(120, n, 21)
     mu[60:62] = 0.0
     extra = {"solver": "cg", "cg_tol": 1e-9, "cg_rank": 8} if solver == "cg" else {}
     cfg = OptimiserConfig(vola=6, corr=12, clip=3.0, shrink=0.5, aum=1.0, **extra)  # type: ignore[arg-type]

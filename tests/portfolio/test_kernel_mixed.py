@@ -181,3 +181,39 @@ def test_mixed_batch_equals_stream_bit_for_bit(monkeypatch: pytest.MonkeyPatch) 
     for t in range(case.split, prices.shape[0]):
         out = stream.step(prices[t], mu[t])
         np.testing.assert_array_equal(out.cash_position, batch.cash[t])
+
+
+@pytest.mark.parametrize("threads", ["2", "3"])
+def test_pipelined_rows_equal_one_thread_with_stops_gaps_and_caps(
+    monkeypatch: pytest.MonkeyPatch, threads: str
+) -> None:
+    """N = 140 on several threads runs the pipeline (RowKernel._run_pipelined): zero-signal
+    rows, a turnover cap, an asset whose variance becomes undefined (the kernel stops and
+    the Python path takes the row) and a gap give the same bits as one thread."""
+    prices, mu = _gbm(150, 140, 13)
+    mu[70:73] = 0.0
+    prices[30:120, 5] = prices[29, 5]  # flat: zero vol-adjusted returns, variance -> 0
+    prices[140, 7] = np.nan  # a gap: the rows after it leave the kernel
+    cfg = OptimiserConfig(
+        vola=6, corr=12, clip=3.0, shrink=0.5, aum=1.0, max_turnover=25.0, min_corr_denom=1e-3
+    )
+    p, m = Case(prices, mu, cfg, split=1).frames()
+    monkeypatch.setenv("ALGOTRADER_THREADS", "1")
+    one = run_batch(p, m, cfg)
+    monkeypatch.setenv("ALGOTRADER_THREADS", threads)
+    codes: list[int] = []
+    real = kernel_mod.RowKernel._run_pipelined
+
+    def spy(self: kernel_mod.RowKernel, *args: object) -> tuple[int, int]:
+        done, code = real(self, *args)  # type: ignore[arg-type]
+        codes.append(code)
+        return done, code
+
+    monkeypatch.setattr(kernel_mod.RowKernel, "_run_pipelined", spy)
+    many = run_batch(p, m, cfg)
+    assert kernel_mod.STOP_VARIANCE in codes and kernel_mod.DONE in codes  # both paths ran
+    for name in ("cash", "residual", "error_bound", "utilisation"):
+        np.testing.assert_array_equal(getattr(many, name), getattr(one, name))
+    assert list(many.status) == list(one.status)
+    assert list(many.method) == list(one.method)
+    assert "zero_signal" in {str(s) for s in one.status}

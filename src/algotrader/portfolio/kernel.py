@@ -49,6 +49,7 @@ from __future__ import annotations
 import itertools
 import math
 import threading
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -78,6 +79,9 @@ STATUS_ZERO_SIGNAL, STATUS_DEGENERATE, STATUS_VALID = 0, 1, 2
 DONE, STOP_VARIANCE = 0, 1
 #: Cache budget of a :class:`RowKernel` block's matrices, in bytes.
 BLOCK_BYTES = 2**20
+#: Blocks of at most this many rows (large matrices) run pipelined on several threads
+#: (:meth:`RowKernel._run_pipelined`).
+PIPELINE_MAX_BLOCK = 4
 
 ZERO_SIGNAL_ATOL = 1e-8
 #: ``solver: cg`` runs its inner products on a float32 copy of ``xy`` with float64 iterative
@@ -724,9 +728,11 @@ class RowKernel:
     A block runs in three steps: state updates and matrices in row order (:func:`_prepare`),
     the factorisations and solves, which are independent given their matrices, split over
     ``threads`` threads (:func:`_solve_range`, GIL released), then statuses, cash and the
-    turnover cap in row order (:func:`_finish`). Block size and threads change only the
-    schedule, never a number: every row goes through the same compiled functions (the
-    stream uses blocks of one row).
+    turnover cap in row order (:func:`_finish`). Large matrices (blocks of at most
+    :data:`PIPELINE_MAX_BLOCK` rows) on several threads are pipelined instead
+    (:meth:`_run_pipelined`: the preparation of the next rows overlaps the solves). Block
+    size, pipeline and threads change only the schedule, never a number: every row goes
+    through the same compiled functions (the stream uses blocks of one row).
     """
 
     def __init__(
@@ -739,14 +745,16 @@ class RowKernel:
         self.threads = threads
         self.solver = solver
         block = self.block
-        big = 0 if solver == "cg" else block  # CG forms a matrix only on a fallback row
+        # large matrices with several threads: rows pipelined through threads + 1 slots
+        self._pipelined = solver != "cg" and threads >= 2 and block <= PIPELINE_MAX_BLOCK
+        big = 0 if solver == "cg" else threads + 1 if self._pipelined else block
         self._exact_mixed = EXACT_MIXED_PRECISION
         self._a = np.empty((big, n_assets, n_assets))
         self._f = np.empty(
             (big, n_assets, n_assets), dtype=np.float32 if self._exact_mixed else np.float64
         )
-        self._anorm = np.zeros(block)
-        self._w32 = np.empty((block, 2, n_assets), dtype=np.float32)
+        self._anorm = np.zeros(big)
+        self._w32 = np.empty((big, 2, n_assets), dtype=np.float32)
         lanes = 2 if solver == "cg" and threads >= 2 else 1
         self._lanes = lanes
         # the float32 copy of the state's base sums for the inner CG products
@@ -768,13 +776,14 @@ class RowKernel:
         self._cg_work = np.empty((lanes, 6, n_assets))
         self._cg_res = np.zeros((lanes, 5))
         self._cg_k = -1
-        self._vec = np.empty((block, 5, n_assets))
-        self._zero = np.zeros(block, dtype=np.bool_)
-        self._meth = np.zeros(block, dtype=np.int64)
-        self._ss = np.zeros(block)
-        self._dd = np.zeros(block)
-        self._eb = np.zeros(block)
-        self._it = np.zeros(block, dtype=np.int32)
+        rows = max(big, block)
+        self._vec = np.empty((rows, 5, n_assets))
+        self._zero = np.zeros(rows, dtype=np.bool_)
+        self._meth = np.zeros(rows, dtype=np.int64)
+        self._ss = np.zeros(rows)
+        self._dd = np.zeros(rows)
+        self._eb = np.zeros(rows)
+        self._it = np.zeros(rows, dtype=np.int32)
 
     def _solve(self, rows: int, lam_min: float) -> None:
         args = (self._a, self._f, self._vec, self._zero, self._anorm, self._w32)
@@ -796,6 +805,86 @@ class RowKernel:
             claimed = [rg for rg, fut in zip(ranges, futures, strict=True) if _claim_or_wait(fut)]
         for lo, hi in claimed:  # not started by a worker (a busy machine): solved here
             fn(*args, lo, hi, *res)
+
+    def _run_pipelined(
+        self,
+        xy: np.ndarray,
+        w: np.ndarray,
+        x: np.ndarray,
+        prev_cash: np.ndarray,
+        radj: np.ndarray,
+        mu: np.ndarray,
+        sigma: np.ndarray,
+        out: KernelOutputs,
+        prep: tuple[float, float, float],
+        fin: tuple[float, float],
+    ) -> tuple[int, int]:
+        """Exact rows pipelined through ``threads + 1`` slots: the calling thread prepares
+        row after row (state update and matrix, in row order) while ``threads - 1``
+        workers solve the prepared ones; rows are finished in row order (status, cash,
+        turnover cap). When every slot is taken the calling thread first solves the oldest
+        row no worker has begun (claimed back from the pool), then finishes the oldest row;
+        solved rows are finished (their slots freed) before that check.
+        So the serial preparation overlaps the solves, and a descheduled worker delays
+        nothing it has not begun. Each row runs the same compiled functions as in a block
+        (same bits)."""
+        slots = self._a.shape[0]
+        lam_min = 1.0 - prep[1]
+        fn = _solve_range if self._exact_mixed else _solve_range64
+        bufs = (self._a, self._f, self._vec, self._zero, self._anorm, self._w32)
+        res = (self._meth, self._ss, self._dd, self._eb, lam_min)
+        pool = _pool(self.threads - 1)
+        inflight: deque[list] = deque()  # [row, slot, future or None], oldest first
+
+        def solve(b: int) -> None:
+            fn(*bufs, b, b + 1, *res)
+
+        def finish_oldest() -> None:
+            j, b, fut = inflight.popleft()
+            if _claim_or_wait(fut):
+                solve(b)
+            sl, one = slice(j, j + 1), slice(b, b + 1)
+            _finish(
+                1, self._zero[one], self._meth[one], self._ss[one], self._dd[one],
+                self._vec[one], sigma[sl], out.cash[sl], out.utilisation[sl],
+                out.residual[sl], out.status[sl], out.method[sl], prev_cash, *fin,
+            )  # fmt: skip
+            out.error_bound[j] = self._eb[b]
+            out.iterations[j] = 0
+
+        try:
+            for j in range(radj.shape[0]):
+                while inflight and (inflight[0][2] is None or inflight[0][2].done()):
+                    finish_oldest()  # rows already solved free their slots first
+                if len(inflight) == slots:
+                    for entry in inflight:  # the oldest share no worker has begun
+                        if entry[2] is not None and entry[2].cancel():
+                            entry[2] = None
+                            solve(entry[1])
+                            break
+                    finish_oldest()
+                b = j % slots  # free: row j - slots is finished
+                one = slice(b, b + 1)
+                _, code = _prepare(
+                    xy, w, x, radj[j : j + 1], mu[j : j + 1], *prep, self._a[one],
+                    self._f[one], self._vec[one], self._zero[one], self._anorm[one],
+                )  # fmt: skip
+                if code != DONE:
+                    while inflight:
+                        finish_oldest()
+                    return j, code
+                if self._zero[b]:
+                    solve(b)
+                    inflight.append([j, b, None])
+                else:
+                    inflight.append([j, b, pool.submit(solve, b)])
+            while inflight:
+                finish_oldest()
+        finally:
+            for _, _, fut in inflight:  # an error: no worker may still write a slot
+                if fut is not None and not fut.cancel():
+                    fut.exception()
+        return radj.shape[0], DONE
 
     def invalidate_low(self) -> None:
         """Forget the float32 copy of the base sums (call after changing them outside the
@@ -970,6 +1059,10 @@ class RowKernel:
             args = (float(beta), float(shrink), float(min_denom))
             fin = (float(denom_tol), float(cap))
             return self._run_cg(xy, w, x, prev_cash, radj, mu, sigma, out, cg, args, fin)
+        if self._pipelined and n_rows > 1:
+            prep = (float(beta), float(shrink), float(min_denom))
+            fin = (float(denom_tol), float(cap))
+            return self._run_pipelined(xy, w, x, prev_cash, radj, mu, sigma, out, prep, fin)
         start = 0
         while start < n_rows:
             sl = slice(start, min(start + self.block, n_rows))

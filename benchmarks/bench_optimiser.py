@@ -26,7 +26,7 @@ prices, N(0,1) signal, seed 0, T=2,520 rows):
   the default is more than 10% slower than one thread at any N of ``--thread-check-sizes``
   (default 100, 300, 1000);
 * cg (ours, N in ``--cg-sizes``): ``solver: cg`` with ``cg_tol`` 1e-8 (and 1e-6), wall
-  time with the default schedule (rows in pairs on two threads from 400 assets on, where
+  time with the default schedule (rows in pairs on two threads from 200 assets on, where
   two cores are usable), mean CG iterations, max reported error bound and the measured max
   relative position error against the exact batch of the same run; for the first
   tolerance also the batch on one thread (``ALGOTRADER_THREADS=1``) with a bit-for-bit

@@ -52,7 +52,7 @@ from algotrader.settings import threads_from_env
 
 #: Smallest number of assets for which the batch solves use several threads by default
 #: (measured on 2 cores with the BLAS pinned: see docs/optimiser.md, "Threads").
-PARALLEL_MIN_ASSETS = 400
+PARALLEL_MIN_ASSETS = 200
 #: Most solve threads chosen by default.
 MAX_THREADS = 4
 

@@ -133,7 +133,7 @@ def test_advance_build_equals_update_then_build(n: int, seed: int, lam: float) -
     eager = xy.copy()
     _advance_state(eager, np.ones(1), np.zeros(n), r, beta)
     a_ref, f_ref = np.empty((n, n)), np.empty((n, n))
-    _build(eager, t, u, lam, a_ref, f_ref, True)
+    _build(eager, t, u, lam, a_ref, f_ref)
     for dtype in (np.float64, np.float32):
         fused = xy.copy()
         a, f = np.empty((n, n)), np.empty((n, n), dtype=dtype)

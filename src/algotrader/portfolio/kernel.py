@@ -153,9 +153,8 @@ def _build(
     lam: float,
     a: np.ndarray,
     f: np.ndarray,
-    copy_f: bool,
 ) -> None:  # pragma: no cover - compiled
-    """The shrunk correlation in ``a`` and (``copy_f``) a copy in ``f`` for the factorisation."""
+    """The shrunk correlation in ``a`` and a copy in ``f`` for the factorisation."""
     diag = lam * 1.0 + (1.0 - lam)
     for i in range(t.shape[0]):
         ti, ui = t[i], u[i]
@@ -163,8 +162,7 @@ def _build(
         for k in range(t.shape[0]):
             arow[k] = min(max(xrow[k] * (ti * t[k]) - ui * u[k], -lam), lam)
         arow[i] = diag
-        if copy_f:
-            f[i, :] = arow
+        f[i, :] = arow
 
 
 @nb.njit(cache=True)
@@ -500,7 +498,7 @@ def _cg_solve_row(
         n = m.shape[0]
         full, a, f = np.empty((n, n)), np.empty((n, n)), np.empty((n, n))
         fold_rows(xy, full, np.empty((0, 0), dtype=np.float32), pend, pending, beta, False, 0, n)
-        _build(full, t, u, lam, a, f, True)
+        _build(full, t, u, lam, a, f)
         meth, ss, dd = solve_one(a, f, m, y, x)
         eb = position_error_bound(math.sqrt(ss), math.sqrt(np.dot(x, x)), lam_min)
     res[0], res[1], res[2], res[3], res[4] = meth, it, ss, dd, eb

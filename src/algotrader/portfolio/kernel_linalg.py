@@ -1,15 +1,21 @@
 """Compiled dense linear algebra of the optimiser's row kernel (numba).
 
-LAPACK ``potrf`` through numba's own binding (resolved by symbol at run time, so the
-compiled code can be cached on disk), triangular solves whose loops vectorise, the
-residual and ``m'x``, and the eigen fallback for a matrix that is not numerically
-positive definite (the policy of :mod:`algotrader.portfolio.solve`).
+LAPACK ``potrf`` (float64 and float32) through numba's own binding (resolved by symbol at
+run time, so the compiled code can be cached on disk), triangular solves whose loops
+vectorise, the residual and ``m'x``, the exact solver's mixed-precision solve
+(:func:`solve_mixed`: float32 factor, float64 refinement), the eigen fallback for a matrix
+that is not numerically positive definite (the policy of :mod:`algotrader.portfolio.solve`),
+and the matrix-free products and preconditioned CG of ``solver: cg``.
 
 Example:
     >>> import numpy as np
     >>> a = np.array([[2.0, 0.5], [0.5, 1.0]]); m = np.array([1.0, -1.0])
     >>> method, ss, d = solve_one(a, a.copy(), m, np.empty(2), x := np.empty(2))
     >>> int(method) == METHOD_CHOLESKY, bool(np.allclose(a @ x, m)), bool(ss < 1e-28)
+    (True, True, True)
+    >>> w32 = np.empty((2, 2), dtype=np.float32)
+    >>> method, ss, d, steps = solve_mixed(a, a.astype(np.float32), 2.5, m, np.empty(2), x, w32)
+    >>> int(method) == METHOD_CHOLESKY, bool(np.allclose(a @ x, m, rtol=1e-15)), steps >= 0
     (True, True, True)
 """
 
@@ -116,70 +122,6 @@ def _solve_factor32(
         z[i] = (y[i] - s) / f[i, i]
 
 
-@nb.njit(cache=True, fastmath={"reassoc", "contract"})
-def _residual_update(
-    a: np.ndarray, x: np.ndarray, m: np.ndarray, r: np.ndarray
-) -> tuple[float, float, float, float]:  # pragma: no cover - compiled
-    """``r = m - A x`` in float64 for a symmetric ``A`` (:func:`sym_product`, upper triangle);
-    returns ``(||r||^2, m'x, max|r|, max|x|)``."""
-    sym_product(a, x, r)
-    ss = 0.0
-    d = 0.0
-    rmax = 0.0
-    xmax = 0.0
-    for i in range(m.shape[0]):
-        ri = m[i] - r[i]
-        r[i] = ri
-        ss += ri * ri
-        d += m[i] * x[i]
-        rmax = max(rmax, abs(ri))
-        xmax = max(xmax, abs(x[i]))
-    return ss, d, rmax, xmax
-
-
-@nb.njit(cache=True, error_model="numpy")
-def solve_mixed(
-    a: np.ndarray,
-    f: np.ndarray,
-    anorm: float,
-    m: np.ndarray,
-    r: np.ndarray,
-    x: np.ndarray,
-    w32: np.ndarray,
-) -> tuple[int, float, float, int]:  # pragma: no cover - compiled
-    """Solve ``a x = m`` to float64 accuracy from a float32 Cholesky factor (LAPACK
-    ``dsposv``'s scheme): factor ``f`` (a float32 copy of ``a``, C upper triangle read) in
-    place, solve in float32, then refine ``x <- x + A_32^-1 (m - A x)`` with the residual in
-    float64 until ``max|r| <= max|x| * anorm * eps * sqrt(n)`` (``anorm = ||A||_inf``, ``eps``
-    the float64 unit roundoff): the backward error a float64 Cholesky solve guarantees.
-    A factor that fails, a refinement that stalls (the residual not halving) or does not
-    converge within :data:`REFINE_MAX_ITER` steps falls back to :func:`solve_one` on ``a``.
-
-    ``r`` (float64) and ``w32`` (2, n) float32 are work vectors. Returns ``(method,
-    ||A x - m||^2, m'x, steps)`` (``steps``: refinement steps, -1 after a fallback)."""
-    n = m.shape[0]
-    if _cholesky_upper32(f) == 0:
-        y32, z32 = w32[0], w32[1]
-        _solve_factor32(f, m, y32, z32)
-        for i in range(n):
-            x[i] = z32[i]
-        cte = anorm * _EPS64 * np.sqrt(n)
-        ss, d, rmax, xmax = _residual_update(a, x, m, r)
-        last = np.inf
-        for step in range(REFINE_MAX_ITER + 1):
-            if rmax <= xmax * cte:
-                return METHOD_CHOLESKY, ss, d, step
-            if step == REFINE_MAX_ITER or not rmax <= 0.5 * last:  # also NaN
-                break
-            _solve_factor32(f, r, y32, z32)
-            for i in range(n):
-                x[i] += z32[i]
-            last = rmax
-            ss, d, rmax, xmax = _residual_update(a, x, m, r)
-    method, ss, d = _solve_one(a, a.copy(), m, r, x)
-    return method, ss, d, -1
-
-
 @nb.njit(cache=True, error_model="numpy")
 def _eigen_solve(a: np.ndarray, m: np.ndarray, x: np.ndarray) -> int:  # pragma: no cover
     """Minimum-norm solution on the eigen-directions with ``lambda > max|lambda| / COND_LIMIT``
@@ -266,6 +208,70 @@ def sym_product(xy: np.ndarray, z: np.ndarray, out: np.ndarray) -> None:  # prag
             ot[k] += row[k] * zi
         out[i] += acc
         i += 1
+
+
+@nb.njit(cache=True, fastmath={"reassoc", "contract"})
+def _residual_update(
+    a: np.ndarray, x: np.ndarray, m: np.ndarray, r: np.ndarray
+) -> tuple[float, float, float, float]:  # pragma: no cover - compiled
+    """``r = m - A x`` in float64 for a symmetric ``A`` (:func:`sym_product`, upper triangle);
+    returns ``(||r||^2, m'x, max|r|, max|x|)``."""
+    sym_product(a, x, r)
+    ss = 0.0
+    d = 0.0
+    rmax = 0.0
+    xmax = 0.0
+    for i in range(m.shape[0]):
+        ri = m[i] - r[i]
+        r[i] = ri
+        ss += ri * ri
+        d += m[i] * x[i]
+        rmax = max(rmax, abs(ri))
+        xmax = max(xmax, abs(x[i]))
+    return ss, d, rmax, xmax
+
+
+@nb.njit(cache=True, error_model="numpy")
+def solve_mixed(
+    a: np.ndarray,
+    f: np.ndarray,
+    anorm: float,
+    m: np.ndarray,
+    r: np.ndarray,
+    x: np.ndarray,
+    w32: np.ndarray,
+) -> tuple[int, float, float, int]:  # pragma: no cover - compiled
+    """Solve ``a x = m`` to float64 accuracy from a float32 Cholesky factor (LAPACK
+    ``dsposv``'s scheme): factor ``f`` (a float32 copy of ``a``, C upper triangle read) in
+    place, solve in float32, then refine ``x <- x + A_32^-1 (m - A x)`` with the residual in
+    float64 until ``max|r| <= max|x| * anorm * eps * sqrt(n)`` (``anorm = ||A||_inf``, ``eps``
+    the float64 unit roundoff): the backward error a float64 Cholesky solve guarantees.
+    A factor that fails, a refinement that stalls (the residual not halving) or does not
+    converge within :data:`REFINE_MAX_ITER` steps falls back to :func:`solve_one` on ``a``.
+
+    ``r`` (float64) and ``w32`` (2, n) float32 are work vectors. Returns ``(method,
+    ||A x - m||^2, m'x, steps)`` (``steps``: refinement steps, -1 after a fallback)."""
+    n = m.shape[0]
+    if _cholesky_upper32(f) == 0:
+        y32, z32 = w32[0], w32[1]
+        _solve_factor32(f, m, y32, z32)
+        for i in range(n):
+            x[i] = z32[i]
+        cte = anorm * _EPS64 * np.sqrt(n)
+        ss, d, rmax, xmax = _residual_update(a, x, m, r)
+        last = np.inf
+        for step in range(REFINE_MAX_ITER + 1):
+            if rmax <= xmax * cte:
+                return METHOD_CHOLESKY, ss, d, step
+            if step == REFINE_MAX_ITER or not rmax <= 0.5 * last:  # also NaN
+                break
+            _solve_factor32(f, r, y32, z32)
+            for i in range(n):
+                x[i] += z32[i]
+            last = rmax
+            ss, d, rmax, xmax = _residual_update(a, x, m, r)
+    method, ss, d = _solve_one(a, a.copy(), m, r, x)
+    return method, ss, d, -1
 
 
 @nb.njit(cache=True, fastmath={"reassoc"}, nogil=True)

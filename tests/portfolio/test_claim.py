@@ -13,9 +13,9 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-import numpy as np
 import pytest
 from tests.portfolio.test_cg_parallel import _same
+from tests.portfolio.test_kernel import _gbm
 from tests.portfolio.test_property import Case
 
 from algotrader.portfolio import OptimiserConfig, run_batch
@@ -58,12 +58,6 @@ def test_a_running_share_is_waited_for_and_its_error_raised() -> None:
         threading.Timer(0.05, go.set).start()
         with pytest.raises(ValueError, match="from the worker"):
             _claim_or_wait(fut)
-
-
-def _gbm(t_len: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    rets = 0.01 * (0.6 * rng.standard_normal((t_len, 1)) + rng.standard_normal((t_len, n)))
-    return 100.0 * np.exp(np.cumsum(rets, axis=0)), rng.standard_normal((t_len, n))
 
 
 @pytest.mark.parametrize(("solver", "n"), [("exact", 40), ("exact", 130), ("cg", 40)])

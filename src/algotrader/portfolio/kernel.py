@@ -88,11 +88,6 @@ ZERO_SIGNAL_ATOL = 1e-8
 #: refinement (:func:`cg_solve_mixed`; the bound is from the float64 residual). ``False``
 #: (module switch, read when a :class:`RowKernel` is built) keeps every product in float64.
 CG_MIXED_PRECISION = True
-#: ``solver: exact`` factors a float32 copy of the matrix and refines the solution to float64
-#: accuracy with float64 residuals (:func:`solve_mixed`, LAPACK ``dsposv``'s scheme; falls
-#: back to the float64 factor). ``False`` (module switch, read when a :class:`RowKernel` is
-#: built) factors the float64 matrix (:func:`solve_one`).
-EXACT_MIXED_PRECISION = True
 UTILISATION_MIN_SIGNAL = 1e-14
 
 
@@ -337,33 +332,6 @@ def _solve_range(
             meth[b], ss[b], dd[b], _ = solve_mixed(
                 a[b], f[b], anorm[b], vec[b, 2], vec[b, 3], x, w32[b]
             )
-            eb[b] = position_error_bound(math.sqrt(ss[b]), math.sqrt(np.dot(x, x)), lam_min)
-
-
-@nb.njit(cache=True, error_model="numpy", nogil=True)
-def _solve_range64(
-    a: np.ndarray,
-    f: np.ndarray,
-    vec: np.ndarray,
-    zero: np.ndarray,
-    anorm: np.ndarray,
-    w32: np.ndarray,
-    lo: int,
-    hi: int,
-    meth: np.ndarray,
-    ss: np.ndarray,
-    dd: np.ndarray,
-    eb: np.ndarray,
-    lam_min: float,
-) -> None:  # pragma: no cover - compiled
-    """:func:`_solve_range` with the float64 factor (``f`` float64, :func:`solve_one`;
-    ``EXACT_MIXED_PRECISION = False``)."""
-    for b in range(lo, hi):
-        if zero[b]:
-            meth[b], ss[b], dd[b], eb[b] = METHOD_NONE, 0.0, 0.0, 0.0
-        else:
-            x = vec[b, 4]
-            meth[b], ss[b], dd[b] = solve_one(a[b], f[b], vec[b, 2], vec[b, 3], x)
             eb[b] = position_error_bound(math.sqrt(ss[b]), math.sqrt(np.dot(x, x)), lam_min)
 
 
@@ -746,11 +714,10 @@ class RowKernel:
         # large matrices with several threads: rows pipelined through threads + 1 slots
         self._pipelined = solver != "cg" and threads >= 2 and block <= PIPELINE_MAX_BLOCK
         big = 0 if solver == "cg" else threads + 1 if self._pipelined else block
-        self._exact_mixed = EXACT_MIXED_PRECISION
+        # the matrix (float64, for the residuals) and the float32 copy it factors
+        # (solve_mixed: float32 factor refined to float64 accuracy)
         self._a = np.empty((big, n_assets, n_assets))
-        self._f = np.empty(
-            (big, n_assets, n_assets), dtype=np.float32 if self._exact_mixed else np.float64
-        )
+        self._f = np.empty((big, n_assets, n_assets), dtype=np.float32)
         self._anorm = np.zeros(big)
         self._w32 = np.empty((big, 2, n_assets), dtype=np.float32)
         lanes = 2 if solver == "cg" and threads >= 2 else 1
@@ -786,23 +753,22 @@ class RowKernel:
     def _solve(self, rows: int, lam_min: float) -> None:
         args = (self._a, self._f, self._vec, self._zero, self._anorm, self._w32)
         res = (self._meth, self._ss, self._dd, self._eb, lam_min)
-        fn = _solve_range if self._exact_mixed else _solve_range64
         self._it[:rows] = 0
         parts = min(self.threads, rows)
         if parts <= 1:
-            fn(*args, 0, rows, *res)
+            _solve_range(*args, 0, rows, *res)
             return
         edges = np.linspace(0, rows, parts + 1).astype(int)
         pool = _pool(parts - 1)
         ranges = list(itertools.pairwise(int(e) for e in edges[1:]))
-        futures = [pool.submit(fn, *args, lo, hi, *res) for lo, hi in ranges]
+        futures = [pool.submit(_solve_range, *args, lo, hi, *res) for lo, hi in ranges]
         claimed = []
         try:
-            fn(*args, 0, int(edges[1]), *res)
+            _solve_range(*args, 0, int(edges[1]), *res)
         finally:
             claimed = [rg for rg, fut in zip(ranges, futures, strict=True) if _claim_or_wait(fut)]
         for lo, hi in claimed:  # not started by a worker (a busy machine): solved here
-            fn(*args, lo, hi, *res)
+            _solve_range(*args, lo, hi, *res)
 
     def _run_pipelined(
         self,
@@ -828,14 +794,13 @@ class RowKernel:
         (same bits)."""
         slots = self._a.shape[0]
         lam_min = 1.0 - prep[1]
-        fn = _solve_range if self._exact_mixed else _solve_range64
         bufs = (self._a, self._f, self._vec, self._zero, self._anorm, self._w32)
         res = (self._meth, self._ss, self._dd, self._eb, lam_min)
         pool = _pool(self.threads - 1)
         inflight: deque[list] = deque()  # [row, slot, future or None], oldest first
 
         def solve(b: int) -> None:
-            fn(*bufs, b, b + 1, *res)
+            _solve_range(*bufs, b, b + 1, *res)
 
         def finish_oldest() -> None:
             j, b, fut = inflight.popleft()

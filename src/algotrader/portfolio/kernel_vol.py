@@ -3,8 +3,10 @@
 Example:
     >>> import numpy as np
     >>> sums, counts = np.zeros((4, 2, 1)), np.zeros((2, 1), dtype=np.int64)
-    >>> lr = np.array([[0.01], [-0.02], [0.015]])
-    >>> radj, sigma = advance_vol(sums, counts, lr, np.expm1(lr), beta=0.5, min_samples=1, clip=3.0)
+    >>> prices = np.array([[101.0], [99.0], [100.5]])
+    >>> radj, sigma = advance_vol_prices(
+    ...     sums, counts, prices, np.array([100.0]), beta=0.5, min_samples=1, clip=3.0
+    ... )
     >>> radj.shape, int(counts[0, 0])
     ((3, 1), 3)
 """
@@ -80,35 +82,6 @@ def _vol_pair(
 
 
 @nb.njit(cache=True, error_model="numpy")
-def _vol_rows(
-    sums: np.ndarray,
-    counts: np.ndarray,
-    lr: np.ndarray,
-    q: np.ndarray,
-    beta: float,
-    min_samples: int,
-    clip: float,
-    radj: np.ndarray,
-    sigma: np.ndarray,
-) -> None:  # pragma: no cover - compiled
-    """EWM vol of log (series 0) and simple (series 1) returns, row by row.
-
-    ``sums`` (4, 2, N): weighted sums of x, x^2, weights, squared weights; ``counts``
-    (2, N). Missing (non-finite) returns add no observation; the decay still advances.
-    Std: ``sqrt(max(sx2/sw - (sx/sw)^2, 0) sw^2 / (sw^2 - sw2))``, 0 after exactly one
-    observation, NaN below the minimum count (1 for series 0, ``min_samples`` for
-    series 1) or with ``sw^2 <= sw2``.
-    """
-    n_rows, n = lr.shape
-    beta2 = beta * beta
-    for j in range(n_rows):
-        for i in range(n):
-            radj[j, i], sigma[j, i] = _vol_pair(
-                sums, counts, i, lr[j, i], q[j, i], beta, beta2, min_samples, clip
-            )
-
-
-@nb.njit(cache=True, error_model="numpy")
 def _vol_prices(
     sums: np.ndarray,
     counts: np.ndarray,
@@ -120,9 +93,16 @@ def _vol_prices(
     radj: np.ndarray,
     sigma: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
-    """:func:`_vol_rows` of the returns of ``prices`` (T, N) after the row ``prev`` (N,):
-    ``log(p_t / p_(t-1))`` and ``p_t / p_(t-1) - 1`` (NaN where either price is missing),
-    computed in the same pass (no (T, N) temporaries)."""
+    """EWM vol of the log (series 0) and simple (series 1) returns of ``prices`` (T, N)
+    after the row ``prev`` (N,), ``log(p_t / p_(t-1))`` and ``p_t / p_(t-1) - 1`` (NaN where
+    either price is missing), computed in the same pass (no (T, N) temporaries).
+
+    ``sums`` (4, 2, N): weighted sums of x, x^2, weights, squared weights; ``counts``
+    (2, N). Missing (non-finite) returns add no observation; the decay still advances.
+    Std: ``sqrt(max(sx2/sw - (sx/sw)^2, 0) sw^2 / (sw^2 - sw2))``, 0 after exactly one
+    observation, NaN below the minimum count (1 for series 0, ``min_samples`` for
+    series 1) or with ``sw^2 <= sw2``.
+    """
     n_rows, n = prices.shape
     beta2 = beta * beta
     for j in range(n_rows):
@@ -132,29 +112,6 @@ def _vol_prices(
             radj[j, i], sigma[j, i] = _vol_pair(
                 sums, counts, i, math.log(ratio), ratio - 1.0, beta, beta2, min_samples, clip
             )
-
-
-def advance_vol(
-    sums: np.ndarray,
-    counts: np.ndarray,
-    lr: np.ndarray,
-    q: np.ndarray,
-    *,
-    beta: float,
-    min_samples: int,
-    clip: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Feed log returns ``lr`` and simple returns ``q`` (T, N) to the vol sums (in place).
-
-    Returns the vol-adjusted log returns ``clip(lr / std_log, +-clip)`` (NaN where
-    undefined) and ``sigma`` (the simple-return std, NaN where the return is missing),
-    each (T, N). Batch and stream both call it (one row at a time for the stream).
-    """
-    lr = np.ascontiguousarray(lr, dtype=np.float64)
-    q = np.ascontiguousarray(q, dtype=np.float64)
-    radj, sigma = np.empty_like(lr), np.empty_like(q)
-    _vol_rows(sums, counts, lr, q, float(beta), int(min_samples), float(clip), radj, sigma)
-    return radj, sigma
 
 
 def advance_vol_prices(
@@ -167,8 +124,13 @@ def advance_vol_prices(
     min_samples: int,
     clip: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`advance_vol` of the log and simple returns of ``prices`` (T, N) following
-    the price row ``prev`` (N,), computed in the same compiled pass."""
+    """Feed the log and simple returns of ``prices`` (T, N), following the price row ``prev``
+    (N,), to the vol sums (in place; one compiled pass, :func:`_vol_prices`).
+
+    Returns the vol-adjusted log returns ``clip(lr / std_log, +-clip)`` (NaN where
+    undefined) and ``sigma`` (the simple-return std, NaN where the return is missing),
+    each (T, N). Batch and stream both call it (one row at a time for the stream).
+    """
     prices = np.ascontiguousarray(prices, dtype=np.float64)
     prev = np.ascontiguousarray(prev, dtype=np.float64)
     radj, sigma = np.empty_like(prices), np.empty_like(prices)
@@ -176,4 +138,4 @@ def advance_vol_prices(
     return radj, sigma
 
 
-__all__ = ["advance_vol", "advance_vol_prices"]
+__all__ = ["advance_vol_prices"]

@@ -31,7 +31,7 @@ def _vol_step(
     beta2: float,
 ) -> float:  # pragma: no cover - compiled
     """Add the return ``v`` (no observation if not finite) to series ``s`` of asset ``i``;
-    returns the series' std after it (see :func:`_vol_rows`)."""
+    returns the series' std after it (see :func:`_vol_prices`)."""
     obs = math.isfinite(v)
     u = v if obs else 0.0
     wt = 1.0 if obs else 0.0

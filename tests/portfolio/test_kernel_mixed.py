@@ -19,7 +19,7 @@ from tests.portfolio.test_property import Case
 
 from algotrader.portfolio import OptimiserConfig, OptimiserStream, run_batch
 from algotrader.portfolio import kernel as kernel_mod
-from algotrader.portfolio.kernel import _abs_sum, _advance_build, _advance_state, _build
+from algotrader.portfolio.kernel import _abs_sum, _advance_build, _build, _update_sums
 from algotrader.portfolio.kernel_linalg import (
     METHOD_CHOLESKY,
     METHOD_EIGEN,
@@ -132,7 +132,7 @@ def test_advance_build_equals_update_then_build(n: int, seed: int, lam: float) -
     t = rng.uniform(0.1, 1.0, n)
     u = rng.uniform(-0.5, 0.5, n)
     eager = xy.copy()
-    _advance_state(eager, np.ones(1), np.zeros(n), r, beta)
+    _update_sums(eager, r, beta)
     a_ref, f_ref = np.empty((n, n)), np.empty((n, n))
     _build(eager, t, u, lam, a_ref, f_ref)
     for dtype in (np.float64, np.float32):

@@ -3,7 +3,7 @@
 Claims tested: the sums are ``pair.xy`` with the first ``cg_pend_count`` rows of
 ``cg_pend`` folded in, and a fold applies the eager recurrence ``v <- v beta + p_i p_k``
 row after row in order, so a folded matrix equals the eagerly updated one bit for bit
-(``fold_rows`` against ``kernel._advance_state`` and the numpy recurrence, for any row
+(``fold_rows`` against ``kernel._update_sums`` and the numpy recurrence, for any row
 split, in or out of place, with its float32 copy); the diagonal, the weights and the
 O(N s) product of the pending rows are the closed forms; the matrix-free products and
 ``cg_solve_pre`` with pending rows equal the formed folded matrix (the bound holds
@@ -67,9 +67,8 @@ def _inputs(n: int, count: int, seed: int, scale: float = 1.0) -> tuple[np.ndarr
 def _eager(base: np.ndarray, rows: np.ndarray, beta: float) -> np.ndarray:
     """The eager per-row update (the exact solver's kernel arithmetic)."""
     xy = base.copy()
-    w, xs = np.zeros(1), np.zeros(base.shape[0])
     for r in rows:
-        kernel._advance_state(xy, w, xs, np.ascontiguousarray(r), beta)
+        kernel._update_sums(xy, np.ascontiguousarray(r), beta)
     return xy
 
 

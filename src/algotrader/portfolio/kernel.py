@@ -102,18 +102,6 @@ def _update_sums(xy: np.ndarray, r: np.ndarray, beta: float) -> None:  # pragma:
             row[k] = row[k] * beta + ri * r[k]
 
 
-@nb.njit(cache=True)
-def _advance_state(
-    xy: np.ndarray, w: np.ndarray, xs: np.ndarray, r: np.ndarray, beta: float
-) -> None:  # pragma: no cover - compiled
-    """``xy <- beta xy + r r'`` (:func:`_update_sums`), ``w <- beta w + 1``, ``x <- beta x + r``."""
-    n = r.shape[0]
-    _update_sums(xy, r, beta)
-    w[0] = w[0] * beta + 1.0
-    for i in range(n):
-        xs[i] = xs[i] * beta + r[i]
-
-
 @nb.njit(cache=True, error_model="numpy")
 def _scalings(
     dg: np.ndarray,
@@ -244,9 +232,9 @@ def _advance_build(
     a: np.ndarray,
     f: np.ndarray,
 ) -> float:  # pragma: no cover - compiled
-    """:func:`_advance_state`'s update of ``xy`` fused with :func:`_build` (one pass over
-    ``xy``; the same arithmetic, so the same bits): the shrunk correlation of the updated
-    sums in ``a`` and its copy in ``f`` (float64 or float32). Returns ``||a||_inf``."""
+    """:func:`_update_sums` fused with :func:`_build` (one pass over ``xy``; the same
+    arithmetic, so the same bits): the shrunk correlation of the updated sums in ``a`` and
+    its float32 copy in ``f``. Returns ``||a||_inf``."""
     diag = lam * 1.0 + (1.0 - lam)
     top = 0.0
     for i in range(r.shape[0]):
@@ -280,8 +268,8 @@ def _prepare(
     zero: np.ndarray,
     anorm: np.ndarray,
 ) -> tuple[int, int]:  # pragma: no cover - compiled
-    """State updates and matrices of a block of rows (in order), into ``a[b]``, ``f[b]``
-    (float64, or float32 for :func:`solve_mixed`), ``vec[b]`` (t, u, m, y, x) and
+    """State updates and matrices of a block of rows (in order), into ``a[b]``, its float32
+    copy ``f[b]`` (for :func:`solve_mixed`), ``vec[b]`` (t, u, m, y, x) and
     ``anorm[b] = ||a[b]||_inf``; stops after the update of a row with an undefined variance.
 
     The variances come from the updated diagonal computed first (``xy_ii beta + r_i^2``,
@@ -762,7 +750,6 @@ class RowKernel:
         pool = _pool(parts - 1)
         ranges = list(itertools.pairwise(int(e) for e in edges[1:]))
         futures = [pool.submit(_solve_range, *args, lo, hi, *res) for lo, hi in ranges]
-        claimed = []
         try:
             _solve_range(*args, 0, int(edges[1]), *res)
         finally:
@@ -812,8 +799,7 @@ class RowKernel:
                 self._vec[one], sigma[sl], out.cash[sl], out.utilisation[sl],
                 out.residual[sl], out.status[sl], out.method[sl], prev_cash, *fin,
             )  # fmt: skip
-            out.error_bound[j] = self._eb[b]
-            out.iterations[j] = 0
+            out.error_bound[j] = self._eb[b]  # iterations stay 0 (exact rows)
 
         try:
             for j in range(radj.shape[0]):

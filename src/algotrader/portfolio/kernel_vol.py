@@ -58,29 +58,6 @@ def _vol_step(
     return std
 
 
-@nb.njit(cache=True, error_model="numpy", inline="always")
-def _vol_pair(
-    sums: np.ndarray,
-    counts: np.ndarray,
-    i: int,
-    lr: float,
-    q: float,
-    beta: float,
-    beta2: float,
-    min_samples: int,
-    clip: float,
-) -> tuple[float, float]:  # pragma: no cover - compiled
-    """Both series of asset ``i`` for one row: ``(clip(lr / std_log), sigma)``."""
-    std = _vol_step(sums, counts, 0, i, lr, 1, beta, beta2)
-    r = lr / std
-    if r > clip:
-        r = clip
-    elif r < -clip:
-        r = -clip
-    std_q = _vol_step(sums, counts, 1, i, q, min_samples, beta, beta2)
-    return (r if math.isfinite(r) else np.nan), (std_q if math.isfinite(q) else np.nan)
-
-
 @nb.njit(cache=True, error_model="numpy")
 def _vol_prices(
     sums: np.ndarray,
@@ -109,9 +86,15 @@ def _vol_prices(
         before = prev if j == 0 else prices[j - 1]
         for i in range(n):
             ratio = prices[j, i] / before[i]
-            radj[j, i], sigma[j, i] = _vol_pair(
-                sums, counts, i, math.log(ratio), ratio - 1.0, beta, beta2, min_samples, clip
-            )
+            lr, q = math.log(ratio), ratio - 1.0
+            r = lr / _vol_step(sums, counts, 0, i, lr, 1, beta, beta2)
+            if r > clip:
+                r = clip
+            elif r < -clip:
+                r = -clip
+            radj[j, i] = r if math.isfinite(r) else np.nan
+            std_q = _vol_step(sums, counts, 1, i, q, min_samples, beta, beta2)
+            sigma[j, i] = std_q if math.isfinite(q) else np.nan
 
 
 def advance_vol_prices(
